@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from rest_framework import mixins, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from accounts.api.serializers import ApiTokenSerializer, ExchangeAccountSerializer, IssuedApiTokenSerializer
+from accounts.models import ApiToken, ExchangeAccount
+from accounts.services import delete_account
+from aresbot.viewsets import OwnedQuerysetMixin
+
+
+@method_decorator(sensitive_post_parameters("api_key", "api_secret", "passphrase"), name="dispatch")
+class ExchangeAccountViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
+    model = ExchangeAccount
+    serializer_class = ExchangeAccountSerializer
+    filterset_fields = ["exchange", "is_active", "testnet"]
+
+    def owned(self, request_user: Any) -> QuerySet[ExchangeAccount]:
+        # GROUP BY drops Meta.ordering, so the page order is restated for stable pagination.
+        return super().owned(request_user).annotate(strategy_count=Count("strategies")).order_by("name", "id")
+
+    def perform_create(self, serializer: BaseSerializer[ExchangeAccount]) -> None:
+        serializer.save(owner=self.request.user)
+
+    def perform_destroy(self, instance: ExchangeAccount) -> None:
+        delete_account(instance)
+
+
+class ApiTokenViewSet(
+    OwnedQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    model = ApiToken
+    owner_lookup = "user"
+    serializer_class = ApiTokenSerializer
+
+    def get_serializer_class(self) -> type[BaseSerializer[ApiToken]]:
+        return IssuedApiTokenSerializer if self.action == "create" else ApiTokenSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        token, raw = ApiToken.objects.issue(request.user, data["name"], data.get("expires_at"))
+        token.token = raw  # type: ignore[attr-defined]
+        return Response(IssuedApiTokenSerializer(token).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from accounts.fields import EncryptedTextField, SealedSecret
+from exchanges import registry
+
+ASSET_RE = re.compile(r"^[A-Z0-9]{1,20}$")
+MAX_CREDENTIAL_LENGTH = 512
+MAX_PAPER_BALANCE = Decimal("1e15")
+MAX_PAPER_ASSETS = 20
+
+
+class ExchangeAccount(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_accounts")
+    name = models.CharField(max_length=100)
+    exchange = models.CharField(
+        max_length=50, help_text="A CCXT exchange id such as binance, or 'paper' for simulated trading."
+    )
+    api_key = EncryptedTextField(blank=True, default="")
+    api_secret = EncryptedTextField(blank=True, default="")
+    passphrase = EncryptedTextField(blank=True, default="", help_text="Only for exchanges that require one (OKX, KuCoin …).")
+    testnet = models.BooleanField(default=False, help_text="Trade on the exchange's testnet/sandbox.")
+    paper_balances = models.JSONField(
+        default=dict, blank=True, help_text='Paper accounts only: starting balances, e.g. {"USDT": "10000"}.'
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="account_name_unique_per_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.exchange})"
+
+    @property
+    def is_paper(self) -> bool:
+        return self.exchange == registry.PAPER
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        self.name = (self.name or "").strip()
+        if not self.name:
+            errors["name"] = "Name is required (1 to 100 characters)."
+        self.exchange = (self.exchange or "").strip().lower()
+        if not registry.is_supported(self.exchange):
+            errors["exchange"] = (
+                f"Unknown exchange {self.exchange!r}: use 'paper' or a CCXT exchange id such as 'binance'."
+            )
+        for field in ("api_key", "api_secret", "passphrase"):
+            value = getattr(self, field)
+            if isinstance(value, str) and len(value) > MAX_CREDENTIAL_LENGTH:
+                errors[field] = f"Must be at most {MAX_CREDENTIAL_LENGTH} characters."
+            elif isinstance(value, str) and value != value.strip():
+                errors[field] = "Must not start or end with whitespace (a copy-paste slip?)."
+        if self.owner_id is not None and "name" not in errors:
+            same_name = ExchangeAccount.objects.filter(owner_id=self.owner_id, name__iexact=self.name).exclude(pk=self.pk)
+            if same_name.exists():
+                errors["name"] = f"You already have an account named {self.name!r}."
+        if "exchange" not in errors:
+            errors.update(self._clean_for_exchange())
+            if self.pk is not None and "exchange" not in errors:
+                before = ExchangeAccount.objects.filter(pk=self.pk).values_list("exchange", flat=True).first()
+                if before is not None and before != self.exchange and self.strategies.exists():
+                    errors["exchange"] = "The exchange of an account that has strategies cannot change."
+        if errors:
+            raise ValidationError(errors)
+
+    def _clean_for_exchange(self) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if self.is_paper:
+            for field in ("api_key", "api_secret", "passphrase"):
+                if getattr(self, field):
+                    errors[field] = "Paper accounts take no API credentials."
+            if self.testnet:
+                errors["testnet"] = "Paper accounts have no testnet."
+            try:
+                self.paper_balances = normalize_balances(self.paper_balances)
+            except ValidationError as exc:
+                errors["paper_balances"] = exc.messages[0]
+            return errors
+        if self.paper_balances:
+            errors["paper_balances"] = "Only paper accounts have starting balances."
+        needs = registry.credential_needs(self.exchange)
+        for field, needed in (("api_key", needs.api_key), ("api_secret", needs.secret), ("passphrase", needs.passphrase)):
+            if needed and not getattr(self, field):
+                errors[field] = f"{self.exchange} requires this credential."
+        return errors
+
+    def credential_key_ids(self) -> set[str]:
+        return {v.key_id for v in (self.api_key, self.api_secret, self.passphrase) if isinstance(v, SealedSecret)}
+
+
+def normalize_balances(raw: Any) -> dict[str, str]:
+    """{"usdt": 100} → {"USDT": "100"}: assets upper-case, amounts exact decimal strings, within range."""
+    if not isinstance(raw, dict) or not raw:
+        raise ValidationError('Give at least one starting balance, e.g. {"USDT": "10000"}.')
+    if len(raw) > MAX_PAPER_ASSETS:
+        raise ValidationError(f"At most {MAX_PAPER_ASSETS} assets.")
+    clean: dict[str, str] = {}
+    for asset, amount in raw.items():
+        code = str(asset).strip().upper()
+        if not ASSET_RE.match(code):
+            raise ValidationError(f"Asset {asset!r} is not a currency code (letters and digits, 1 to 20).")
+        if isinstance(amount, bool) or not isinstance(amount, (str, int, float, Decimal)):
+            raise ValidationError(f"Balance of {code} must be a number.")
+        try:
+            value = Decimal(str(amount))
+        except InvalidOperation:
+            raise ValidationError(f"Balance of {code} must be a number, got {amount!r}.") from None
+        if not value.is_finite() or value < 0 or value > MAX_PAPER_BALANCE:
+            raise ValidationError(f"Balance of {code} must be between 0 and {MAX_PAPER_BALANCE:f}.")
+        clean[code] = format(value.normalize(), "f")
+    return clean
+
+
+TOKEN_PREFIX = "ab_"
+
+
+def _hash_token(raw: str) -> str:
+    # Tokens carry 256 bits of randomness, so an unsalted SHA-256 is enough (as GitHub does for its tokens).
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiTokenManager(models.Manager["ApiToken"]):
+    def issue(self, user: Any, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+        """Create a token and return it with its plaintext, which is never stored and cannot be shown again."""
+        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = self.model(
+            user=user,
+            name=name,
+            prefix=raw[: len(TOKEN_PREFIX) + 6],
+            token_hash=_hash_token(raw),
+            expires_at=expires_at,
+        )
+        token.full_clean()
+        token.save()
+        return token, raw
+
+    def authenticate(self, raw: str) -> ApiToken | None:
+        token = self.select_related("user").filter(token_hash=_hash_token(raw)).first()
+        if token is None or not token.user.is_active:
+            return None
+        if token.expires_at is not None and token.expires_at <= timezone.now():
+            return None
+        return token
+
+
+class ApiToken(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="The first characters, to recognise a token.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenManager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        self.name = (self.name or "").strip()
+        if not self.name:
+            errors["name"] = "Name is required (1 to 100 characters)."
+        if self._state.adding and self.expires_at is not None and self.expires_at <= timezone.now():
+            errors["expires_at"] = "Must be in the future (or empty for a token that does not expire)."
+        if errors:
+            raise ValidationError(errors)

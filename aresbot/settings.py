@@ -1,0 +1,306 @@
+"""AresBot settings: every value comes from the environment (see `.env.example`), read through `aresbot.env`."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ImproperlyConfigured
+
+from aresbot.env import envbool, envfloat, envint, envlist, envstr, load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The quick start keeps its generated secrets in .env; ARESBOT_ENV_FILE="" turns the file off (the tests do).
+_env_file = os.environ.get("ARESBOT_ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file:
+    load_dotenv(Path(_env_file))
+
+DEBUG = envbool("DEBUG", False)
+
+# --- secrets -------------------------------------------------------------------------------------------------
+_INSECURE_SECRET_KEYS = {"", "change-me", "changeme", "your_secret_key", "django-insecure"}
+_DEV_SECRET_KEY = "django-insecure-aresbot-development-only"
+SECRET_KEY = envstr("DJANGO_SECRET_KEY")
+if SECRET_KEY in _INSECURE_SECRET_KEYS or SECRET_KEY.startswith("django-insecure"):
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is missing or a placeholder. Set it to a long random value, for example the "
+            "output of: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
+elif len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters long")
+
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_KEY_HELP = "generate one with: openssl rand -hex 32  (or: python3 -c 'import secrets; print(secrets.token_hex(32))')"
+# Only ever used with DEBUG on; `manage.py check --deploy` and the start-up check below refuse it otherwise.
+DEV_ENCRYPTION_KEY = "00" * 32
+ENCRYPTION_KEY = envstr("ENCRYPTION_KEY")
+if not ENCRYPTION_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(f"ENCRYPTION_KEY is not set: it must be 64 hex characters (32 bytes); {_KEY_HELP}")
+    print("warning: ENCRYPTION_KEY is not set; using the insecure all-zero development key", file=sys.stderr)
+    ENCRYPTION_KEY = DEV_ENCRYPTION_KEY
+elif not _HEX64.match(ENCRYPTION_KEY):
+    raise ImproperlyConfigured(
+        f"ENCRYPTION_KEY must be exactly 64 hex characters (32 bytes), got {len(ENCRYPTION_KEY)} characters; {_KEY_HELP}"
+    )
+elif ENCRYPTION_KEY == DEV_ENCRYPTION_KEY and not DEBUG:
+    raise ImproperlyConfigured(f"ENCRYPTION_KEY is the all-zero development key; {_KEY_HELP}")
+# Keys that earlier credentials may still be encrypted with, while `manage.py rotate_encryption_key` runs.
+ENCRYPTION_OLD_KEYS = envlist("ENCRYPTION_OLD_KEYS")
+for _old in ENCRYPTION_OLD_KEYS:
+    if not _HEX64.match(_old):
+        raise ImproperlyConfigured("ENCRYPTION_OLD_KEYS must be a comma list of 64-hex-character keys")
+
+# --- hosts -----------------------------------------------------------------------------------------------------
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS") or (["*"] if DEBUG else ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+SITE_URL = envstr("SITE_URL", "http://localhost:8000").rstrip("/")
+USE_X_FORWARDED_HOST = envbool("USE_X_FORWARDED_HOST", False)
+if envbool("SECURE_PROXY_SSL", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_rq",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.github",
+    "aresbot",
+    "accounts",
+    "exchanges",
+    "strategies",
+    "trading",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "aresbot.urls"
+WSGI_APPLICATION = "aresbot.wsgi.application"
+ASGI_APPLICATION = "aresbot.asgi.application"
+SITE_ID = 1
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ----------------------------------------------------------------------------------------------------
+# One variable switches to MySQL/MariaDB: MYSQL_HOST. Without it, SQLite keeps the quick start dependency-free.
+MYSQL_HOST = envstr("MYSQL_HOST")
+if MYSQL_HOST:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "HOST": MYSQL_HOST,
+            "PORT": envint("MYSQL_PORT", 3306, minimum=1, maximum=65535),
+            "NAME": envstr("MYSQL_DATABASE", "aresbot"),
+            "USER": envstr("MYSQL_USER", "aresbot"),
+            "PASSWORD": envstr("MYSQL_PASSWORD"),
+            "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 60, minimum=0),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {
+                # utf8mb4: MySQL's "utf8" is three bytes and silently rejects emoji in names and notes.
+                "charset": "utf8mb4",
+                # READ COMMITTED: REPEATABLE READ (the default) makes a long-running engine keep reading its
+                # first snapshot, so it would not see a stop request or an edited strategy written by the API.
+                "isolation_level": "read committed",
+                "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
+            },
+            "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
+        }
+    }
+else:
+    _sqlite_path = Path(envstr("SQLITE_PATH") or BASE_DIR / "var" / "aresbot.sqlite3")
+    _sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _sqlite_path,
+            # Workers and the web process share the file: wait for the writer instead of failing at once.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# allauth's EmailAddress has a conditional unique constraint MariaDB cannot enforce; allauth checks it itself.
+SILENCED_SYSTEM_CHECKS = ["models.W036"]
+
+# --- redis and queues --------------------------------------------------------------------------------------------
+REDIS_CONNECT_TIMEOUT = envfloat("REDIS_CONNECT_TIMEOUT", 1.0, minimum=0.05, maximum=60)
+REDIS_SOCKET_TIMEOUT = envfloat("REDIS_SOCKET_TIMEOUT", 1.0, minimum=0.05, maximum=60)
+REDIS_URL = envstr("REDIS_URL")
+if not REDIS_URL:
+    _redis_password = envstr("REDIS_PASSWORD")
+    _auth = f":{_redis_password}@" if _redis_password else ""
+    REDIS_URL = (
+        f"redis://{_auth}{envstr('REDIS_HOST', '127.0.0.1')}:{envint('REDIS_PORT', 6379, minimum=1, maximum=65535)}"
+        f"/{envint('REDIS_DB', 0, minimum=0, maximum=15)}"
+    )
+
+_rq_connection = {
+    "URL": REDIS_URL,
+    "DEFAULT_TIMEOUT": -1,
+    "REDIS_CLIENT_KWARGS": {
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "health_check_interval": 30,
+    },
+}
+RQ_QUEUES = {
+    # Engines run until stopped, so the strategies queue has no job timeout (-1).
+    "strategies": {**_rq_connection, "DEFAULT_TIMEOUT": -1},
+    "default": {**_rq_connection, "DEFAULT_TIMEOUT": 300},
+}
+RQ_SHOW_ADMIN_LINK = True
+
+WORKER_CONCURRENCY = envint("WORKER_CONCURRENCY", 4, minimum=1, maximum=256)
+STRATEGY_STOP_POLL_INTERVAL = envfloat("STRATEGY_STOP_POLL_INTERVAL", 0.8, minimum=0.05, maximum=60)
+STRATEGY_LOCK_TTL = envint("STRATEGY_LOCK_TTL", 30, minimum=3, maximum=86400)
+
+# --- time ----------------------------------------------------------------------------------------------------------
+TIME_ZONE = envstr("TIME_ZONE", "UTC")
+try:
+    ZoneInfo(TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"TIME_ZONE must be an IANA time zone such as UTC or Asia/Shanghai, got {TIME_ZONE!r}") from None
+USE_TZ = True
+USE_I18N = True
+LANGUAGE_CODE = "en-us"
+
+# --- static files ----------------------------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(envstr("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STATICFILES_DIRS: list[Path] = []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or "pytest" in sys.modules
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# A strategy or account is a few hundred bytes of JSON; anything near this is an attack or a mistake.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+
+# --- authentication ----------------------------------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SESSION_REMEMBER = True
+SOCIALACCOUNT_ONLY = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_QUERY_EMAIL = False
+SOCIALACCOUNT_STORE_TOKENS = False
+
+GITHUB_CLIENT_ID = envstr("GITHUB_CLIENT_ID")
+GITHUB_CLIENT_SECRET = envstr("GITHUB_CLIENT_SECRET")
+ALLOWED_GITHUB_USERS = [u.lower() for u in envlist("ALLOWED_GITHUB_USERS")]
+ALLOWED_GITHUB_ORGS = [o.lower() for o in envlist("ALLOWED_GITHUB_ORGS")]
+_github: dict[str, object] = {
+    # read:org lets the allow-list see private organisation membership.
+    "SCOPE": ["read:user", "read:org"],
+}
+if envstr("GITHUB_URL"):  # GitHub Enterprise Server
+    _github["GITHUB_URL"] = envstr("GITHUB_URL")
+if GITHUB_CLIENT_ID:
+    _github["APP"] = {"client_id": GITHUB_CLIENT_ID, "secret": GITHUB_CLIENT_SECRET, "key": ""}
+SOCIALACCOUNT_PROVIDERS = {"github": _github}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first, so an anonymous call gets 401 with a WWW-Authenticate header rather than a bare 403.
+        "accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "aresbot.api.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "aresbot.api.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AresBot API",
+    "DESCRIPTION": "Grid trading: exchange accounts, strategies, trades and runtime status.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- logging -------------------------------------------------------------------------------------------------------------
+LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "aresbot.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "ccxt": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from accounts.api.views import ApiTokenViewSet, ExchangeAccountViewSet
+from aresbot import health
+from frontend.views import index
+from strategies.api.views import StrategyViewSet
+from trading.api.views import TradeViewSet
+
+# The seed's API has no trailing slashes (/api/accounts/{id}); keep that contract.
+router = DefaultRouter(trailing_slash=False)
+router.register("accounts", ExchangeAccountViewSet, basename="account")
+router.register("strategies", StrategyViewSet, basename="strategy")
+router.register("trades", TradeViewSet, basename="trade")
+router.register("tokens", ApiTokenViewSet, basename="token")
+
+urlpatterns = [
+    path("health", health.health, name="health"),
+    path("health/redis", health.health_redis, name="health-redis"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/auth/", include("rest_framework.urls")),
+    path("api/", include(router.urls)),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("django-rq/", include("django_rq.urls")),
+    # The SPA (and until then a server-rendered page) answers every other path: last.
+    re_path(r"^(?!api/|admin/|static/|accounts/).*$", index, name="index"),
+]

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from aresbot.viewsets import OwnedQuerysetMixin
+from trading.api.filters import TradeFilter
+from trading.api.serializers import TradeSerializer, TradeStatsSerializer
+from trading.models import Fill, Position
+from trading.stats import trade_stats
+
+
+class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    """Executions (fills) of the caller's strategies, newest first."""
+
+    model = Fill
+    owner_lookup = "strategy__owner"
+    serializer_class = TradeSerializer
+    filterset_class = TradeFilter
+
+    def owned(self, request_user: Any) -> QuerySet[Fill]:
+        return super().owned(request_user).select_related("strategy", "order")
+
+    @extend_schema(responses=TradeStatsSerializer, filters=True)
+    @action(detail=False, methods=["get"])
+    def stats(self, request: Request) -> Response:
+        filterset = TradeFilter(request.query_params, queryset=self.owned(request.user))
+        if not filterset.is_valid():
+            return Response(filterset.errors, status=400)
+        data = filterset.form.cleaned_data
+        positions = Position.objects.filter(strategy__owner=request.user, closed_at__isnull=False)
+        if data.get("strategy") is not None:
+            positions = positions.filter(strategy_id=data["strategy"])
+        if data.get("symbol"):
+            positions = positions.filter(strategy__symbol=data["symbol"].strip().upper())
+        if data.get("since"):
+            positions = positions.filter(closed_at__gte=data["since"])
+        if data.get("until"):
+            positions = positions.filter(closed_at__lt=data["until"])
+        # A side filter narrows the fills; PnL belongs to round trips, so it stays over both sides.
+        return Response(TradeStatsSerializer(trade_stats(filterset.qs, positions)).data)

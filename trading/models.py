@@ -1,0 +1,111 @@
+"""The trade record: every order the engine wrote, every execution, and every lot it held."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+
+from trading.choices import ExitReason, OrderRole, OrderSide, OrderStatus, OrderType
+
+# 40 digits with 18 after the point: covers 1e-18 dust and 1e21 notional, exact in MySQL DECIMAL.
+MONEY = {"max_digits": 40, "decimal_places": 18}
+
+
+class Order(models.Model):
+    strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="orders")
+    client_order_id = models.CharField(max_length=36, unique=True)
+    exchange_order_id = models.CharField(max_length=100, blank=True, default="")
+    symbol = models.CharField(max_length=41)
+    side = models.CharField(max_length=4, choices=OrderSide.choices)
+    type = models.CharField(max_length=6, choices=OrderType.choices, default=OrderType.LIMIT)
+    role = models.CharField(max_length=12, choices=OrderRole.choices)
+    price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Limit price; empty for market orders.")
+    amount = models.DecimalField(**MONEY)
+    filled = models.DecimalField(**MONEY, default=0)
+    average_price = models.DecimalField(**MONEY, null=True, blank=True)
+    fee = models.DecimalField(**MONEY, default=0)
+    fee_currency = models.CharField(max_length=20, blank=True, default="")
+    status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # the engine's "my open orders" on start and reconcile
+            models.Index(fields=["strategy", "status"], name="order_strategy_status_idx"),
+            models.Index(fields=["exchange_order_id"], name="order_exchange_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_order_id} {self.side} {self.amount} {self.symbol} @ {self.price}"
+
+
+class Fill(models.Model):
+    """One execution against an order. Immutable once written."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fills")
+    # Copied from the order so that the trades list filters and sorts on one indexed table.
+    strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="fills")
+    side = models.CharField(max_length=4, choices=OrderSide.choices)
+    # NULL when the exchange gives no execution id; unique per order otherwise (NULLs never collide).
+    trade_id = models.CharField(max_length=100, null=True, blank=True, help_text="The exchange's execution id.")
+    price = models.DecimalField(**MONEY)
+    amount = models.DecimalField(**MONEY)
+    fee = models.DecimalField(**MONEY, default=0)
+    fee_currency = models.CharField(max_length=20, blank=True, default="")
+    executed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-executed_at", "-id"]
+        indexes = [
+            models.Index(fields=["strategy", "executed_at"], name="fill_strategy_time_idx"),
+            models.Index(fields=["executed_at"], name="fill_time_idx"),
+        ]
+        constraints = [
+            # A fill seen twice (a reconcile after a crash) must not be booked twice.
+            models.UniqueConstraint(fields=["order", "trade_id"], name="fill_trade_id_unique_per_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.amount} @ {self.price}"
+
+    @property
+    def quote_amount(self) -> Decimal:
+        return self.price * self.amount
+
+
+class Position(models.Model):
+    """A bought lot, from its grid buy to the order that sold it."""
+
+    strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="positions")
+    entry_order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="opened_position")
+    quantity = models.DecimalField(**MONEY)
+    entry_price = models.DecimalField(**MONEY)
+    entry_fee_quote = models.DecimalField(**MONEY, default=0, help_text="Buy fee valued in quote currency.")
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    exit_order = models.OneToOneField(
+        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="closed_position"
+    )
+    exit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    exit_fee_quote = models.DecimalField(**MONEY, default=0)
+    realized_pnl = models.DecimalField(**MONEY, null=True, blank=True, help_text="Net of both fees, in quote.")
+    exit_reason = models.CharField(max_length=12, choices=ExitReason.choices, blank=True, default="")
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [
+            models.Index(fields=["strategy", "closed_at"], name="position_strategy_closed_idx"),
+            models.Index(fields=["closed_at"], name="position_closed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} @ {self.entry_price}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
