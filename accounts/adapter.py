@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import Any
 
+import requests
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
@@ -16,9 +18,33 @@ from django.shortcuts import render
 
 logger = logging.getLogger(__name__)
 
+# 100 per page, 10 pages: nobody is in a thousand organisations, and a looping `next` link must not hang a login.
+_ORGS_PER_PAGE = 100
+_ORGS_MAX_PAGES = 10
+# The decision is cached on the SocialLogin because allauth asks twice for a first login (pre_social_login, then
+# is_open_for_signup); without it the organisations API would be called twice per sign-up.
+_REFUSAL_ATTR = "_aresbot_github_refusal"
+
+
+def github_configured() -> bool:
+    return bool(settings.GITHUB_CLIENT_ID)
+
 
 def github_allow_list_configured() -> bool:
     return bool(settings.ALLOWED_GITHUB_USERS or settings.ALLOWED_GITHUB_ORGS)
+
+
+class Refusal(StrEnum):
+    """Why a GitHub sign-in was refused; the denied page explains each one differently."""
+
+    NO_ALLOW_LIST = "no_allow_list"
+    NOT_LISTED = "not_listed"
+    ORGS_UNAVAILABLE = "orgs_unavailable"
+    NOT_GITHUB = "not_github"
+
+
+class GitHubOrgsUnavailable(Exception):
+    """GitHub gave no usable list of organisations, so membership cannot be confirmed."""
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -29,46 +55,88 @@ class AccountAdapter(DefaultAccountAdapter):
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest, sociallogin: SocialLogin) -> bool:
-        return self.is_allowed(sociallogin)
+        return self.refusal(sociallogin) is None
 
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         # Checked on every login, not only the first: removing someone from the list locks them out.
-        if not self.is_allowed(sociallogin):
-            login = sociallogin.account.extra_data.get("login", "?")
-            logger.warning("GitHub sign-in refused for %s: not on the allow-list", login)
-            raise ImmediateHttpResponse(
-                render(
-                    request,
-                    "account/github_denied.html",
-                    {"github_login": login, "allow_list_configured": github_allow_list_configured()},
-                    status=403,
-                )
+        reason = self.refusal(sociallogin)
+        if reason is None:
+            return
+        login = str(sociallogin.account.extra_data.get("login") or "?")
+        logger.warning("GitHub sign-in refused for %s: %s", login, reason.value)
+        raise ImmediateHttpResponse(
+            render(
+                request,
+                "account/github_denied.html",
+                {
+                    "github_login": login,
+                    "reason": reason.value,
+                    "allow_list_configured": github_allow_list_configured(),
+                },
+                status=403,
             )
+        )
 
     def is_allowed(self, sociallogin: SocialLogin) -> bool:
+        return self.refusal(sociallogin) is None
+
+    def refusal(self, sociallogin: SocialLogin) -> Refusal | None:
+        """None when this GitHub account may sign in now, otherwise the reason it may not."""
+        cached: tuple[Refusal | None] | None = getattr(sociallogin, _REFUSAL_ATTR, None)
+        if cached is None:
+            cached = (self._decide(sociallogin),)
+            setattr(sociallogin, _REFUSAL_ATTR, cached)
+        return cached[0]
+
+    def _decide(self, sociallogin: SocialLogin) -> Refusal | None:
         if sociallogin.account.provider != "github":
-            return False
-        login = str(sociallogin.account.extra_data.get("login", "")).lower()
+            return Refusal.NOT_GITHUB
+        if not github_allow_list_configured():
+            return Refusal.NO_ALLOW_LIST
+        login = str(sociallogin.account.extra_data.get("login") or "").lower()
         if login and login in settings.ALLOWED_GITHUB_USERS:
-            return True
-        if settings.ALLOWED_GITHUB_ORGS and sociallogin.token is not None:
-            return bool(set(self.github_orgs(sociallogin.token.token)) & set(settings.ALLOWED_GITHUB_ORGS))
-        return False
+            return None
+        if not settings.ALLOWED_GITHUB_ORGS or sociallogin.token is None:
+            return Refusal.NOT_LISTED
+        try:
+            orgs = self.github_orgs(sociallogin.token.token)
+        except (requests.RequestException, GitHubOrgsUnavailable) as exc:
+            # Fail closed: an outage at GitHub must not let anyone in, nor turn the callback into a 500.
+            logger.warning("GitHub organisations of %s could not be read: %s", login or "?", exc)
+            return Refusal.ORGS_UNAVAILABLE
+        if set(orgs) & set(settings.ALLOWED_GITHUB_ORGS):
+            return None
+        return Refusal.NOT_LISTED
 
     def github_orgs(self, access_token: str) -> list[str]:
         """Organisations the user belongs to, private memberships included (the read:org scope)."""
         orgs: list[str] = []
-        url: str | None = f"{GitHubOAuth2Adapter.api_url}/user/orgs?per_page=100"
+        url: str | None = f"{GitHubOAuth2Adapter.api_url}/user/orgs?per_page={_ORGS_PER_PAGE}"
         with self.get_requests_session() as session:
-            while url:
-                response = session.get(url, headers={"Authorization": f"token {access_token}"}, timeout=10)
+            for _ in range(_ORGS_MAX_PAGES):
+                if not url:
+                    break
+                response = session.get(
+                    url, headers={"Authorization": f"token {access_token}", "Accept": "application/vnd.github+json"}
+                )
                 response.raise_for_status()
-                orgs.extend(str(org.get("login", "")).lower() for org in response.json())
+                page = response.json()
+                if not isinstance(page, list) or not all(isinstance(org, dict) for org in page):
+                    raise GitHubOrgsUnavailable(f"expected a list of organisations from {url}")
+                orgs.extend(str(org.get("login") or "").lower() for org in page)
                 url = response.links.get("next", {}).get("url")
-        return orgs
+        return [org for org in orgs if org]
 
-    def populate_user(self, request: HttpRequest, sociallogin: SocialLogin, data: dict[str, Any]) -> Any:
-        user = super().populate_user(request, sociallogin, data)
-        if not user.username:
-            user.username = sociallogin.account.extra_data.get("login", "")
-        return user
+    def on_authentication_error(
+        self,
+        request: HttpRequest,
+        provider: Any,
+        error: Any = None,
+        exception: Any = None,
+        extra_context: Any = None,
+    ) -> None:
+        # allauth shows a generic page; the log is where an operator finds a wrong client secret or an outage.
+        logger.warning("Sign-in through %s failed: %s %r", getattr(provider, "id", provider), error, exception)
+        super().on_authentication_error(
+            request, provider, error=error, exception=exception, extra_context=extra_context
+        )

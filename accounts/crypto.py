@@ -68,7 +68,7 @@ def stored_key_id(token: str) -> str:
 
 def decrypt(token: str, *, field: str, keyring: Keyring | None = None) -> str:
     ring = keyring or Keyring.from_settings()
-    version, wanted_id, payload = _split(token)
+    _, wanted_id, payload = _split(token)
     key = ring.key_for(wanted_id)
     try:
         raw = base64.b64decode(payload, validate=True)

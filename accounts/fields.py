@@ -49,7 +49,7 @@ def reveal(value: SecretValue | None) -> str:
     return value
 
 
-class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+class EncryptedTextField(models.TextField):
     """Assign plaintext; it is encrypted on save and the attribute becomes a SealedSecret."""
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> SecretValue:

@@ -29,7 +29,9 @@ class ExchangeAccount(models.Model):
     )
     api_key = EncryptedTextField(blank=True, default="")
     api_secret = EncryptedTextField(blank=True, default="")
-    passphrase = EncryptedTextField(blank=True, default="", help_text="Only for exchanges that require one (OKX, KuCoin …).")
+    passphrase = EncryptedTextField(
+        blank=True, default="", help_text="Only for exchanges that require one (OKX, KuCoin …)."
+    )
     testnet = models.BooleanField(default=False, help_text="Trade on the exchange's testnet/sandbox.")
     paper_balances = models.JSONField(
         default=dict, blank=True, help_text='Paper accounts only: starting balances, e.g. {"USDT": "10000"}.'
@@ -66,7 +68,9 @@ class ExchangeAccount(models.Model):
             elif isinstance(value, str) and value != value.strip():
                 errors[field] = "Must not start or end with whitespace (a copy-paste slip?)."
         if self.owner_id is not None and "name" not in errors:
-            same_name = ExchangeAccount.objects.filter(owner_id=self.owner_id, name__iexact=self.name).exclude(pk=self.pk)
+            same_name = ExchangeAccount.objects.filter(owner_id=self.owner_id, name__iexact=self.name).exclude(
+                pk=self.pk
+            )
             if same_name.exists():
                 errors["name"] = f"You already have an account named {self.name!r}."
         if "exchange" not in errors:
@@ -94,13 +98,18 @@ class ExchangeAccount(models.Model):
         if self.paper_balances:
             errors["paper_balances"] = "Only paper accounts have starting balances."
         needs = registry.credential_needs(self.exchange)
-        for field, needed in (("api_key", needs.api_key), ("api_secret", needs.secret), ("passphrase", needs.passphrase)):
+        for field, needed in (
+            ("api_key", needs.api_key),
+            ("api_secret", needs.secret),
+            ("passphrase", needs.passphrase),
+        ):
             if needed and not getattr(self, field):
                 errors[field] = f"{self.exchange} requires this credential."
         return errors
 
     def credential_key_ids(self) -> set[str]:
-        return {v.key_id for v in (self.api_key, self.api_secret, self.passphrase) if isinstance(v, SealedSecret)}
+        values: list[object] = [self.api_key, self.api_secret, self.passphrase]
+        return {v.key_id for v in values if isinstance(v, SealedSecret)}
 
 
 def normalize_balances(raw: Any) -> dict[str, str]:

@@ -18,8 +18,7 @@ def delete_account(account: ExchangeAccount) -> None:
         count = locked.strategies.count()
         if count:
             raise Conflict(
-                f"Account {locked.name!r} has {count} strateg{'y' if count == 1 else 'ies'}: "
-                "delete or move them first."
+                f"Account {locked.name!r} has {count} strateg{'y' if count == 1 else 'ies'}: delete or move them first."
             )
         locked.delete()
 

@@ -32,7 +32,9 @@ class Conflict(APIException):
 
 def django_errors_to_drf(exc: DjangoValidationError) -> ValidationError:
     if hasattr(exc, "error_dict"):
-        return ValidationError({field: [str(m) for e in errs for m in e.messages] for field, errs in exc.error_dict.items()})
+        return ValidationError(
+            {field: [str(m) for e in errs for m in e.messages] for field, errs in exc.error_dict.items()}
+        )
     return ValidationError({"non_field_errors": exc.messages})
 
 
@@ -43,9 +45,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = Conflict(str(exc.args[0]) if exc.args else None)
     elif isinstance(exc, CredentialKeyError):
         logger.error("credential decryption failed: %s", exc)
-        return Response(
-            {"detail": f"Server misconfiguration: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE
-        )
+        return Response({"detail": f"Server misconfiguration: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     elif isinstance(exc, Http404):
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     return drf_exception_handler(exc, context)

@@ -17,7 +17,9 @@ _PATTERNS = [
         re.IGNORECASE,
     ),
     re.compile(r"(?P<key>X-MBX-APIKEY['\"]?\s*[:=]\s*['\"]?)(?P<value>[A-Za-z0-9]+)", re.IGNORECASE),
-    re.compile(r"(?P<key>Authorization['\"]?\s*[:=]\s*['\"]?(?:Token|Bearer)\s+)(?P<value>\S+?)(?=['\"\s]|$)", re.IGNORECASE),
+    re.compile(
+        r"(?P<key>Authorization['\"]?\s*[:=]\s*['\"]?(?:Token|Bearer)\s+)(?P<value>\S+?)(?=['\"\s]|$)", re.IGNORECASE
+    ),
 ]
 
 

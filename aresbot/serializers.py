@@ -10,7 +10,7 @@ from rest_framework import serializers
 from aresbot.api import django_errors_to_drf
 
 
-class ValidatedModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class ValidatedModelSerializer(serializers.ModelSerializer):
     """Runs the model's own full_clean() on the would-be instance, so the API and the admin reject the same
     input with the same message (the rules live once, in Model.clean())."""
 
@@ -26,8 +26,11 @@ class ValidatedModelSerializer(serializers.ModelSerializer):  # type: ignore[typ
             setattr(instance, self.owner_field, self.context["request"].user)
         for name, value in attrs.items():
             setattr(instance, name, value)
+        # Fields the client cannot write (hashes, timestamps) are the server's business, not input to check.
+        writable = {f.source for f in self.fields.values() if not f.read_only} | {self.owner_field}
+        exclude = [f.name for f in model._meta.concrete_fields if f.name not in writable]
         try:
-            instance.full_clean(validate_constraints=False)
+            instance.full_clean(exclude=exclude, validate_constraints=False)
         except DjangoValidationError as exc:
             raise django_errors_to_drf(exc) from None
         # clean() normalises some values (stripped names, upper-case symbols); keep what it decided.

@@ -47,7 +47,8 @@ if not ENCRYPTION_KEY:
     ENCRYPTION_KEY = DEV_ENCRYPTION_KEY
 elif not _HEX64.match(ENCRYPTION_KEY):
     raise ImproperlyConfigured(
-        f"ENCRYPTION_KEY must be exactly 64 hex characters (32 bytes), got {len(ENCRYPTION_KEY)} characters; {_KEY_HELP}"
+        f"ENCRYPTION_KEY must be exactly 64 hex characters (32 bytes), got {len(ENCRYPTION_KEY)} characters; "
+        + _KEY_HELP
     )
 elif ENCRYPTION_KEY == DEV_ENCRYPTION_KEY and not DEBUG:
     raise ImproperlyConfigured(f"ENCRYPTION_KEY is the all-zero development key; {_KEY_HELP}")
@@ -200,7 +201,9 @@ TIME_ZONE = envstr("TIME_ZONE", "UTC")
 try:
     ZoneInfo(TIME_ZONE)
 except (ZoneInfoNotFoundError, ValueError):
-    raise ImproperlyConfigured(f"TIME_ZONE must be an IANA time zone such as UTC or Asia/Shanghai, got {TIME_ZONE!r}") from None
+    raise ImproperlyConfigured(
+        f"TIME_ZONE must be an IANA time zone such as UTC or Asia/Shanghai, got {TIME_ZONE!r}"
+    ) from None
 USE_TZ = True
 USE_I18N = True
 LANGUAGE_CODE = "en-us"
@@ -225,7 +228,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
-# --- authentication ----------------------------------------------------------------------------------------------------
+# --- authentication --------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
@@ -286,7 +289,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# --- logging -------------------------------------------------------------------------------------------------------------
+# --- logging --------------------------------------------------------------------------------
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}")

@@ -45,6 +45,10 @@ BOUNDS: dict[str, Bound] = {
 }
 
 
+def _numbers(*values: object) -> bool:
+    return all(isinstance(v, (int, Decimal)) and not isinstance(v, bool) for v in values)
+
+
 class Strategy(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="strategies")
     # PROTECT: an account's strategies own its order history, so the account cannot vanish under them.
@@ -117,23 +121,26 @@ class Strategy(models.Model):
                 if not bound.optional:
                     errors[field] = "This field is required. " + bound.message()
                 continue
-            if not isinstance(value, (int, Decimal)) or isinstance(value, bool):
+            if not _numbers(value):
                 continue  # a type error, already reported by the field itself
             if not bound.low <= value <= bound.high:
                 errors[field] = bound.message()
-        if not errors.keys() & {"grid_levels", "buy_offset_pct"}:
-            # The deepest level sits at price × (1 − offset% × levels); at 100 % it would be a buy at zero.
-            if self.buy_offset_pct * self.grid_levels >= 100:
-                limit = (Decimal(100) / self.grid_levels).quantize(Decimal("0.0001"))
-                errors["buy_offset_pct"] = (
-                    f"With {self.grid_levels} grid levels, must be below {limit:f} % so that the deepest buy "
-                    "stays above zero (buy_offset_pct × grid_levels < 100)."
-                )
+        levels, offset = self.grid_levels, self.buy_offset_pct
+        # The deepest level sits at price × (1 − offset% × levels); at 100 % it would be a buy at zero.
+        if (
+            not errors.keys() & {"grid_levels", "buy_offset_pct"}
+            and _numbers(levels, offset)
+            and offset * levels >= 100
+        ):
+            limit = (Decimal(100) / levels).quantize(Decimal("0.0001"))
+            errors["buy_offset_pct"] = (
+                f"With {levels} grid levels, must be below {limit:f} % so that the deepest buy "
+                "stays above zero (buy_offset_pct × grid_levels < 100)."
+            )
         if self.max_consecutive_losses is not None and not self.cooldown_minutes and "cooldown_minutes" not in errors:
             errors["cooldown_minutes"] = "Must be at least 1 minute when max_consecutive_losses is set."
-        if self.account_id is not None and self.owner_id is not None and "account" not in errors:
-            if self.account.owner_id != self.owner_id:
-                errors["account"] = "Choose one of your own exchange accounts."
+        if self.account_id is not None and self.owner_id is not None and self.account.owner_id != self.owner_id:
+            errors["account"] = "Choose one of your own exchange accounts."
         if self.owner_id is not None and "name" not in errors:
             same_name = Strategy.objects.filter(owner_id=self.owner_id, name__iexact=self.name).exclude(pk=self.pk)
             if same_name.exists():

@@ -9,7 +9,7 @@ from django.db import models
 from trading.choices import ExitReason, OrderRole, OrderSide, OrderStatus, OrderType
 
 # 40 digits with 18 after the point: covers 1e-18 dust and 1e21 notional, exact in MySQL DECIMAL.
-MONEY = {"max_digits": 40, "decimal_places": 18}
+MONEY_DIGITS, MONEY_PLACES = 40, 18
 
 
 class Order(models.Model):
@@ -20,11 +20,17 @@ class Order(models.Model):
     side = models.CharField(max_length=4, choices=OrderSide.choices)
     type = models.CharField(max_length=6, choices=OrderType.choices, default=OrderType.LIMIT)
     role = models.CharField(max_length=12, choices=OrderRole.choices)
-    price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Limit price; empty for market orders.")
-    amount = models.DecimalField(**MONEY)
-    filled = models.DecimalField(**MONEY, default=0)
-    average_price = models.DecimalField(**MONEY, null=True, blank=True)
-    fee = models.DecimalField(**MONEY, default=0)
+    price = models.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        null=True,
+        blank=True,
+        help_text="Limit price; empty for market orders.",
+    )
+    amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    filled = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0)
+    average_price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True)
+    fee = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0)
     fee_currency = models.CharField(max_length=20, blank=True, default="")
     status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING)
     error = models.CharField(max_length=500, blank=True, default="")
@@ -52,10 +58,12 @@ class Fill(models.Model):
     strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="fills")
     side = models.CharField(max_length=4, choices=OrderSide.choices)
     # NULL when the exchange gives no execution id; unique per order otherwise (NULLs never collide).
-    trade_id = models.CharField(max_length=100, null=True, blank=True, help_text="The exchange's execution id.")
-    price = models.DecimalField(**MONEY)
-    amount = models.DecimalField(**MONEY)
-    fee = models.DecimalField(**MONEY, default=0)
+    trade_id = models.CharField(  # noqa: DJ001
+        max_length=100, null=True, blank=True, help_text="The exchange's execution id."
+    )
+    price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    fee = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0)
     fee_currency = models.CharField(max_length=20, blank=True, default="")
     executed_at = models.DateTimeField()
 
@@ -83,17 +91,25 @@ class Position(models.Model):
 
     strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="positions")
     entry_order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="opened_position")
-    quantity = models.DecimalField(**MONEY)
-    entry_price = models.DecimalField(**MONEY)
-    entry_fee_quote = models.DecimalField(**MONEY, default=0, help_text="Buy fee valued in quote currency.")
+    quantity = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    entry_price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    entry_fee_quote = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0, help_text="Buy fee valued in quote currency."
+    )
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     exit_order = models.OneToOneField(
         Order, on_delete=models.PROTECT, null=True, blank=True, related_name="closed_position"
     )
-    exit_price = models.DecimalField(**MONEY, null=True, blank=True)
-    exit_fee_quote = models.DecimalField(**MONEY, default=0)
-    realized_pnl = models.DecimalField(**MONEY, null=True, blank=True, help_text="Net of both fees, in quote.")
+    exit_price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True)
+    exit_fee_quote = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0)
+    realized_pnl = models.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        null=True,
+        blank=True,
+        help_text="Net of both fees, in quote.",
+    )
     exit_reason = models.CharField(max_length=12, choices=ExitReason.choices, blank=True, default="")
 
     class Meta:

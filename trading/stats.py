@@ -46,8 +46,8 @@ def trade_stats(fills: QuerySet[Fill], positions: QuerySet[Position]) -> dict[st
     for row in fills.values("strategy__symbol").annotate(v=Sum(notional)).order_by():
         volume[quote_of(row["strategy__symbol"])] += _dec(row["v"])
     fees: dict[str, Decimal] = defaultdict(Decimal)
-    for row in fills.exclude(fee_currency="").values("fee_currency").annotate(f=Sum("fee")).order_by():
-        fees[row["fee_currency"]] += _dec(row["f"])
+    for currency, fee in fills.exclude(fee_currency="").values_list("fee_currency").annotate(Sum("fee")).order_by():
+        fees[currency] += _dec(fee)
 
     zone = ZoneInfo(settings.TIME_ZONE)
     pnl: dict[str, Decimal] = defaultdict(Decimal)
@@ -64,6 +64,7 @@ def trade_stats(fills: QuerySet[Fill], positions: QuerySet[Position]) -> dict[st
             wins += 1
         elif amount < 0:
             losses += 1
+        assert closed_at is not None  # the queryset holds closed positions only
         bucket = per_day.setdefault((closed_at.astimezone(zone).date(), currency), [ZERO, 0])
         bucket[0] += amount
         bucket[1] += 1

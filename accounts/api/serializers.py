@@ -12,7 +12,8 @@ from accounts.models import ApiToken, ExchangeAccount
 from aresbot.serializers import ValidatedModelSerializer
 
 
-class _MaskedSecret(serializers.Field):  # type: ignore[type-arg]
+@extend_schema_field(OpenApiTypes.STR)
+class _MaskedSecret(serializers.Field):
     """Read-only view of a credential: `****abcd`, or null when none is stored."""
 
     def __init__(self, source_field: str) -> None:
@@ -22,9 +23,6 @@ class _MaskedSecret(serializers.Field):  # type: ignore[type-arg]
     def to_representation(self, account: ExchangeAccount) -> str | None:
         plain = reveal(getattr(account, self.source_field))
         return mask(plain) if plain else None
-
-
-_MaskedSecret = extend_schema_field(OpenApiTypes.STR)(_MaskedSecret)
 
 
 def _credential_input(label: str) -> serializers.CharField:

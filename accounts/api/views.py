@@ -17,7 +17,7 @@ from aresbot.viewsets import OwnedQuerysetMixin
 
 
 @method_decorator(sensitive_post_parameters("api_key", "api_secret", "passphrase"), name="dispatch")
-class ExchangeAccountViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
+class ExchangeAccountViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
     model = ExchangeAccount
     serializer_class = ExchangeAccountSerializer
     filterset_fields = ["exchange", "is_active", "testnet"]
@@ -38,7 +38,7 @@ class ApiTokenViewSet(
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,  # type: ignore[type-arg]
+    viewsets.GenericViewSet,
 ):
     model = ApiToken
     owner_lookup = "user"

@@ -9,7 +9,7 @@ from aresbot.serializers import ValidatedModelSerializer
 from strategies.models import Strategy
 
 
-class OwnAccountField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
+class OwnAccountField(serializers.PrimaryKeyRelatedField):
     """Only the caller's accounts resolve; someone else's id reads as 'does not exist', revealing nothing."""
 
     def get_queryset(self) -> Any:

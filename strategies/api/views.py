@@ -9,7 +9,7 @@ from strategies.models import Strategy
 from strategies.services import delete_strategy
 
 
-class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
+class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
     model = Strategy
     serializer_class = StrategySerializer
     filterset_fields = ["account", "symbol", "desired_state"]

