@@ -1,0 +1,198 @@
+"""Admin for exchange accounts and API tokens: secrets go in, only masks come out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.utils import quote
+from django.db import transaction
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template import engines
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+
+from accounts.crypto import CredentialKeyError, mask
+from accounts.fields import SecretValue, reveal
+from accounts.forms import ExchangeAccountAdminForm
+from accounts.models import ApiToken, ExchangeAccount
+from accounts.services import SECRET_FIELDS, delete_account
+from aresbot.api import Conflict
+
+
+class ServiceDeleteAdmin(admin.ModelAdmin):
+    """Deletes go through the app's service function, so the admin refuses exactly what the API refuses, with
+    the same message. Subclasses implement `delete_one`, which raises aresbot.api.Conflict to refuse."""
+
+    actions = ["delete_selected"]
+
+    def delete_one(self, obj: Any) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_one(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_one(obj)
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        try:
+            # Django runs a confirmed delete in a transaction, so the refusal also rolls back its history entry.
+            return super().delete_view(request, object_id, extra_context)
+        except Conflict as exc:
+            self.message_user(request, str(exc.detail), messages.ERROR)
+            opts = self.opts
+            url = reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_change",
+                args=[quote(object_id)],
+                current_app=self.admin_site.name,
+            )
+            return HttpResponseRedirect(url)
+
+    # Same name as the site-wide action, which this one therefore replaces (ModelAdmin._get_base_actions).
+    @admin.action(permissions=["delete"], description="Delete selected %(verbose_name_plural)s")
+    def delete_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        try:
+            # One transaction: a single refused row keeps every row (and no history entry claims otherwise).
+            with transaction.atomic(using=queryset.db):
+                return django_delete_selected(self, request, queryset)
+        except Conflict as exc:
+            self.message_user(request, str(exc.detail), messages.ERROR)
+            return None
+
+
+def masked(value: SecretValue) -> str:
+    """The admin's only view of a credential; a value the configured keys cannot open must not crash the page."""
+    try:
+        plain = reveal(value)
+    except CredentialKeyError:
+        return "cannot decrypt: check ENCRYPTION_KEY"
+    return mask(plain) if plain else "-"
+
+
+_CREDENTIALS_HELP = (
+    "Stored encrypted and never shown again; the mask shows the last four characters of a long value. Tick "
+    "'clear' to remove a stored value."
+)
+
+
+@admin.register(ExchangeAccount)
+@method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="changeform_view")
+class ExchangeAccountAdmin(ServiceDeleteAdmin):
+    form = ExchangeAccountAdminForm
+    list_display = [
+        "name",
+        "owner",
+        "exchange",
+        "testnet",
+        "is_active",
+        "api_key_mask",
+        "strategy_count",
+        "updated_at",
+    ]
+    list_filter = ["exchange", "testnet", "is_active"]
+    search_fields = ["name", "owner__username", "exchange"]
+    list_select_related = ["owner"]
+    autocomplete_fields = ["owner"]
+    readonly_fields = ["api_key_mask", "api_secret_mask", "passphrase_mask", "created_at", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ExchangeAccount]:
+        return super().get_queryset(request).annotate(strategy_count=Count("strategies"))
+
+    def get_fieldsets(self, request: HttpRequest, obj: ExchangeAccount | None = None) -> Any:
+        if obj is None:
+            credentials: list[Any] = list(SECRET_FIELDS)
+            times: list[str] = []
+        else:
+            credentials = [(f"{field}_mask", field, f"clear_{field}") for field in SECRET_FIELDS]
+            times = ["created_at", "updated_at"]
+        return [
+            (None, {"fields": ["owner", "name", "exchange", "testnet", "is_active", "paper_balances", *times]}),
+            ("Credentials", {"fields": credentials, "description": _CREDENTIALS_HELP}),
+        ]
+
+    @admin.display(description="API key")
+    def api_key_mask(self, obj: ExchangeAccount) -> str:
+        return masked(obj.api_key)
+
+    @admin.display(description="Stored API secret")
+    def api_secret_mask(self, obj: ExchangeAccount) -> str:
+        return masked(obj.api_secret)
+
+    @admin.display(description="Stored passphrase")
+    def passphrase_mask(self, obj: ExchangeAccount) -> str:
+        return masked(obj.passphrase)
+
+    @admin.display(description="strategies", ordering="strategy_count")
+    def strategy_count(self, obj: ExchangeAccount) -> int:
+        return obj.strategy_count  # type: ignore[attr-defined]
+
+    def delete_one(self, obj: ExchangeAccount) -> None:
+        delete_account(obj)
+
+
+_TOKEN_PAGE = engines["django"].from_string(
+    """{% extends "admin/base_site.html" %}
+{% block content %}
+<p>Copy this token now. It is shown only this once: only its hash is stored, so it cannot be shown again.</p>
+<p><code id="issued-token" style="font-size: 1.2em; user-select: all">{{ raw_token }}</code></p>
+<p>Use it as <code>Authorization: Token &lt;token&gt;</code>.</p>
+<p><a href="{{ changelist_url }}">Back to API tokens</a></p>
+{% endblock %}"""
+)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "expires_at"]
+    list_filter = ["created_at", "last_used_at", "expires_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]
+    # token_hash is never listed: with it anyone reading the page could match a leaked token to its owner.
+    fields = ["user", "name", "expires_at", "prefix", "created_at", "last_used_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> Any:
+        if obj is None:
+            return []
+        return ["user", "prefix", "created_at", "last_used_at"]
+
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> Any:
+        if obj is None:
+            return ["user", "name", "expires_at"]
+        return self.fields
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # The manager makes the secret and stores only its hash; the plaintext lives in this response alone.
+        token, raw = ApiToken.objects.issue(obj.user, obj.name, obj.expires_at)
+        for field in ("id", "prefix", "token_hash", "created_at"):
+            setattr(obj, field, getattr(token, field))
+        obj._state.adding = False
+        obj._state.db = token._state.db
+        obj._issued_token = raw  # type: ignore[attr-defined]
+
+    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None) -> HttpResponse:
+        raw = getattr(obj, "_issued_token", None)
+        if raw is None:
+            return super().response_add(request, obj, post_url_continue)
+        # Rendered here rather than flashed through a redirect: a message would park the plaintext in the
+        # message cookie or the session table until the next page load.
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"API token {obj.name!r} created",
+            "subtitle": None,
+            "opts": self.opts,
+            "raw_token": raw,
+            "changelist_url": reverse("admin:accounts_apitoken_changelist", current_app=self.admin_site.name),
+        }
+        response = HttpResponse(_TOKEN_PAGE.render(context, request))
+        add_never_cache_headers(response)
+        return response
