@@ -99,7 +99,7 @@ class ExchangeAccountAdmin(ServiceDeleteAdmin):
     search_fields = ["name", "owner__username", "exchange"]
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]
-    readonly_fields = ["api_key_mask", "api_secret_mask", "passphrase_mask", "created_at", "updated_at"]
+    readonly_fields = ["api_key_stored", "api_secret_stored", "passphrase_stored", "created_at", "updated_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ExchangeAccount]:
         return super().get_queryset(request).annotate(strategy_count=Count("strategies"))
@@ -109,7 +109,7 @@ class ExchangeAccountAdmin(ServiceDeleteAdmin):
             credentials: list[Any] = list(SECRET_FIELDS)
             times: list[str] = []
         else:
-            credentials = [(f"{field}_mask", field, f"clear_{field}") for field in SECRET_FIELDS]
+            credentials = [(f"{field}_stored", field, f"clear_{field}") for field in SECRET_FIELDS]
             times = ["created_at", "updated_at"]
         return [
             (None, {"fields": ["owner", "name", "exchange", "testnet", "is_active", "paper_balances", *times]}),
@@ -120,12 +120,16 @@ class ExchangeAccountAdmin(ServiceDeleteAdmin):
     def api_key_mask(self, obj: ExchangeAccount) -> str:
         return masked(obj.api_key)
 
+    @admin.display(description="Stored API key")
+    def api_key_stored(self, obj: ExchangeAccount) -> str:
+        return masked(obj.api_key)
+
     @admin.display(description="Stored API secret")
-    def api_secret_mask(self, obj: ExchangeAccount) -> str:
+    def api_secret_stored(self, obj: ExchangeAccount) -> str:
         return masked(obj.api_secret)
 
     @admin.display(description="Stored passphrase")
-    def passphrase_mask(self, obj: ExchangeAccount) -> str:
+    def passphrase_stored(self, obj: ExchangeAccount) -> str:
         return masked(obj.passphrase)
 
     @admin.display(description="strategies", ordering="strategy_count")

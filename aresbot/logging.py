@@ -10,10 +10,11 @@ import logging
 import re
 
 _PATTERNS = [
-    # key=value and "key": "value" pairs whose key names a credential
+    # key=value and "key": "value" pairs whose key names a credential; a quoted value is scrubbed whole
     re.compile(
-        r"""(?P<key>["']?(?:api[_-]?key|api[_-]?secret|secret|passphrase|password|token|signature|apikey)["']?"""
-        r"""\s*[:=]\s*["']?)(?P<value>[^"'\s&,}]+)""",
+        r"""(?P<key>["']?(?:api[_-]?key|api[_-]?secret|access[_-]?key|access[_-]?sign|private[_-]?key|secret"""
+        r"""|passphrase|password|token|signature|apikey)["']?\s*[:=]\s*)"""
+        r"""(?P<value>"[^"]*"|'[^']*'|[^"'\s&,}]+)""",
         re.IGNORECASE,
     ),
     re.compile(r"(?P<key>X-MBX-APIKEY['\"]?\s*[:=]\s*['\"]?)(?P<value>[A-Za-z0-9]+)", re.IGNORECASE),

@@ -37,7 +37,7 @@ class ReadOnlyAdminMixin:
 
 class FillInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Fill
-    fields = readonly_fields = ["executed_at", "side", "price", "amount", "fee", "fee_currency", "trade_id"]
+    fields = readonly_fields = ("executed_at", "side", "price", "amount", "fee", "fee_currency", "trade_id")
     extra = 0
     show_change_link = True
 

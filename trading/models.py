@@ -90,7 +90,8 @@ class Position(models.Model):
     """A bought lot, from its grid buy to the order that sold it."""
 
     strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="positions")
-    entry_order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="opened_position")
+    # RESTRICT, not PROTECT: an order cannot vanish under its lot, yet deleting the strategy removes both together.
+    entry_order = models.OneToOneField(Order, on_delete=models.RESTRICT, related_name="opened_position")
     quantity = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     entry_price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     entry_fee_quote = models.DecimalField(
@@ -99,7 +100,7 @@ class Position(models.Model):
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     exit_order = models.OneToOneField(
-        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="closed_position"
+        Order, on_delete=models.RESTRICT, null=True, blank=True, related_name="closed_position"
     )
     exit_price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True)
     exit_fee_quote = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0)

@@ -71,8 +71,8 @@ class Migration(migrations.Migration):
                 ('exit_fee_quote', models.DecimalField(decimal_places=18, default=0, max_digits=40)),
                 ('realized_pnl', models.DecimalField(blank=True, decimal_places=18, help_text='Net of both fees, in quote.', max_digits=40, null=True)),
                 ('exit_reason', models.CharField(blank=True, choices=[('take_profit', 'Take profit'), ('stop_loss', 'Stop loss'), ('time_stop', 'Time stop'), ('manual', 'Manual')], default='', max_length=12)),
-                ('entry_order', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='opened_position', to='trading.order')),
-                ('exit_order', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='closed_position', to='trading.order')),
+                ('entry_order', models.OneToOneField(on_delete=django.db.models.deletion.RESTRICT, related_name='opened_position', to='trading.order')),
+                ('exit_order', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.RESTRICT, related_name='closed_position', to='trading.order')),
                 ('strategy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='positions', to='strategies.strategy')),
             ],
             options={
