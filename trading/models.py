@@ -37,6 +37,11 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # An exit (take-profit or stop) points at the grid buy whose lot it sells, so a restarted engine knows
+    # which lot each resting sell belongs to.
+    parent = models.ForeignKey(
+        "self", on_delete=models.RESTRICT, null=True, blank=True, related_name="exit_orders", editable=False
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -112,6 +117,14 @@ class Position(models.Model):
         help_text="Net of both fees, in quote.",
     )
     exit_reason = models.CharField(max_length=12, choices=ExitReason.choices, blank=True, default="")
+    # Exact sums the engine resumes from: entry_price and exit_price are averages, rounded for display.
+    entry_cost = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0, help_text="Quote paid for the quantity held."
+    )
+    sold_quantity = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0)
+    exit_proceeds = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0, help_text="Quote received for what was sold."
+    )
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -126,3 +139,14 @@ class Position(models.Model):
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+
+class EngineState(models.Model):
+    """What a strategy's engine keeps between runs besides its orders and lots: the anchor of its buy ladder."""
+
+    strategy = models.OneToOneField("strategies.Strategy", on_delete=models.CASCADE, related_name="engine_state")
+    anchor_price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"engine state of strategy {self.strategy_id}"

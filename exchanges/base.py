@@ -1,0 +1,270 @@
+"""The Exchange protocol the trading engine talks to, and the errors that tell the engine what to do next.
+
+Plain Python, no Django: the live runtime, the paper exchange and the backtester share it. Money is `Decimal`.
+Error classes are grouped by the engine's reaction, not by the exchange's wording:
+
+- `RetryableError` (network, timeout, rate limit): the request may or may not have taken effect; the engine does
+  not repeat it but reconciles by client order id before it acts again.
+- `OrderRejected` (invalid order, below min notional …): the exchange refused this order and nothing changed.
+- `InsufficientFunds`: refused for lack of free balance; the engine pauses new buys for the tick.
+- `FatalExchangeError` (authentication, permission): retrying cannot help; the engine stops with the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from enum import StrEnum
+from typing import Protocol
+
+ZERO = Decimal(0)
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class OrderStatus(StrEnum):
+    """The values of trading.choices.OrderStatus. PENDING and LOST exist only in the journal, never on an exchange."""
+
+    PENDING = "pending"
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    LOST = "lost"
+
+
+ACTIVE_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
+DONE_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.LOST})
+
+
+# --- errors ------
+class ExchangeError(Exception):
+    """Base of every error an Exchange raises."""
+
+
+class RetryableError(ExchangeError):
+    """The outcome is unknown (the request may have reached the exchange): reconcile, never blindly resend."""
+
+
+class NetworkError(RetryableError):
+    pass
+
+
+class RequestTimeout(RetryableError):
+    pass
+
+
+class RateLimitExceeded(RetryableError):
+    pass
+
+
+class OrderRejected(ExchangeError):
+    """The exchange refused this order; no state changed."""
+
+
+class InvalidOrder(OrderRejected):
+    pass
+
+
+class BelowMinimum(InvalidOrder):
+    """Amount below the minimum amount, or price × amount below the minimum notional."""
+
+
+class InsufficientFunds(OrderRejected):
+    pass
+
+
+class OrderNotFound(ExchangeError):
+    """The exchange does not know this order (by client id or exchange id)."""
+
+
+class OrderNotSent(ExchangeError):
+    """In a batch, this request was not attempted because an earlier one failed retryably."""
+
+
+class FatalExchangeError(ExchangeError):
+    """Retrying cannot help: bad credentials, missing permission, unknown market."""
+
+
+class AuthenticationError(FatalExchangeError):
+    pass
+
+
+class PermissionDenied(FatalExchangeError):
+    pass
+
+
+# --- market rules ------
+@dataclass(frozen=True, slots=True)
+class MarketRules:
+    """One market's trading rules, as Binance states them in PRICE_FILTER, LOT_SIZE and MIN_NOTIONAL."""
+
+    symbol: str
+    base: str
+    quote: str
+    tick_size: Decimal
+    step_size: Decimal
+    min_amount: Decimal
+    min_notional: Decimal
+    maker_fee: Decimal = Decimal("0.001")
+    taker_fee: Decimal = Decimal("0.001")
+    min_price: Decimal = ZERO
+    max_price: Decimal = ZERO  # 0: no limit
+    max_amount: Decimal = ZERO  # 0: no limit
+
+    def price_down(self, price: Decimal) -> Decimal:
+        """Round down to the tick: a buy never pays more than the grid asked for."""
+        return (price / self.tick_size).to_integral_value(ROUND_FLOOR) * self.tick_size
+
+    def price_up(self, price: Decimal) -> Decimal:
+        """Round up to the tick: a take-profit never sells below its target."""
+        return (price / self.tick_size).to_integral_value(ROUND_CEILING) * self.tick_size
+
+    def amount_down(self, amount: Decimal) -> Decimal:
+        """Round down to the step: never order more than the budget or the lot."""
+        return (amount / self.step_size).to_integral_value(ROUND_FLOOR) * self.step_size
+
+    def check(self, price: Decimal, amount: Decimal) -> str | None:
+        """Why Binance would refuse an order of `amount` at `price`, or None when it passes the filters."""
+        if amount < self.min_amount:
+            return f"amount {amount:f} is below the minimum amount {self.min_amount:f} {self.base}"
+        if self.max_amount and amount > self.max_amount:
+            return f"amount {amount:f} is above the maximum amount {self.max_amount:f} {self.base}"
+        if price * amount < self.min_notional:
+            return (
+                f"notional {price * amount:f} {self.quote} ({amount:f} × {price:f}) is below the minimum "
+                f"notional {self.min_notional:f} {self.quote}"
+            )
+        return None
+
+    def check_steps(self, price: Decimal | None, amount: Decimal) -> str | None:
+        """Why the exchange would refuse these numbers as unaligned (Binance's PRICE_FILTER/LOT_SIZE failures)."""
+        if amount <= 0 or amount % self.step_size:
+            return f"amount {amount:f} is not a positive multiple of the step size {self.step_size:f}"
+        if price is not None:
+            if price <= 0 or price % self.tick_size:
+                return f"price {price:f} is not a positive multiple of the tick size {self.tick_size:f}"
+            if price < self.min_price or (self.max_price and price > self.max_price):
+                return f"price {price:f} is outside [{self.min_price:f}, {self.max_price:f}]"
+        return None
+
+
+# --- orders ------
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    client_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    amount: Decimal
+    price: Decimal | None = None  # None for market orders
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One execution of an order, as the exchange reports it."""
+
+    trade_id: str
+    price: Decimal
+    amount: Decimal
+    fee: Decimal
+    fee_currency: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """The exchange's view of one order. `trades` lists its executions when the exchange reports them."""
+
+    client_order_id: str
+    exchange_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    price: Decimal | None
+    amount: Decimal
+    filled: Decimal
+    status: OrderStatus  # OPEN, PARTIALLY_FILLED, FILLED, CANCELED or REJECTED
+    fee: Decimal = ZERO
+    fee_currency: str = ""
+    average_price: Decimal | None = None
+    trades: tuple[Trade, ...] = ()
+    updated_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+
+
+@dataclass(slots=True)
+class Balance:
+    free: Decimal = ZERO
+    locked: Decimal = ZERO
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+# --- the protocol ------
+class Exchange(Protocol):
+    """What the engine needs from an exchange. Every method may raise an ExchangeError subclass.
+
+    `order_visibility_delay`: how long after sending an order the exchange may still answer "unknown order"
+    to a lookup by client id (eventual consistency). Reconcile only marks a pending order `lost` once it is
+    older than this, so an order still in flight is never written off and placed a second time.
+    """
+
+    order_visibility_delay: timedelta
+
+    def market(self, symbol: str) -> MarketRules: ...
+
+    def fetch_price(self, symbol: str) -> Decimal: ...
+
+    def place_order(self, request: OrderRequest) -> OrderState: ...
+
+    def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderState | ExchangeError]:
+        """One result per request, in order. After a RetryableError the remaining requests are not attempted
+        and get OrderNotSent, because the caller must reconcile before sending more."""
+        ...
+
+    def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        """Cancel an open order and return its final state; OrderNotFound if it is not open (filled, gone)."""
+        ...
+
+    def fetch_order(
+        self, symbol: str, *, client_order_id: str | None = None, exchange_order_id: str | None = None
+    ) -> OrderState: ...
+
+    def fetch_open_orders(self, symbol: str) -> list[OrderState]: ...
+
+    def fetch_balance(self) -> dict[str, Balance]: ...
+
+
+def place_each(exchange: Exchange, requests: Sequence[OrderRequest]) -> list[OrderState | ExchangeError]:
+    """`place_orders` for exchanges without a batch endpoint: one by one, stopping at the first unknown outcome."""
+    results: list[OrderState | ExchangeError] = []
+    stopped = False
+    for request in requests:
+        if stopped:
+            results.append(OrderNotSent(f"{request.client_order_id} not sent: an earlier order's outcome is unknown"))
+            continue
+        try:
+            results.append(exchange.place_order(request))
+        except RetryableError as exc:
+            results.append(exc)
+            stopped = True
+        except (OrderRejected, OrderNotFound) as exc:
+            results.append(exc)
+    return results

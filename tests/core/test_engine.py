@@ -1,0 +1,261 @@
+"""The engine loop against the paper exchange: ladder, take-profits, reprice, stops, pauses, write-ahead."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+from exchanges.base import OrderStatus, Side
+from exchanges.faults import Fault, FaultInjector
+from tests.core.harness import Harness
+from trading.core_types import Role
+
+
+def test_start_places_the_ladder_below_the_price_with_write_ahead_ids():
+    h = Harness("30000")
+    status = h.start()
+    assert h.buy_prices() == [D("29700.00"), D("29400.00"), D("29100.00")]
+    assert status.pending_buys == 3
+    assert status.anchor_price == D("30000")
+    assert sorted(o.client_order_id for o in h.orders()) == ["ab7-1", "ab7-2", "ab7-3"]
+    assert all(o.status is OrderStatus.OPEN and o.exchange_order_id for o in h.orders())
+
+
+def test_a_filled_buy_opens_a_lot_and_places_its_take_profit():
+    h = Harness("30000")
+    h.start()
+    status = h.step("29650")
+    [lot] = h.open_lots()
+    assert (lot.level_price, lot.quantity, lot.entry_fee_quote) == (D("29700.00"), D("0.00067"), D("0.01989900"))
+    [tp] = h.open_orders(Side.SELL)
+    assert (tp.price, tp.amount) == (D("29997.00"), D("0.00067"))
+    assert h.engine.orders[tp.client_order_id].role is Role.TAKE_PROFIT
+    assert h.engine.orders[tp.client_order_id].parent == lot.entry_client_order_id
+    assert (status.pending_buys, status.pending_sells, status.position_count) == (2, 1, 1)
+
+
+def test_a_filled_take_profit_closes_the_lot_and_the_level_is_bought_again():
+    h = Harness("30000")
+    h.start()
+    h.step("29650")
+    status = h.step("29997.01")
+    [closed] = h.closed_lots()
+    # 0.00067 × (29997 − 29700) − 0.019899 − 0.02009799
+    assert closed.realized_pnl == D("0.15899301")
+    assert closed.exit_reason == "take_profit"
+    assert status.realized_pnl_today == D("0.15899301")
+    assert h.buy_prices() == [D("29700.00"), D("29400.00"), D("29100.00")]
+    assert status.position_count == 0
+
+
+def test_the_ladder_trails_up_only_past_the_reprice_threshold():
+    h = Harness("30000")
+    h.start()
+    h.step("30300.00")
+    assert h.buy_prices()[0] == D("29700.00")
+    status = h.step("30300.01")
+    assert status.anchor_price == D("30300.01")
+    assert h.buy_prices() == [D("29997.00"), D("29694.00"), D("29391.00")]
+    assert len(h.orders(OrderStatus.CANCELED)) == 3
+
+
+def test_a_partly_filled_buy_is_kept_through_a_reprice():
+    faults = FaultInjector()
+    h = Harness("30000", faults=faults)
+    h.start()
+    faults.add("fetch_price", Fault.PARTIAL_FILL)
+    h.step("29690")  # level 1 fills half
+    h.step("30400")  # reprice
+    buys = h.open_orders(Side.BUY)
+    assert len(buys) == 3  # never more than grid_levels
+    assert D("29700.00") in {b.price for b in buys}
+    assert [b.filled for b in buys if b.price == D("29700.00")] == [D("0.00033")]
+
+
+def test_a_partly_filled_buy_whose_part_can_be_sold_becomes_a_lot_on_reprice():
+    faults = FaultInjector()
+    h = Harness("30000", faults=faults, order_size_quote=D(40), sell_offset_pct=D(3))
+    h.start()
+    faults.add("fetch_price", Fault.PARTIAL_FILL)
+    h.step("29690")  # level 1 (0.00134) fills half: 0.00067, worth ~19.9 USDT, sellable alone
+    h.step("30400")  # reprice
+    [lot] = h.open_lots()
+    assert lot.quantity == D("0.00067")
+    assert [(o.price, o.amount) for o in h.open_orders(Side.SELL)] == [(D("30591.00"), D("0.00067"))]
+    assert len(h.open_orders(Side.BUY)) == 3
+    assert D("29700.00") not in {b.price for b in h.open_orders(Side.BUY)}
+
+
+def test_stop_loss_cancels_the_take_profit_and_sells_the_lot_at_market():
+    h = Harness("30000", stop_loss_pct=D(2), grid_levels=1)
+    h.start()
+    h.step("29650")
+    h.step("29106.00")  # exactly −2 % of 29700: kept
+    assert len(h.open_lots()) == 1
+    h.step("29105.99")
+    [closed] = h.closed_lots()
+    assert closed.exit_reason == "stop_loss"
+    assert closed.exit_price == D("29091.43")  # 29105.99 × (1 − 0.05 % slippage), down to the tick
+    stop = h.journal.orders[closed.exit_client_order_id]
+    assert (stop.role, stop.type, stop.status) == (Role.STOP_LOSS, "market", OrderStatus.FILLED)
+    assert [o.role for o in h.orders(OrderStatus.CANCELED)] == [Role.TAKE_PROFIT]
+    assert h.balance("BTC") == 0  # never sells more than held, and sells it all
+
+
+def test_time_stop_sells_a_lot_held_longer_than_the_hours():
+    h = Harness("30000", time_stop_hours=D(1), grid_levels=1)
+    h.start()
+    h.step("29650")
+    opened = h.open_lots()[0].opened_at
+    h.clock.set(opened + timedelta(hours=1) - timedelta(seconds=1))
+    h.step("29700")  # exactly one hour held
+    assert len(h.open_lots()) == 1
+    h.step("29700")
+    [closed] = h.closed_lots()
+    assert closed.exit_reason == "time_stop"
+
+
+def test_daily_loss_limit_cancels_resting_buys_until_the_next_day():
+    h = Harness(
+        "30000",
+        stop_loss_pct=D(2),
+        grid_levels=1,
+        daily_loss_limit=D("0.4"),
+        start=datetime(2022, 5, 5, 23, 0, tzinfo=UTC),
+    )
+    h.start()
+    h.step("29650")
+    status = h.step("29105.99")  # level 1 stopped out at a loss of about 0.45 USDT
+    loss = h.closed_lots()[0].realized_pnl
+    assert loss is not None
+    assert loss < D("-0.4")
+    assert status.paused
+    assert status.paused[0].startswith("daily loss limit")
+    assert h.open_orders(Side.BUY) == []
+    h.clock.set(datetime(2022, 5, 5, 23, 59, 58, tzinfo=UTC))
+    assert h.step("29200").paused
+    status = h.step("29200", seconds=2)  # 00:00:00 UTC: a new day
+    assert status.paused == ()
+    assert h.buy_prices() == [D("28908.00")]  # no lot left: a fresh ladder under 29200
+
+
+def test_loss_streak_cooldown_pauses_buys_for_exactly_the_minutes():
+    h = Harness("30000", stop_loss_pct=D(2), grid_levels=1, max_consecutive_losses=1, cooldown_minutes=10)
+    h.start()
+    h.step("29650")
+    h.step("29105.99")
+    closed_at = h.closed_lots()[0].closed_at
+    assert closed_at is not None
+    h.clock.set(closed_at + timedelta(minutes=10) - timedelta(seconds=2))
+    status = h.step("29200")
+    assert status.paused[0].startswith("cooldown")
+    assert h.open_orders(Side.BUY) == []
+    status = h.step("29200")
+    assert status.paused == ()
+    assert len(h.open_orders(Side.BUY)) == 1
+
+
+def test_max_positions_caps_resting_buys_plus_open_lots():
+    h = Harness("30000", grid_levels=3, max_positions=2)
+    status = h.start()
+    assert len(h.open_orders(Side.BUY)) == 2
+    assert status.paused[0].startswith("max positions")
+    h.step("29350")  # two lots open
+    assert len(h.open_lots()) == 2
+    assert h.open_orders(Side.BUY) == []
+
+
+def test_insufficient_funds_rejects_the_order_and_pauses_buys_for_the_tick():
+    h = Harness("30000", balances={"USDT": "50"})
+    status = h.start()
+    assert len(h.open_orders(Side.BUY)) == 2
+    [rejected] = h.orders(OrderStatus.REJECTED)
+    assert "InsufficientFunds" in rejected.error
+    assert any(p.startswith("insufficient funds") for p in status.paused)
+
+
+def test_skipped_levels_are_shown_in_the_status():
+    status = Harness("30000", order_size_quote=D("10.2")).start()
+    assert len(status.skipped_levels) == 1
+    assert status.skipped_levels[0].startswith("level 2 at 29400.00")
+    assert status.pending_buys == 2
+
+
+def test_a_timeout_after_the_exchange_took_the_order_is_reconciled_not_resent():
+    faults = FaultInjector()
+    h = Harness("30000", faults=faults)
+    faults.add("place_order", Fault.TIMEOUT_AFTER)
+    status = h.start()
+    assert "RequestTimeout" in status.last_error
+    # the first order reached the book; the two after it were never sent and are written off as lost
+    assert [o.status for o in sorted(h.orders(), key=lambda o: o.sequence)] == [
+        OrderStatus.PENDING,
+        OrderStatus.LOST,
+        OrderStatus.LOST,
+    ]
+    h.step("30000")
+    assert h.journal.orders["ab7-1"].status is OrderStatus.OPEN  # adopted by client id
+    assert h.buy_prices() == [D("29700.00"), D("29400.00"), D("29100.00")]  # no level twice
+    assert len(h.store.all_orders()) == 3
+
+
+def test_a_network_error_before_sending_ends_in_lost_and_a_fresh_order():
+    faults = FaultInjector()
+    h = Harness("30000", faults=faults, grid_levels=1)
+    faults.add("place_order", Fault.NETWORK)
+    h.start()
+    h.step("30000")
+    assert h.journal.orders["ab7-1"].status is OrderStatus.LOST
+    assert h.journal.orders["ab7-2"].status is OrderStatus.OPEN
+    assert h.buy_prices() == [D("29700.00")]
+
+
+def test_an_order_written_off_as_lost_that_surfaces_on_the_exchange_is_adopted():
+    h = Harness("30000", grid_levels=1)
+    h.start()
+    # as if a lookup had missed it: the journal wrote ab7-1 off, yet it rests on the exchange
+    h.journal.orders["ab7-1"] = replace(h.journal.orders["ab7-1"], status=OrderStatus.LOST)
+    h.restart()
+    assert h.journal.orders["ab7-1"].status is OrderStatus.OPEN
+    assert h.buy_prices() == [D("29700.00")]  # adopted, not placed again
+    assert len(h.store.all_orders()) == 1
+
+
+def test_fills_made_while_the_engine_was_down_are_booked_on_restart():
+    h = Harness("30000")
+    h.start()
+    for price in ("29500", "29380", "30100"):  # two levels fill while nobody runs
+        h.clock.advance(60)
+        h.feed.set(price)
+    h.restart()
+    lots = sorted(h.lots(), key=lambda lot: lot.level_price)
+    assert [lot.level_price for lot in lots] == [D("29400.00"), D("29700.00")]
+    # the take-profits were marketable on placement (30100 is above both targets) and sold at once
+    assert all(not lot.is_open for lot in lots)
+    assert [lot.exit_price for lot in lots] == [D("30100"), D("30100")]
+
+
+def test_stop_cancels_the_buys_and_leaves_take_profits_resting():
+    h = Harness("30000")
+    h.start()
+    h.step("29650")
+    status = h.engine.stop()
+    assert status.state == "stopped"
+    assert h.open_orders(Side.BUY) == []
+    assert [o.price for o in h.open_orders(Side.SELL)] == [D("29997.00")]
+
+
+def test_a_small_priced_pair_trades_on_its_own_tick_and_step():
+    h = Harness(
+        "0.071234",
+        symbol="ETH/BTC",
+        balances={"BTC": "1"},
+        grid_levels=2,
+        buy_offset_pct=D(2),
+        sell_offset_pct=D("1.5"),
+        order_size_quote=D("0.01"),
+    )
+    h.start()
+    assert h.buy_prices() == [D("0.069809"), D("0.068384")]
+    h.step("0.0698")
+    [tp] = h.open_orders(Side.SELL)
+    assert (tp.price, tp.amount) == (D("0.070857"), D("0.1432"))

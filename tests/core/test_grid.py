@@ -1,0 +1,80 @@
+from decimal import Decimal as D
+
+from exchanges.markets import market_rules
+from tests.core.harness import make_config
+from trading.grid import GridStrategy
+
+BTC = market_rules("BTC/USDT")
+ETHBTC = market_rules("ETH/BTC")
+
+
+def test_ladder_is_price_times_one_minus_offset_times_i_rounded_down():
+    grid = GridStrategy(make_config(grid_levels=3), BTC)
+    ladder = grid.ladder(D("30000"))
+    assert [(lv.index, lv.price, lv.amount) for lv in ladder.levels] == [
+        (1, D("29700.00"), D("0.00067")),  # 20 / 29700 = 0.000673… → down to the step
+        (2, D("29400.00"), D("0.00068")),
+        (3, D("29100.00"), D("0.00068")),
+    ]
+    assert ladder.skipped == ()
+
+
+def test_buy_price_rounds_down_to_the_tick():
+    grid = GridStrategy(make_config(grid_levels=1), BTC)
+    assert grid.ladder(D("30123.45")).levels[0].price == D("29822.21")  # 29822.2155
+
+
+def test_take_profit_is_buy_price_plus_sell_offset_rounded_up():
+    grid = GridStrategy(make_config(sell_offset_pct=D(1)), BTC)
+    assert grid.take_profit_price(D("29700.00")) == D("29997.00")
+    assert grid.take_profit_price(D("29822.21")) == D("30120.44")  # 30120.4321
+
+
+def test_small_priced_pair_uses_its_own_tick_and_step():
+    config = make_config(
+        symbol="ETH/BTC", grid_levels=1, buy_offset_pct=D(2), sell_offset_pct=D("1.5"), order_size_quote=D("0.01")
+    )
+    grid = GridStrategy(config, ETHBTC)
+    level = grid.ladder(D("0.071234")).levels[0]
+    assert (level.price, level.amount) == (D("0.069809"), D("0.1432"))  # 0.06980932; 0.01 / 0.069809 = 0.14324…
+    assert grid.take_profit_price(level.price) == D("0.070857")  # 0.070856135
+
+
+def test_levels_below_min_notional_are_skipped_with_a_reason():
+    grid = GridStrategy(make_config(grid_levels=3, order_size_quote=D("10.2")), BTC)
+    ladder = grid.ladder(D("30000"))
+    # 10.2 / 29400 = 0.000346… → 0.00034, worth 9.996 USDT < 10: only level 2 is refused.
+    assert [lv.index for lv in ladder.levels] == [1, 3]
+    assert len(ladder.skipped) == 1
+    assert ladder.skipped[0].startswith("level 2 at 29400.00: notional 9.996")
+    assert "minimum notional 10 USDT" in ladder.skipped[0]
+
+
+def test_order_size_at_exactly_min_notional_is_skipped_because_the_amount_rounds_down():
+    ladder = GridStrategy(make_config(grid_levels=2, order_size_quote=D(10)), BTC).ladder(D("30000"))
+    assert ladder.levels == ()
+    assert len(ladder.skipped) == 2
+
+
+def test_levels_below_min_amount_are_skipped_with_a_reason():
+    ladder = GridStrategy(make_config(symbol="ETH/BTC", grid_levels=1, order_size_quote=D("0.000005")), ETHBTC).ladder(
+        D("0.07")
+    )
+    assert ladder.levels == ()
+    assert "below the minimum amount 0.0001 ETH" in ladder.skipped[0]
+
+
+def test_reprice_only_strictly_past_the_threshold():
+    grid = GridStrategy(make_config(reprice_threshold_pct=D(1)), BTC)
+    assert not grid.should_reprice(D("30000"), D("30300.00"))  # exactly +1 %: the ladder stays
+    assert grid.should_reprice(D("30000"), D("30300.01"))
+    assert not grid.should_reprice(D("30000"), D("25000"))  # never trails down
+
+
+def test_sell_amount_rounds_down_and_explains_an_unsellable_rest():
+    grid = GridStrategy(make_config(), BTC)
+    assert grid.sell_amount(D("0.000679"), D("30000")) == (D("0.00067"), None)
+    amount, problem = grid.sell_amount(D("0.00002"), D("30000"))
+    assert amount == D("0.00002")
+    assert problem is not None
+    assert "minimum notional" in problem

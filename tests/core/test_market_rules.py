@@ -1,0 +1,54 @@
+"""Rounding and filters as on Binance: BTC/USDT (tick 0.01, step 0.00001, min notional 10) and ETH/BTC
+(tick 0.000001, step 0.0001, min notional 0.0001)."""
+
+from decimal import Decimal as D
+
+from exchanges.markets import market_rules
+
+BTC = market_rules("BTC/USDT")
+ETHBTC = market_rules("ETH/BTC")
+
+
+def test_shipped_rules_match_binance_exchange_info_of_2021_10_12():
+    assert (BTC.tick_size, BTC.step_size, BTC.min_amount, BTC.min_notional) == (
+        D("0.01"),
+        D("0.00001"),
+        D("0.00001"),
+        D("10"),
+    )
+    assert (ETHBTC.tick_size, ETHBTC.step_size, ETHBTC.min_notional) == (D("0.000001"), D("0.0001"), D("0.0001"))
+    assert (BTC.base, BTC.quote, ETHBTC.base, ETHBTC.quote) == ("BTC", "USDT", "ETH", "BTC")
+
+
+def test_buy_prices_round_down_and_take_profits_round_up_to_the_tick():
+    assert BTC.price_down(D("29699.999")) == D("29699.99")
+    assert BTC.price_up(D("29699.991")) == D("29700.00")
+    assert BTC.price_up(D("29700.00")) == D("29700.00")  # already on the tick: unchanged
+    assert ETHBTC.price_down(D("0.0712349")) == D("0.071234")
+    assert ETHBTC.price_up(D("0.0712341")) == D("0.071235")
+
+
+def test_amounts_round_down_to_the_step():
+    assert BTC.amount_down(D("0.000673399")) == D("0.00067")
+    assert ETHBTC.amount_down(D("1.23459")) == D("1.2345")
+
+
+def test_min_notional_boundary_is_inclusive():
+    # 0.00050 × 20000.00 = 10.0000000 exactly: allowed (Binance: notional >= minNotional)
+    assert BTC.check(D("20000.00"), D("0.00050")) is None
+    reason = BTC.check(D("19999.99"), D("0.00050"))
+    assert reason is not None
+    assert "below the minimum notional 10 USDT" in reason
+
+
+def test_min_amount_boundary_is_inclusive():
+    assert ETHBTC.check(D("1"), D("0.0001")) is None
+    reason = ETHBTC.check(D("1"), D("0.00009"))
+    assert reason is not None
+    assert "below the minimum amount" in reason
+
+
+def test_unaligned_numbers_are_refused_like_binance_filters():
+    assert BTC.check_steps(D("30000.005"), D("0.001")) is not None
+    assert BTC.check_steps(D("30000.01"), D("0.000011")) is not None
+    assert BTC.check_steps(D("30000.01"), D("0.00001")) is None

@@ -1,0 +1,106 @@
+"""The ORM journal: the engine's orders, fills and lots land in Order/Fill/Position, and a new engine resumes
+from them alone."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from exchanges.base import OrderStatus, Side
+from exchanges.faults import Fault, FaultInjector
+from tests.conftest import make_paper_account, make_strategy
+from tests.core.harness import START, Harness
+from trading.core_types import FillRecord
+from trading.journal import OrmJournal
+from trading.models import EngineState, Fill, Order, Position
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def strategy(alice):
+    return make_strategy(alice, make_paper_account(alice), grid_levels=3)
+
+
+def harness(strategy, **kw):
+    return Harness("30000", journal=OrmJournal(strategy.pk), strategy_id=strategy.pk, **kw)
+
+
+def test_a_round_trip_is_recorded_in_orders_fills_and_positions(strategy):
+    h = harness(strategy)
+    h.start()
+    h.step("29650")
+    h.step("29997.01")
+    entry = Order.objects.get(client_order_id=f"ab{strategy.pk}-1")
+    assert (entry.role, entry.status, entry.price, entry.filled) == ("grid_buy", "filled", D("29700.00"), D("0.00067"))
+    tp = Order.objects.get(role="take_profit")
+    assert tp.parent_id == entry.pk
+    assert (tp.status, tp.price, tp.average_price) == ("filled", D("29997.00"), D("29997.00"))
+    fills = list(Fill.objects.order_by("executed_at"))
+    assert [(f.side, f.price, f.amount, f.fee, f.fee_currency) for f in fills] == [
+        ("buy", D("29700.00"), D("0.00067"), D("0.01989900"), "USDT"),
+        ("sell", D("29997.00"), D("0.00067"), D("0.02009799"), "USDT"),
+    ]
+    assert all(f.trade_id and f.strategy_id == strategy.pk for f in fills)
+    position = Position.objects.get()
+    assert position.entry_order_id == entry.pk
+    assert position.exit_order_id == tp.pk
+    assert (position.quantity, position.entry_price, position.exit_price) == (D("0.00067"), D("29700"), D("29997"))
+    assert position.realized_pnl == D("0.15899301")
+    assert position.exit_reason == "take_profit"
+    assert position.closed_at is not None
+    assert EngineState.objects.get(strategy=strategy).anchor_price == D("30000")
+    # the level was bought again: three grid buys rest, all journaled
+    assert Order.objects.filter(role="grid_buy", status="open").count() == 3
+
+
+def test_a_new_engine_resumes_from_the_database_without_placing_anything_twice(strategy):
+    h = harness(strategy)
+    h.start()
+    h.step("29650")  # one lot with a resting take-profit, two buys
+    before = sorted((o.side, o.price) for o in h.open_orders())
+    h.journal = OrmJournal(strategy.pk)  # a new process: nothing in memory
+    status = h.restart()
+    assert (status.pending_buys, status.pending_sells, status.position_count) == (2, 1, 1)
+    assert sorted((o.side, o.price) for o in h.open_orders()) == before
+    assert Order.objects.count() == 4
+    [lot] = h.engine.positions.open.values()
+    assert lot.exit_client_order_id == Order.objects.get(role="take_profit").client_order_id
+    h.step("29997.01")
+    assert Position.objects.get().realized_pnl == D("0.15899301")
+    assert (
+        Order.objects.get(role="grid_buy", price=D("29700.00"), status="open").client_order_id == f"ab{strategy.pk}-5"
+    )
+
+
+def test_an_order_whose_answer_was_lost_is_adopted_by_a_restarted_engine(strategy):
+    faults = FaultInjector()
+    h = harness(strategy, faults=faults, grid_levels=1)
+    faults.add("place_order", Fault.TIMEOUT_AFTER)
+    h.start()
+    assert Order.objects.get().status == "pending"
+    h.journal = OrmJournal(strategy.pk)
+    h.restart()
+    order = Order.objects.get()
+    assert (order.status, order.exchange_order_id) == ("open", "P1")
+    assert len(h.open_orders(Side.BUY)) == 1
+
+
+def test_a_fill_saved_twice_is_booked_once(strategy):
+    h = harness(strategy, grid_levels=1)
+    h.start()
+    fill = FillRecord(f"ab{strategy.pk}-1", "P1-1", Side.BUY, D("29700.00"), D("0.00067"), D("0.019899"), "USDT", START)
+    OrmJournal(strategy.pk).save(fills=[fill])
+    OrmJournal(strategy.pk).save(fills=[fill])
+    assert Fill.objects.count() == 1
+
+
+def test_daily_loss_survives_a_restart(strategy):
+    h = harness(strategy, grid_levels=1, stop_loss_pct=D(2), daily_loss_limit=D("0.4"))
+    h.start()
+    h.step("29650")
+    assert h.step("29105.99").paused
+    h.journal = OrmJournal(strategy.pk)
+    status = h.restart()
+    assert status.paused
+    assert status.paused[0].startswith("daily loss limit")
+    assert Order.objects.filter(status=OrderStatus.OPEN, side="buy").count() == 0

@@ -1,0 +1,126 @@
+"""manage.py run_strategy ID [--ticks N]: run one strategy's engine in the foreground (paper accounts for now).
+
+Orders, fills and positions go to the database as the engine trades. SIGINT/SIGTERM stop it cleanly: its resting
+buys are canceled and lots keep their take-profits. With --fast the clock is simulated and jumps one
+loop_interval per tick instead of sleeping, for replays and quick checks.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from exchanges.clock import Clock, ManualClock, SystemClock
+from exchanges.markets import market_rules
+from strategies.models import Strategy
+from trading.build import build_engine
+from trading.core_types import EngineStatus
+
+
+class PrintingStatusBoard:
+    def __init__(self, command: BaseCommand, quiet: bool) -> None:
+        self.command = command
+        self.quiet = quiet
+
+    def publish(self, status: EngineStatus) -> None:
+        if self.quiet:
+            return
+        line = (
+            f"{status.updated_at:%H:%M:%S} {status.state} price={status.current_price} buys={status.pending_buys} "
+            f"sells={status.pending_sells} lots={status.position_count} pnl_today={status.realized_pnl_today}"
+        )
+        for extra in (*status.paused, *status.notes, *status.skipped_levels):
+            line += f"\n    {extra}"
+        if status.last_error:
+            line += f"\n    last error: {status.last_error}"
+        self.command.stdout.write(line)
+
+
+class Command(BaseCommand):
+    help = "Run one strategy's grid engine in the foreground against its account's (paper) exchange."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("strategy_id", type=int)
+        parser.add_argument("--ticks", type=int, default=0, help="Stop after N ticks (default: run until stopped).")
+        parser.add_argument(
+            "--feed",
+            choices=["ticker", "random", "replay"],
+            default="ticker",
+            help="Price feed of a paper book that has none yet (a book keeps the first one it is given).",
+        )
+        parser.add_argument(
+            "--replay-file", type=Path, help="Candle file for --feed replay (kline CSV, OHLCV CSV, JSON)."
+        )
+        parser.add_argument("--speed", type=float, default=1.0, help="Replay speed: data seconds per wall second.")
+        parser.add_argument("--seed", type=int, default=0, help="Seed of --feed random.")
+        parser.add_argument("--start-price", type=Decimal, help="Start price of --feed random.")
+        parser.add_argument(
+            "--fast", action="store_true", help="Simulated clock: jump loop_interval per tick, no sleep."
+        )
+        parser.add_argument("--quiet", action="store_true", help="No status line per tick.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        strategy = Strategy.objects.select_related("account").filter(pk=options["strategy_id"]).first()
+        if strategy is None:
+            raise CommandError(f"No strategy with id {options['strategy_id']}.")
+        if not strategy.account.is_paper:
+            raise CommandError(
+                f"Strategy {strategy.name!r} trades on {strategy.account.exchange}: only paper runs yet."
+            )
+        clock: Clock = ManualClock(datetime.now(UTC)) if options["fast"] else SystemClock()
+        spec = self._feed_spec(strategy, options, clock.now())
+        engine = build_engine(
+            strategy, status_board=PrintingStatusBoard(self, options["quiet"]), clock=clock, feed_spec=spec
+        )
+        stop = {"asked": False}
+
+        def ask_stop(signum: int, frame: FrameType | None) -> None:
+            stop["asked"] = True
+
+        previous = {s: signal.signal(s, ask_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        interval = float(strategy.loop_interval)
+        try:
+            engine.start()
+            ticks = 1
+            while not stop["asked"] and (not options["ticks"] or ticks < options["ticks"]):
+                if isinstance(clock, ManualClock):
+                    clock.advance(interval)
+                else:
+                    time.sleep(interval)
+                engine.tick()
+                ticks += 1
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            status = engine.stop()
+        lots, resting = status.position_count, status.pending_sells
+        self.stdout.write(f"stopped after {ticks} ticks: {lots} open lots, {resting} take-profits resting")
+
+    def _feed_spec(self, strategy: Strategy, options: dict[str, Any], now: datetime) -> dict[str, Any]:
+        if options["feed"] == "replay":
+            path = options["replay_file"]
+            if path is None or not path.exists():
+                raise CommandError("--feed replay needs an existing --replay-file.")
+            return {"kind": "replay", "path": str(path.resolve()), "start": now.isoformat(), "speed": options["speed"]}
+        if options["feed"] == "random":
+            if options["start_price"] is None:
+                raise CommandError("--feed random needs --start-price.")
+            try:
+                tick = market_rules(strategy.symbol).tick_size
+            except KeyError as exc:
+                raise CommandError(str(exc)) from None
+            return {
+                "kind": "random_walk",
+                "start_price": format(options["start_price"], "f"),
+                "start": now.isoformat(),
+                "tick": format(tick, "f"),
+                "seed": options["seed"],
+            }
+        return {"kind": "ticker", "exchange": "binance", "symbol": strategy.symbol}
