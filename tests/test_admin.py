@@ -488,3 +488,35 @@ def test_list_pages_run_a_fixed_number_of_queries(web, admin_alice, bob, model, 
         response = web.get(url)
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) >= 15
+
+
+def test_engine_and_paper_book_records_are_visible_but_read_only(web, admin_alice):
+    from datetime import UTC, datetime
+
+    from exchanges.models import PaperBookRecord, PaperOrderRecord
+    from trading.models import EngineState
+
+    strategy = make_strategy(admin_alice, make_paper_account(admin_alice))
+    EngineState.objects.create(strategy=strategy, anchor_price=Decimal("100.5"))
+    book = PaperBookRecord.objects.create(key="account:1", balances={"USDT": {"free": "10", "locked": "0"}})
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    PaperOrderRecord.objects.create(
+        book=book,
+        client_order_id="ab1-1",
+        exchange_order_id="1",
+        symbol="BTC/USDT",
+        side="buy",
+        type="limit",
+        price=Decimal("100"),
+        amount=Decimal("0.1"),
+        status="open",
+        created_at=now,
+        updated_at=now,
+    )
+    for model in (EngineState, PaperBookRecord, PaperOrderRecord):
+        listing = web.get(admin_url(model, "changelist"))
+        assert listing.status_code == 200
+        assert web.get(admin_url(model, "add")).status_code == 403
+        row = model.objects.first()
+        assert web.post(admin_url(model, "delete", row.pk), {"post": "yes"}).status_code == 403
+    assert "100.5" in page(web.get(admin_url(EngineState, "changelist")))

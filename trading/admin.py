@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from trading.models import Fill, Order, Position
+from trading.models import EngineState, Fill, Order, Position
 
 
 def plain(value: Decimal | None) -> str | None:
@@ -146,3 +146,14 @@ class PositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="realized PnL", ordering="realized_pnl")
     def realized_pnl_(self, obj: Position) -> str | None:
         return plain(obj.realized_pnl)
+
+
+@admin.register(EngineState)
+class EngineStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("strategy", "anchor", "updated_at")
+    list_select_related = ("strategy",)
+    search_fields = ("strategy__name",)
+
+    @admin.display(description="ladder anchor")
+    def anchor(self, obj: EngineState) -> str | None:
+        return plain(obj.anchor_price)
