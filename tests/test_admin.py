@@ -518,5 +518,6 @@ def test_engine_and_paper_book_records_are_visible_but_read_only(web, admin_alic
         assert listing.status_code == 200
         assert web.get(admin_url(model, "add")).status_code == 403
         row = model.objects.first()
+        assert row is not None
         assert web.post(admin_url(model, "delete", row.pk), {"post": "yes"}).status_code == 403
     assert "100.5" in page(web.get(admin_url(EngineState, "changelist")))

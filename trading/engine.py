@@ -103,8 +103,11 @@ class TradingEngine(OrderSync):
         self._counts: tuple[int, int] | None = None  # (buys, sells) among self.orders, until they change
 
     # --- lifecycle ---------------------------------------------------------------------------------------------------
-    def start(self) -> EngineStatus:
-        """Load the journal and reconcile it with the exchange. Call once, before the first tick."""
+    def start(self, *, first_tick: bool = True) -> EngineStatus:
+        """Load the journal and reconcile it with the exchange. Call once, before the first tick.
+
+        `first_tick=False` only reconciles (and places nothing): for a stop that finds no engine running.
+        """
         now = self.clock.now()
         snapshot = self.journal.load(
             closed_since=self.risk.day_start(now), last_closed=self.config.max_consecutive_losses or 0
@@ -117,7 +120,18 @@ class TradingEngine(OrderSync):
         self._seq = snapshot.last_sequence
         self.state = "running"
         self.needs_reconcile = True
-        return self.tick()
+        if first_tick:
+            return self.tick()
+        self.reconcile()
+        return self.publish(now)
+
+    def reconfigure(self, config: EngineConfig) -> None:
+        """Take a strategy edited while running: the next tick decides with the new grid and risk rules."""
+        if (config.strategy_id, config.symbol) != (self.config.strategy_id, self.config.symbol):
+            raise ValueError("a running engine keeps its strategy and symbol")
+        self.config = config
+        self.grid = GridStrategy(config, self.rules)
+        self.risk = RiskManager(config, self.risk.tz)
 
     def tick(self) -> EngineStatus:
         now = self.clock.now()
@@ -147,8 +161,9 @@ class TradingEngine(OrderSync):
             raise
         return self.publish(now)
 
-    def stop(self) -> EngineStatus:
-        """Cancel the resting grid buys (lots keep their take-profits) and publish the final status."""
+    def stop(self, *, cancel_all: bool = False) -> EngineStatus:
+        """Cancel the resting grid buys and publish the final status. Lots keep their take-profits, unless
+        `cancel_all` asks to cancel those too (the lots stay held; the next start gives them new exits)."""
         now = self.clock.now()
         self.state = "stopping"
         self._paused, self._notes = [], []
@@ -156,7 +171,9 @@ class TradingEngine(OrderSync):
             if self.needs_reconcile:
                 self.reconcile()
             self._cancel_buys(untouched_only=False)
-            if self.price is not None:
+            if cancel_all:
+                self._cancel_orders([o for o in self.orders.values() if o.role is Role.TAKE_PROFIT])
+            elif self.price is not None:
                 self._place_take_profits([lot for lot in self.positions.open.values() if not lot.exit_client_order_id])
             self.state = "stopped"
         except Exception as exc:
@@ -260,6 +277,12 @@ class TradingEngine(OrderSync):
                     # Cancelling now would leave a lot too small to sell: let the buy complete instead.
                     self._notes.append(f"buy {record.client_order_id} partly filled ({record.filled:f}), kept")
                     continue
+            self._cancel_orders([record])
+
+    def _cancel_orders(self, records: Sequence[OrderRecord]) -> None:
+        for record in records:
+            if record.status is OrderStatus.PENDING:
+                continue  # unresolved: reconcile settles it first
             try:
                 state = self.exchange.cancel_order(self.config.symbol, record.client_order_id)
             except OrderNotFound:

@@ -259,3 +259,39 @@ def test_a_small_priced_pair_trades_on_its_own_tick_and_step():
     h.step("0.0698")
     [tp] = h.open_orders(Side.SELL)
     assert (tp.price, tp.amount) == (D("0.070857"), D("0.1432"))
+
+
+def test_stop_with_cancel_all_also_cancels_take_profits_and_a_restart_replaces_them():
+    h = Harness("30000")
+    h.start()
+    h.step("29650")
+    assert len(h.open_orders(Side.SELL)) == 1
+    status = h.engine.stop(cancel_all=True)
+    assert status.state == "stopped"
+    assert h.open_orders() == []
+    assert len(h.open_lots()) == 1  # the coin is still held
+    h.restart()
+    assert [o.price for o in h.open_orders(Side.SELL)] == [D("29997.00")]
+
+
+def test_start_without_a_first_tick_reconciles_but_places_nothing():
+    h = Harness("30000")
+    h.start()
+    h.step("29650")  # one buy filled while "another" engine ran
+    before = {o.client_order_id for o in h.open_orders()}
+    h.engine = h.new_engine()
+    status = h.engine.start(first_tick=False)
+    assert status.state == "running"
+    assert {o.client_order_id for o in h.open_orders()} == before
+    h.engine.stop()
+    assert h.open_orders(Side.BUY) == []
+
+
+def test_reconfigure_applies_new_grid_rules_from_the_next_tick():
+    h = Harness("30000", grid_levels=3)
+    h.start()
+    assert len(h.buy_prices()) == 3
+    h.reconfigure(grid_levels=5)
+    h.engine.reconfigure(h.config)
+    h.step("30000")
+    assert len(h.buy_prices()) == 5
