@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 
 from accounts.crypto import Keyring
 from accounts.fields import SealedSecret
 from accounts.models import ExchangeAccount
 from aresbot.api import Conflict
+from exchanges.base import Balance, ExchangeError, FatalExchangeError, OrderRejected
+from exchanges.models import PaperBookRecord
+from exchanges.paper_store import book_key
+
+if TYPE_CHECKING:
+    from exchanges.ccxt_exchange import CcxtExchange
+    from exchanges.ccxt_verify import Verification
 
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 
@@ -45,3 +56,61 @@ def rotate_account_keys(keyring: Keyring, *, dry_run: bool = False) -> tuple[int
                 if not dry_run:
                     account.save(update_fields=[*changed, "updated_at"])
     return accounts, values
+
+
+# --- exchange checks (POST /api/accounts/{id}/verify, GET /api/accounts/{id}/balance) ---------------------------
+API_MAX_WAIT = 5.0  # an API request waits this long at most for the shared rate limit, then answers rate_limited
+
+
+def _api_exchange(account: ExchangeAccount) -> CcxtExchange:
+    # Imported here: CCXT costs ~0.4 s to import, and most web requests never talk to an exchange.
+    from aresbot.redis import get_redis
+    from exchanges.backoff import Backoff
+    from exchanges.factory import ccxt_exchange_for
+    from exchanges.ratelimit import SharedRateLimiter
+
+    # One attempt, short waits: a person is waiting for the answer, and will press the button again.
+    limiter = SharedRateLimiter(get_redis(), max_wait=API_MAX_WAIT)
+    return ccxt_exchange_for(account, limiter=limiter, backoff=Backoff(attempts=1))
+
+
+def verify_account(account: ExchangeAccount) -> Verification:
+    """Can this account's key read the balance and trade? A paper account always can."""
+    from exchanges.ccxt_errors import Reason, reason_of
+    from exchanges.ccxt_verify import Verification, verify
+    from exchanges.factory import outbound_ip
+
+    if account.is_paper:
+        return Verification(True, account.exchange, assets=len(paper_balances(account)))
+    try:
+        result = verify(_api_exchange(account))
+    except ExchangeError as exc:
+        result = Verification(False, account.exchange, reason_of(exc), str(exc))
+    if result.reason in (Reason.IP_NOT_WHITELISTED, Reason.KEY_OR_IP_REJECTED) and outbound_ip() != "shared":
+        result = replace(result, detail=f"{result.detail} (this server's outbound IP: {outbound_ip()})")
+    return result
+
+
+def paper_balances(account: ExchangeAccount) -> dict[str, Balance]:
+    """The paper book's balances, or the starting balances before the account has traded."""
+    stored = PaperBookRecord.objects.filter(key=book_key(account.pk)).values_list("balances", flat=True).first()
+    if stored is None:
+        balances = {asset: Balance(Decimal(amount)) for asset, amount in account.paper_balances.items()}
+    else:
+        balances = {a: Balance(Decimal(b["free"]), Decimal(b["locked"])) for a, b in stored.items()}
+    return {asset: b for asset, b in balances.items() if b.total}
+
+
+def account_balances(account: ExchangeAccount) -> dict[str, Balance]:
+    """Non-zero balances of the account; ExchangeError (classified) when the exchange cannot be asked."""
+    if account.is_paper:
+        return paper_balances(account)
+    return _api_exchange(account).fetch_balance()
+
+
+def classify_failure(error: ExchangeError) -> tuple[str, bool]:
+    """(reason, refused): why an exchange call failed, and whether the exchange refused it (rather than being
+    unreachable or rate-limited, which a later try may get past)."""
+    from exchanges.ccxt_errors import reason_of
+
+    return str(reason_of(error)), isinstance(error, FatalExchangeError | OrderRejected)

@@ -89,3 +89,66 @@ class IssuedApiTokenSerializer(ApiTokenSerializer):
 
     class Meta(ApiTokenSerializer.Meta):
         fields = [*ApiTokenSerializer.Meta.fields, "token"]
+
+
+class AccountVerificationSerializer(serializers.Serializer):
+    """The answer of POST /api/accounts/{id}/verify (HTTP 200 whether the key works or not)."""
+
+    ok = serializers.BooleanField()
+    exchange = serializers.CharField()
+    assets = serializers.IntegerField(help_text="How many assets have a non-zero balance (when ok).")
+    reason = serializers.CharField(
+        allow_null=True,
+        help_text="Why not, when ok is false: bad_key, key_or_ip_rejected (Binance -2015: wrong key, IP not "
+        "whitelisted or missing permission), ip_not_whitelisted, no_trade_permission, unreachable, rate_limited, "
+        "clock_skew, exchange_error.",
+    )
+    detail = serializers.CharField(help_text="A message for people; it never contains credentials.")
+    warnings = serializers.ListField(child=serializers.CharField())
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {
+            "ok": instance.ok,
+            "exchange": instance.exchange,
+            "assets": instance.assets,
+            "reason": None if instance.ok else str(instance.reason),
+            "detail": instance.detail,
+            "warnings": list(instance.warnings),
+        }
+
+
+class AssetBalanceSerializer(serializers.Serializer):
+    asset = serializers.CharField()
+    free = serializers.CharField(help_text="Decimal string.")
+    locked = serializers.CharField(help_text="Decimal string: held by open orders.")
+    total = serializers.CharField(help_text="Decimal string: free + locked.")
+
+
+class AccountBalanceSerializer(serializers.Serializer):
+    """The answer of GET /api/accounts/{id}/balance: the assets with a non-zero balance, by name."""
+
+    exchange = serializers.CharField()
+    balances = AssetBalanceSerializer(many=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        exchange, balances = instance
+        return {
+            "exchange": exchange,
+            "balances": [
+                {
+                    "asset": asset,
+                    "free": format(b.free.normalize(), "f"),
+                    "locked": format(b.locked.normalize(), "f"),
+                    "total": format(b.total.normalize(), "f"),
+                }
+                for asset, b in sorted(balances.items())
+            ],
+        }
+
+
+class ExchangeProblemSerializer(serializers.Serializer):
+    """An exchange call that failed (502: the exchange refused, 503: it could not be reached or rate-limited)."""
+
+    ok = serializers.BooleanField(default=False)
+    reason = serializers.CharField()
+    detail = serializers.CharField()

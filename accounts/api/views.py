@@ -5,15 +5,25 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from accounts.api.serializers import ApiTokenSerializer, ExchangeAccountSerializer, IssuedApiTokenSerializer
+from accounts.api.serializers import (
+    AccountBalanceSerializer,
+    AccountVerificationSerializer,
+    ApiTokenSerializer,
+    ExchangeAccountSerializer,
+    ExchangeProblemSerializer,
+    IssuedApiTokenSerializer,
+)
 from accounts.models import ApiToken, ExchangeAccount
-from accounts.services import delete_account
+from accounts.services import account_balances, classify_failure, delete_account, verify_account
 from aresbot.viewsets import OwnedQuerysetMixin
+from exchanges.base import ExchangeError
 
 
 @method_decorator(sensitive_post_parameters("api_key", "api_secret", "passphrase"), name="dispatch")
@@ -31,6 +41,28 @@ class ExchangeAccountViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance: ExchangeAccount) -> None:
         delete_account(instance)
+
+    @extend_schema(request=None, responses={200: AccountVerificationSerializer})
+    @action(detail=True, methods=["post"])
+    def verify(self, request: Request, pk: str | None = None) -> Response:
+        """Ask the exchange for the balance with the stored key: ok, or the classified reason why not."""
+        return Response(AccountVerificationSerializer(verify_account(self.get_object())).data)
+
+    @extend_schema(
+        responses={200: AccountBalanceSerializer, 502: ExchangeProblemSerializer, 503: ExchangeProblemSerializer}
+    )
+    @action(detail=True, methods=["get"])
+    def balance(self, request: Request, pk: str | None = None) -> Response:
+        """Non-zero balances on the exchange (a paper account: its paper book)."""
+        account = self.get_object()
+        try:
+            balances = account_balances(account)
+        except ExchangeError as exc:
+            reason, refused = classify_failure(exc)
+            # 502: the exchange answered and refused (key, permission); 503: unreachable or rate-limited, try later.
+            code = status.HTTP_502_BAD_GATEWAY if refused else status.HTTP_503_SERVICE_UNAVAILABLE
+            return Response({"ok": False, "reason": reason, "detail": str(exc)}, status=code)
+        return Response(AccountBalanceSerializer((account.exchange, balances)).data)
 
 
 class ApiTokenViewSet(
