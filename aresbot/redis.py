@@ -1,15 +1,18 @@
-"""The one Redis client factory, so every process connects with the same URL, password and timeouts."""
+"""The Redis client factories, so every process connects with the same URL, password and timeouts."""
 
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import redis
 from django.conf import settings
+from rq import Queue
 
 
 @cache
 def get_redis() -> redis.Redis:
+    """Text client for the coordination keys (leases, status hashes, signals)."""
     return redis.Redis.from_url(
         settings.REDIS_URL,
         socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
@@ -17,3 +20,25 @@ def get_redis() -> redis.Redis:
         health_check_interval=30,
         decode_responses=True,
     )
+
+
+@cache
+def get_rq_redis() -> redis.Redis:
+    """Bytes client for RQ, which stores pickled jobs and must not have responses decoded."""
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
+        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        health_check_interval=30,
+    )
+
+
+def get_queue(name: str) -> Queue:
+    config: dict[str, Any] = settings.RQ_QUEUES[name]
+    return Queue(name, connection=get_rq_redis(), default_timeout=int(config["DEFAULT_TIMEOUT"]))
+
+
+def reset_clients() -> None:
+    """Forget the cached clients (after REDIS_URL changed, in tests)."""
+    get_redis.cache_clear()
+    get_rq_redis.cache_clear()

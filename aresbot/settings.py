@@ -188,13 +188,25 @@ _rq_connection = {
 RQ_QUEUES = {
     # Engines run until stopped, so the strategies queue has no job timeout (-1).
     "strategies": {**_rq_connection, "DEFAULT_TIMEOUT": -1},
-    "default": {**_rq_connection, "DEFAULT_TIMEOUT": 300},
+    # Short control jobs (supervise, stop-without-engine), served by their own worker so that strategy
+    # workers busy with engines can never starve the supervisor.
+    "control": {**_rq_connection, "DEFAULT_TIMEOUT": 120},
 }
 RQ_SHOW_ADMIN_LINK = True
 
 WORKER_CONCURRENCY = envint("WORKER_CONCURRENCY", 4, minimum=1, maximum=256)
 STRATEGY_STOP_POLL_INTERVAL = envfloat("STRATEGY_STOP_POLL_INTERVAL", 0.8, minimum=0.05, maximum=60)
 STRATEGY_LOCK_TTL = envint("STRATEGY_LOCK_TTL", 30, minimum=3, maximum=86400)
+# A running strategy whose status has not been written for this long is taken to be dead: the supervisor
+# breaks its lease and starts it elsewhere, rather than waiting out the whole lease after a node dies.
+STRATEGY_STALE_AFTER = envfloat("STRATEGY_STALE_AFTER", 8.0, minimum=2, maximum=3600)
+# Seconds between supervisor runs (the RQ cron job that restarts strategies that should run but do not).
+SUPERVISE_INTERVAL = envint("SUPERVISE_INTERVAL", 3, minimum=1, maximum=300)
+# The address other nodes see for this one, shown in workers:active and each strategy's status.
+WORKER_IP = envstr("WORKER_IP")
+# The public address exchanges see for this node's requests: Binance limits request weight per IP, so workers
+# behind one NAT share one budget. Empty: every worker counts against a single shared budget (safe, slower).
+EXCHANGE_OUTBOUND_IP = envstr("EXCHANGE_OUTBOUND_IP")
 
 # --- time ----------------------------------------------------------------------------------------------------------
 TIME_ZONE = envstr("TIME_ZONE", "UTC")

@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api.views import ApiTokenViewSet, ExchangeAccountViewSet
 from aresbot import health
 from frontend.views import index
-from strategies.api.views import StrategyViewSet
+from strategies.api.views import StrategyViewSet, WorkerListView
 from trading.api.views import TradeViewSet
 
 # The seed's API has no trailing slashes (/api/accounts/{id}); keep that contract.
@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/auth/", include("rest_framework.urls")),
+    path("api/workers", WorkerListView.as_view(), name="workers"),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

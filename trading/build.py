@@ -6,14 +6,15 @@ engine.tick() every config.loop_interval seconds; engine.stop() on the stop sign
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
+from exchanges.base import Exchange
 from exchanges.clock import Clock, SystemClock
-from exchanges.paper_store import paper_exchange_for_account
+from exchanges.factory import build_exchange
 from strategies.models import Strategy
 from trading.core_types import EngineConfig, StatusBoard
 from trading.engine import TradingEngine
@@ -50,21 +51,18 @@ def build_engine(
     status_board: StatusBoard,
     clock: Clock | None = None,
     feed_spec: Mapping[str, Any] | None = None,
+    wrap_exchange: Callable[[Exchange], Exchange] | None = None,
 ) -> TradingEngine:
-    """The engine of `strategy` on its account's exchange (paper only, until the CCXT adapter lands)."""
-    account = strategy.account
-    if not account.is_paper:
-        raise NotImplementedError(f"account {account.name!r} is on {account.exchange}: only paper accounts run yet")
+    """The engine of `strategy` on its account's exchange: CCXT for a real exchange, the paper book otherwise.
+
+    `wrap_exchange` lets the runtime put its lease fence between the engine and the exchange."""
     clock = clock or SystemClock()
-    exchange = paper_exchange_for_account(
-        account.pk,
-        account.paper_balances,
-        clock=clock,
-        feed_specs={strategy.symbol: feed_spec or default_feed_spec(strategy)},
+    exchange = build_exchange(
+        strategy.account, clock=clock, feed_specs={strategy.symbol: feed_spec or default_feed_spec(strategy)}
     )
     return TradingEngine(
         engine_config_for(strategy),
-        exchange=exchange,
+        exchange=wrap_exchange(exchange) if wrap_exchange else exchange,
         journal=OrmJournal(strategy.pk),
         status_board=status_board,
         clock=clock,

@@ -1,0 +1,21 @@
+"""RQ cron configuration, loaded by `manage.py rqcron aresbot.cron` (the scheduler service).
+
+The supervisor runs on the control queue, which has a worker of its own on every node, so strategy workers that
+are busy running engines can never starve it.
+"""
+
+from django.conf import settings
+from rq import cron
+
+from trading.jobs import CONTROL_QUEUE, supervise
+
+cron.register(
+    supervise,
+    queue_name=CONTROL_QUEUE,
+    interval=settings.SUPERVISE_INTERVAL,
+    # A pass that waited longer than two intervals is out of date: drop it, the next one is coming.
+    ttl=2 * settings.SUPERVISE_INTERVAL,
+    result_ttl=60,
+    failure_ttl=24 * 3600,
+    name="supervise",
+)

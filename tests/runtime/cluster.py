@@ -1,0 +1,163 @@
+"""Real processes for the runtime tests: a private Redis server and RQ workers, on this machine only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free loopback port, so it can be killed and restarted at will."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = "redis-server"
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        wait_for(lambda: _pings(client), 10, "the test Redis server to answer")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found.append(int(child))
+            pending.append(int(child))
+    return found
+
+
+def worker_env(redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a worker process: the test settings, this test's database and Redis."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        REDIS_URL=redis_url,
+        STRATEGY_LOCK_TTL="5",
+        STRATEGY_STOP_POLL_INTERVAL="0.2",
+        STRATEGY_STALE_AFTER="3",
+        SUPERVISE_INTERVAL="1",
+        LOG_LEVEL="WARNING",
+    )
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "mysql":
+        env["MYSQL_DATABASE"] = str(name)
+    else:
+        env["SQLITE_PATH"] = str(name)
+    env.update(extra)
+    return env
+
+
+class Worker:
+    """`manage.py rqworker` in a process group of its own, so that kill -9 takes the work-horse down with it."""
+
+    def __init__(self, env: dict[str, str], queue: str = "strategies", worker_class: str = "StrategyWorker") -> None:
+        self.log = open(os.environ.get("ARESBOT_TEST_WORKER_LOG", os.devnull), "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", queue, "--worker-class", f"trading.worker.{worker_class}"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill_node(self) -> None:
+        """kill -9 of the worker and everything it forked: a node that dies without a word.
+
+        RQ puts each work-horse in a process group of its own, so the horse is found through /proc as a child.
+        """
+        family = descendants(self.proc.pid)
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        for pid in family:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(15)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.log.close()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None

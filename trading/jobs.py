@@ -1,0 +1,143 @@
+"""RQ job functions: run a strategy's engine, stop one that has no engine, and supervise them all.
+
+Jobs take primary keys and re-read the row, so a job queued before an edit or a delete acts on what is true now.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from django.conf import settings
+from django.db import close_old_connections
+from rq import get_current_job
+from rq.job import Job
+
+from aresbot.redis import get_queue, get_redis
+from strategies.choices import DesiredState
+from strategies.models import Strategy
+from trading import coordination as co
+from trading.build import build_engine
+from trading.runtime import FencedExchange, LeasedStatusBoard, StrategyRunner, install_handover_signal
+
+log = logging.getLogger(__name__)
+
+STRATEGY_QUEUE = "strategies"
+CONTROL_QUEUE = "control"
+# Kept for a day so that an operator can read why a run ended (`rq info`, the django-rq admin pages).
+RESULT_TTL = 24 * 3600
+FAILURE_TTL = 7 * 24 * 3600
+
+
+def _holder() -> str:
+    job = get_current_job()
+    return job.id if job is not None else f"local-{uuid.uuid4()}"
+
+
+def run_strategy(strategy_id: int) -> str:
+    """Run one strategy's engine until it is stopped, its lease is lost, or it fails fatally."""
+    close_old_connections()
+    if get_current_job() is not None:
+        install_handover_signal()
+    return StrategyRunner(strategy_id, _holder(), client=get_redis()).run()
+
+
+def enqueue_run(strategy_id: int) -> Job | None:
+    """Queue a run job unless one is already queued and not yet started."""
+    client = get_redis()
+    # The mark outlives a queue wait of two leases; a job still waiting after that gets a twin that will find
+    # the lease taken and end at once, which is harmless.
+    if not co.mark_enqueued(client, strategy_id, 2 * settings.STRATEGY_LOCK_TTL):
+        return None
+    queue = get_queue(STRATEGY_QUEUE)
+    return queue.enqueue(
+        run_strategy,
+        strategy_id,
+        job_id=f"strategy-{strategy_id}-{uuid.uuid4().hex[:12]}",
+        job_timeout=-1,
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        description=f"run strategy {strategy_id}",
+    )
+
+
+def stop_without_engine(strategy_id: int, cancel_all: bool = False) -> str:
+    """A stop that found no engine running: take the lease, reconcile, cancel what a stop cancels, let go.
+
+    Without this, the buys of a strategy whose worker died would stay resting on the exchange after "stop".
+    """
+    close_old_connections()
+    client = get_redis()
+    strategy = Strategy.objects.select_related("account").filter(pk=strategy_id).first()
+    if strategy is None or strategy.desired_state != DesiredState.STOPPED:
+        return "nothing to do"
+    lease = co.Lease(client, strategy_id, _holder(), settings.STRATEGY_LOCK_TTL)
+    if not lease.acquire():
+        return "an engine holds the strategy: it handles the stop signal itself"
+
+    def fence() -> None:
+        if not lease.renew():
+            raise RuntimeError("lease lost while stopping")
+
+    try:
+        board = LeasedStatusBoard(lease, {"task_id": lease.holder}, ttl_seconds=settings.STRATEGY_LOCK_TTL)
+        engine = build_engine(strategy, status_board=board, wrap_exchange=lambda ex: FencedExchange(ex, fence))
+        engine.start(first_tick=False)
+        engine.stop(cancel_all=cancel_all)
+        co.delete_status(client, strategy_id)
+        co.clear_stop(client, strategy_id)
+        return "stopped"
+    finally:
+        lease.release()
+
+
+def enqueue_stop_without_engine(strategy_id: int, cancel_all: bool) -> Job:
+    return get_queue(CONTROL_QUEUE).enqueue(
+        stop_without_engine, strategy_id, cancel_all, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL
+    )
+
+
+def supervise() -> dict[str, int]:
+    """Every few seconds (RQ cron): run what should run, break the leases of engines that stopped responding.
+
+    One query and one pipeline per pass, whatever the number of strategies.
+    """
+    close_old_connections()
+    client = get_redis()
+    co.prune_workers(client)
+    wanted = list(Strategy.objects.filter(desired_state=DesiredState.RUNNING).values_list("pk", flat=True))
+    pipe = client.pipeline(transaction=False)
+    for sid in wanted:
+        pipe.get(co.LOCK_KEY.format(id=sid))
+        pipe.hget(co.RUNNING_KEY.format(id=sid), "updated_at")
+        pipe.exists(co.ENQUEUED_KEY.format(id=sid))
+        pipe.exists(co.BACKOFF_KEY.format(id=sid))
+    answers = pipe.execute()
+    now = time.time()
+    counts = {"wanted": len(wanted), "enqueued": 0, "broken": 0, "backing_off": 0}
+    for index, sid in enumerate(wanted):
+        holder, updated_at, enqueued, backing_off = answers[4 * index : 4 * index + 4]
+        if holder is not None:
+            # An engine that has written nothing for STRATEGY_STALE_AFTER: its node is gone (or hung, and its
+            # fence will stop it at its next send). Break the lease instead of waiting out its TTL.
+            if _is_stale(updated_at, now) and co.break_stale_lease(client, sid, holder):
+                log.warning("strategy %s: lease of %s broken (no status for a while)", sid, holder)
+                counts["broken"] += 1
+            continue
+        if backing_off:
+            counts["backing_off"] += 1
+            continue
+        if not enqueued and enqueue_run(sid) is not None:
+            counts["enqueued"] += 1
+    return counts
+
+
+def _is_stale(updated_at: str | None, now: float) -> bool:
+    if not updated_at:
+        # A lease without a status hash: the engine is starting (it writes within a second) or the hash expired.
+        return False
+    try:
+        return now - float(updated_at) > settings.STRATEGY_STALE_AFTER
+    except ValueError:
+        return False

@@ -1,0 +1,283 @@
+"""StrategyRunner: one strategy's engine inside an RQ job, under a Redis lease.
+
+The runner owns everything around the engine's tick (ARCHITECTURE.md step 7): it takes the lease, renews it
+while it sleeps between ticks, polls the stop signal every STRATEGY_STOP_POLL_INTERVAL, writes the status hash
+(only while it holds the lease), and always cleans up. Every order and cancel passes a fence that renews the
+lease first, so a worker that has lost its strategy cannot send one more order.
+
+Failure handling, by cause:
+- lease lost (expired, broken by the supervisor, taken): stop at once, touch neither the exchange nor the hash;
+  the supervisor starts a fresh job that rebuilds the engine from the database and reconciles;
+- Redis unreachable: no orders while the lease cannot be confirmed; keep retrying until the lease would have
+  expired, then give up as above;
+- database unreachable: the engine journals before it sends, so nothing goes out; reconnect and tick again;
+- fatal exchange error (bad credentials, missing permission): the status says why, the lease is released and
+  the supervisor backs off before trying again, instead of restarting in a tight loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
+
+from exchanges.base import Exchange, ExchangeError, FatalExchangeError, OrderRequest, OrderState
+from strategies.choices import DesiredState
+from strategies.models import Strategy
+from trading import coordination as co
+from trading.build import build_engine, engine_config_for
+from trading.core_types import EngineStatus
+from trading.engine import TradingEngine
+
+log = logging.getLogger(__name__)
+
+# How often the runner reads the strategy row: to notice a stop the Redis signal missed, and edits.
+DB_CHECK_SECONDS = 5.0
+NODE_HEARTBEAT_SECONDS = 5.0
+
+
+# Set by SIGTERM in the work-horse (the worker is shutting down): engines hand their strategies over.
+_handover = threading.Event()
+
+
+def install_handover_signal() -> None:
+    """In the work-horse: SIGTERM means "this worker is going away", not "stop the strategy"."""
+    _handover.clear()
+    signal.signal(signal.SIGTERM, lambda signum, frame: _handover.set())
+
+
+class _Unknown:
+    """The strategy row could not be read (database away)."""
+
+
+UNKNOWN = _Unknown()
+
+
+class LeaseLost(Exception):
+    """This job no longer holds the strategy's lease; nothing more may be sent for it."""
+
+
+class FencedExchange:
+    """The engine's exchange, with the lease renewed before every order or cancel (the fence)."""
+
+    def __init__(self, inner: Exchange, fence: Callable[[], None]) -> None:
+        self._inner = inner
+        self._fence = fence
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def place_order(self, request: OrderRequest) -> OrderState:
+        self._fence()
+        return self._inner.place_order(request)
+
+    def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderState | ExchangeError]:
+        self._fence()
+        return self._inner.place_orders(requests)
+
+    def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        self._fence()
+        return self._inner.cancel_order(symbol, client_order_id)
+
+
+class LeasedStatusBoard:
+    """Publishes each EngineStatus into `strategy:running:{id}`, fenced by the lease."""
+
+    def __init__(self, lease: co.Lease, base: dict[str, str], ttl_seconds: float) -> None:
+        self.lease = lease
+        self.base = base
+        self.ttl_seconds = ttl_seconds
+        self.last: EngineStatus | None = None
+
+    def publish(self, status: EngineStatus) -> None:
+        self.last = status
+        try:
+            self.lease.write_status({**self.base, **status.redis_fields()}, self.ttl_seconds)
+        except redis.RedisError as exc:  # a status write is never worth failing a tick over
+            log.warning("strategy %s: status not written: %s", status.strategy_id, exc)
+
+    def touch(self, **fields: object) -> bool:
+        return self.lease.write_status({**self.base, **fields}, self.ttl_seconds)
+
+
+class StrategyRunner:
+    def __init__(
+        self,
+        strategy_id: int,
+        holder: str,
+        *,
+        client: redis.Redis,
+        lock_ttl: float | None = None,
+        poll_interval: float | None = None,
+        stale_after: float | None = None,
+        worker_ip: str = "",
+    ) -> None:
+        self.strategy_id = strategy_id
+        self.holder = holder
+        self.client = client
+        self.lock_ttl = float(lock_ttl or settings.STRATEGY_LOCK_TTL)
+        self.poll = float(poll_interval or settings.STRATEGY_STOP_POLL_INTERVAL)
+        self.stale_after = float(stale_after or settings.STRATEGY_STALE_AFTER)
+        # The hash outlives a few missed writes, never a dead node for long.
+        self.status_ttl = max(3 * self.lock_ttl, 3 * self.stale_after)
+        self.lease = co.Lease(client, strategy_id, holder, self.lock_ttl, self.status_ttl)
+        self.ip, self.hostname = co.node_identity(worker_ip or settings.WORKER_IP)
+        self._last_renew = 0.0
+        self._last_heartbeat = 0.0
+
+    # --- the fence ---------------------------------------------------------------------------------------------------
+    def fence(self) -> None:
+        """Renew the lease now; raise LeaseLost unless this job still holds it. Called before every send."""
+        try:
+            held = self.lease.renew()
+        except redis.RedisError as exc:
+            raise LeaseLost(f"lease not confirmed (Redis: {type(exc).__name__})") from exc
+        if not held:
+            raise LeaseLost("lease expired or taken by another job")
+        self._last_renew = time.monotonic()
+
+    def keep_lease(self) -> None:
+        """Renew between ticks. Redis trouble is waited out while the lease could still be ours."""
+        while True:
+            try:
+                if not self.lease.renew():
+                    raise LeaseLost("lease expired or taken by another job")
+                self._last_renew = time.monotonic()
+                return
+            except redis.RedisError as exc:
+                if time.monotonic() - self._last_renew > self.lock_ttl:
+                    raise LeaseLost(f"Redis unreachable for longer than the lease ({exc})") from exc
+                log.warning("strategy %s: Redis unreachable, no orders until it is back: %s", self.strategy_id, exc)
+                time.sleep(min(1.0, self.poll))
+
+    # --- the job -----------------------------------------------------------------------------------------------------
+    def run(self) -> str:
+        strategy = Strategy.objects.select_related("account").filter(pk=self.strategy_id).first()
+        if strategy is None:
+            return "gone: the strategy was deleted"
+        if strategy.desired_state != DesiredState.RUNNING:
+            return "not started: the strategy is stopped"
+        if not self.lease.acquire():
+            return f"not started: held by {self.lease.holder_now()}"
+        self._last_renew = time.monotonic()
+        co.clear_enqueued(self.client, self.strategy_id)
+        board = LeasedStatusBoard(
+            self.lease,
+            {
+                "task_id": self.holder,
+                "worker_ip": self.ip,
+                "worker_hostname": self.hostname,
+                "started_at": f"{time.time():.3f}",
+            },
+            self.status_ttl,
+        )
+        outcome = "stopped"
+        try:
+            board.touch(status="running", last_error="")
+            engine = build_engine(
+                strategy, status_board=board, wrap_exchange=lambda inner: FencedExchange(inner, self.fence)
+            )
+            outcome = self._loop(strategy, engine, board)
+        except LeaseLost as exc:
+            log.warning("strategy %s: %s; this job stops without touching the exchange", self.strategy_id, exc)
+            return f"lease lost: {exc}"
+        except FatalExchangeError as exc:
+            co.record_failure(self.client, self.strategy_id, str(exc))
+            self._safe_touch(board, status="error", last_error=f"fatal: {exc}")
+            outcome = f"error: {exc}"
+        except Exception as exc:
+            co.record_failure(self.client, self.strategy_id, f"{type(exc).__name__}: {exc}")
+            self._safe_touch(board, status="error", last_error=f"{type(exc).__name__}: {exc}")
+            log.exception("strategy %s: engine failed", self.strategy_id)
+            outcome = f"error: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self._release(outcome)
+        return outcome
+
+    def _loop(self, strategy: Strategy, engine: TradingEngine, board: LeasedStatusBoard) -> str:
+        engine.start()
+        co.clear_failures(self.client, self.strategy_id)
+        interval = float(strategy.loop_interval)
+        next_tick = time.monotonic() + interval
+        next_db_check = time.monotonic() + DB_CHECK_SECONDS
+        edited_at = strategy.updated_at
+        while True:
+            stop = co.stop_requested(self.client, self.strategy_id)
+            now = time.monotonic()
+            if now >= next_db_check:
+                next_db_check = now + DB_CHECK_SECONDS
+                row = self._read_strategy()
+                if isinstance(row, _Unknown):
+                    pass  # the database is away: keep the current settings, the stop signal still works
+                elif row is None or row.desired_state != DesiredState.RUNNING:
+                    stop = stop or "1"
+                elif row.updated_at != edited_at:
+                    edited_at = row.updated_at
+                    engine.reconfigure(engine_config_for(row))
+                    interval = float(row.loop_interval)
+            if _handover.is_set():
+                # Not a stop: the strategy should keep running, elsewhere. Orders stay as they are; the next
+                # engine reconciles them. Releasing the lease now lets the supervisor move it at once.
+                log.info("strategy %s: worker shutting down, handing the strategy over", self.strategy_id)
+                return "handed over"
+            if stop:
+                board.touch(status="stopping")
+                engine.stop(cancel_all=stop == "all")
+                return "stopped"
+            if now >= next_tick:
+                next_tick = max(next_tick + interval, now)  # a slow tick delays the next, never a burst
+                self._tick(engine)
+            self.keep_lease()
+            self._heartbeat()
+            time.sleep(max(0.0, min(self.poll, next_tick - time.monotonic())))
+
+    def _tick(self, engine: TradingEngine) -> None:
+        try:
+            engine.tick()
+        except DatabaseError as exc:
+            # Nothing was sent for a write that failed (write-ahead); reconnect and let the next tick reconcile.
+            log.warning("strategy %s: database error, reconnecting: %s", self.strategy_id, exc)
+            connection.close()
+            close_old_connections()
+
+    def _read_strategy(self) -> Strategy | _Unknown | None:
+        try:
+            return Strategy.objects.filter(pk=self.strategy_id).first()
+        except DatabaseError as exc:
+            log.warning("strategy %s: database unreachable: %s", self.strategy_id, exc)
+            connection.close()
+            return UNKNOWN
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_heartbeat >= NODE_HEARTBEAT_SECONDS:
+            self._last_heartbeat = now
+            try:
+                co.heartbeat(self.client, self.ip, self.hostname, ttl_seconds=3 * NODE_HEARTBEAT_SECONDS)
+            except redis.RedisError:
+                pass  # keep_lease decides what Redis trouble means
+
+    def _safe_touch(self, board: LeasedStatusBoard, **fields: object) -> None:
+        try:
+            board.touch(**fields)
+        except redis.RedisError:
+            pass
+
+    def _release(self, outcome: str) -> None:
+        try:
+            # Only the holder may remove its status: a cleanly ended run shows no stale hash.
+            if outcome in ("stopped", "handed over") and self.lease.holder_now() == self.holder:
+                co.delete_status(self.client, self.strategy_id)
+            if outcome == "stopped":
+                co.clear_stop(self.client, self.strategy_id)
+            self.lease.release()
+        except redis.RedisError as exc:
+            log.warning("strategy %s: lease not released (it will expire): %s", self.strategy_id, exc)
