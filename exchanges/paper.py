@@ -5,7 +5,8 @@
   once at the current price, taker fee, like a taker on a real book.
 - Market orders fill at once at the current price moved against the trader by `slippage_pct`, rounded to the
   tick (buys up, sells down), taker fee.
-- Fees are charged in the quote currency, rounded down to 8 decimals (Binance's commission precision).
+- Fees are charged in the quote currency, rounded down to 8 decimals (Binance's commission precision). With
+  `buy_fee_in_base` a buy's fee is taken from the base it receives instead, as Binance does without BNB.
 - Balances have free and locked parts. A buy locks price × amount × (1 + the higher fee rate), a sell locks its
   amount; an order needing more than the free balance is refused with InsufficientFunds.
 - Orders are checked against the market's tick, step, min amount and min notional (Binance's filters).
@@ -66,8 +67,10 @@ class PaperExchange:
         markets: Mapping[str, MarketRules] | None = None,
         slippage_pct: Decimal = Decimal("0.05"),
         faults: FaultInjector | None = None,
+        buy_fee_in_base: bool = False,
     ) -> None:
         self.store = store
+        self.buy_fee_in_base = buy_fee_in_base
         self.feeds = dict(feeds)
         self.clock = clock
         self.markets = dict(markets) if markets is not None else binance_spot_markets()
@@ -193,23 +196,30 @@ class PaperExchange:
         at: datetime,
     ) -> None:
         notional = price * amount
-        fee = _fee(notional, fee_rate)
         quote, base = book.balance(rules.quote), book.balance(rules.base)
-        if order.side is Side.BUY:
+        fee_currency = rules.quote
+        if order.side is Side.BUY and self.buy_fee_in_base:
+            fee, fee_currency = _fee(amount, fee_rate), rules.base
+            quote.locked -= notional
+            order.locked -= notional
+            base.free += amount - fee
+        elif order.side is Side.BUY:
+            fee = _fee(notional, fee_rate)
             spent = notional + fee
             quote.locked -= spent
             order.locked -= spent
             base.free += amount
         else:
+            fee = _fee(notional, fee_rate)
             base.locked -= amount
             order.locked -= amount
             quote.free += notional - fee
         order.filled += amount
         order.cost += notional
         order.fee += fee
-        order.fee_currency = rules.quote
+        order.fee_currency = fee_currency
         order.trades.append(
-            Trade(f"{order.exchange_order_id}-{len(order.trades) + 1}", price, amount, fee, rules.quote, at)
+            Trade(f"{order.exchange_order_id}-{len(order.trades) + 1}", price, amount, fee, fee_currency, at)
         )
         order.updated_at = at
         if order.filled >= order.amount:

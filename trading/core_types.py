@@ -123,8 +123,13 @@ class Lot:
     """A bought lot, from its grid buy to the exit that sold it (a position).
 
     entry_cost is the quote value of the quantity held (fill price × amount received) and entry_fee_quote the
-    buy fee valued in quote, so realized PnL = exit_proceeds − exit_fee_quote − entry_cost − entry_fee_quote
-    whether the exchange took the buy fee in quote or in base.
+    buy fee valued in quote, so that entry_cost + entry_fee_quote is what the quote balance paid, whether the
+    exchange took the buy fee in quote or in base. realized PnL = exit_proceeds − exit_fee_quote − (entry_cost +
+    entry_fee_quote) × sold_quantity / quantity: only what was sold is charged.
+
+    A closed lot may hold a rest below the step that no exit could sell (`remaining` > 0, "dust"). It keeps its
+    share of the cost until it moves, with that share, into a later lot (see trading.positions); the closed lot
+    then keeps quantity = sold_quantity and the cost of that, and its realized PnL does not change.
     """
 
     entry_client_order_id: str
@@ -161,18 +166,21 @@ class Lot:
 @dataclass(frozen=True, slots=True)
 class JournalSnapshot:
     """What an engine needs to resume: its active orders, open lots, recent closed lots (for the risk rules),
-    the highest client order sequence it has used, and its ladder's anchor price."""
+    the highest client order sequence it has used, its ladder's anchor price, and the closed lots that still
+    hold dust (an unsold rest), whenever they closed."""
 
     orders: list[OrderRecord]
     lots: list[Lot]
     closed_lots: list[Lot]
     last_sequence: int
     anchor: Decimal | None
+    dust: list[Lot] = field(default_factory=list)
 
 
 class Journal(Protocol):
     def load(self, *, closed_since: datetime, last_closed: int) -> JournalSnapshot:
-        """Active orders, open lots, and the lots closed since `closed_since` or among the `last_closed` latest."""
+        """Active orders, open lots, the lots closed since `closed_since` or among the `last_closed` latest, and
+        every closed lot with dust (quantity > sold_quantity)."""
         ...
 
     def save(

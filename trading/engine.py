@@ -4,13 +4,14 @@ Each `tick()` runs the steps of ARCHITECTURE.md's engine loop:
 1. fetch the price;
 2. sync orders: book new fills; a finished buy opens a lot, a completely filled exit closes one;
 5. stops: sell at market the lots the price stop or time stop says to sell (cancelling their take-profit first),
-   and give every other lot without an exit its take-profit at entry × (1 + sell_offset%);
+   and give every other lot without an exit its take-profit at entry × (1 + sell_offset%) (lowered to the
+   market's max price only when that still covers the fees: GridStrategy.take_profit);
 4. reprice: when the price is past the threshold above the ladder's anchor, cancel the untouched buys and
    re-anchor the ladder at the price (trailing up) — decided before step 3 so that no order is placed and
    canceled within one tick;
 3. keep up to grid_levels buys at anchor × (1 − offset% × i), below the price, within the risk limits; a daily
    loss or loss-streak pause cancels untouched buys and places none;
-6. every `balance_check_every` ticks, compare the base balance with what the open lots hold;
+6. every `balance_check_every` ticks, compare the base balance with what the open lots and the dust hold;
 7. publish the status. (Lease renewal and the stop signal belong to the runtime around the engine.)
 
 Write-ahead: every order gets its client order id and is journaled `pending` before it is sent. A network
@@ -114,7 +115,7 @@ class TradingEngine(OrderSync):
         )
         self.orders = {o.client_order_id: o for o in snapshot.orders}
         self._seen, self._counts = {}, None
-        self.positions = PositionTracker(self.rules, snapshot.lots)
+        self.positions = PositionTracker(self.rules, snapshot.lots, snapshot.dust)
         self.closed = sorted(snapshot.closed_lots, key=lambda lot: lot.closed_at or now)
         self.anchor = snapshot.anchor
         self._seq = snapshot.last_sequence
@@ -200,8 +201,7 @@ class TradingEngine(OrderSync):
             return
         drafts = []
         for lot in lots:
-            target = self.grid.take_profit_price(lot.entry_price)
-            amount, problem = self.grid.sell_amount(lot.remaining, target)
+            target, amount, problem = self.grid.take_profit(lot)
             if problem:
                 self._notes.append(f"lot {lot.entry_client_order_id} has no take-profit: {problem}")
                 continue
@@ -273,7 +273,7 @@ class TradingEngine(OrderSync):
                 continue  # unresolved: reconcile settles it first
             if untouched_only and record.filled > 0 and record.price is not None:
                 target = self.grid.take_profit_price(record.price)
-                if self.grid.sell_amount(record.filled, target)[1] is not None:
+                if self.grid.sell_amount(self.positions.received(record), target)[1] is not None:
                     # Cancelling now would leave a lot too small to sell: let the buy complete instead.
                     self._notes.append(f"buy {record.client_order_id} partly filled ({record.filled:f}), kept")
                     continue
@@ -348,10 +348,10 @@ class TradingEngine(OrderSync):
     # --- steps 6 and 7 -----------------------------------------------------------------------------------------------
     def _check_balance(self) -> None:
         balance = self.exchange.fetch_balance().get(self.rules.base)
-        held = self.positions.held
+        held = self.positions.held + self.positions.dust_quantity
         have = balance.total if balance is not None else ZERO
         self._balance_note = (
-            f"balance gap: the open lots hold {held:f} {self.rules.base}, the account has {have:f}"
+            f"balance gap: the open lots and the dust hold {held:f} {self.rules.base}, the account has {have:f}"
             if have < held
             else ""
         )
@@ -365,7 +365,9 @@ class TradingEngine(OrderSync):
             buys = sum(1 for order in self.orders.values() if order.side is Side.BUY)
             self._counts = (buys, len(self.orders) - buys)
         buys, sells = self._counts
-        notes = tuple(dict.fromkeys(self._notes)) + ((self._balance_note,) if self._balance_note else ())
+        notes = tuple(dict.fromkeys(self._notes)) + self.positions.notes()
+        if self._balance_note:
+            notes += (self._balance_note,)
         status = EngineStatus(
             strategy_id=self.config.strategy_id,
             symbol=self.config.symbol,

@@ -4,7 +4,9 @@ No I/O. Rounding follows the exchange's filters and always favours the trader's 
 buy prices round DOWN to the tick (never pay more than the level), take-profit prices round UP (never sell below
 the target), amounts round DOWN to the step (never spend more than `order_size_quote`, never sell more than held).
 A level whose rounded amount is below the market's min amount, or whose price × amount is below its min
-notional, is skipped with a reason that the engine puts in its status — never silently.
+notional, or whose price is outside the market's [min_price, max_price], is skipped with a reason that the
+engine puts in its status — never silently. A take-profit above max_price is lowered to max_price only while
+selling there still covers the round trip's fees; otherwise the lot gets a reason instead of a take-profit.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from exchanges.base import MarketRules
-from trading.core_types import EngineConfig
+from exchanges.base import ZERO, MarketRules
+from trading.core_types import EngineConfig, Lot
 
 HUNDRED = Decimal(100)
 
@@ -39,6 +41,8 @@ class GridStrategy:
         self._step = config.buy_offset_pct / HUNDRED
         self._take_profit = 1 + config.sell_offset_pct / HUNDRED
         self._reprice = 1 + config.reprice_threshold_pct / HUNDRED
+        # A take-profit rests as a maker but fills as a taker when the price is past it on placement.
+        self._exit_fee = max(rules.maker_fee, rules.taker_fee)
         self._ladder: Ladder | None = None
 
     def ladder(self, anchor: Decimal) -> Ladder:
@@ -52,6 +56,12 @@ class GridStrategy:
             if price <= 0:
                 skipped.append(f"level {i}: price {price:f} rounds to zero or below")
                 continue
+            if price < self.rules.min_price:
+                skipped.append(f"level {i} at {price:f}: below the minimum price {self.rules.min_price:f}")
+                continue
+            if self.rules.max_price and price > self.rules.max_price:
+                skipped.append(f"level {i} at {price:f}: above the maximum price {self.rules.max_price:f}")
+                continue
             amount = self.rules.amount_down(self.config.order_size_quote / price)
             problem = self.rules.check(price, amount)
             if problem:
@@ -64,6 +74,29 @@ class GridStrategy:
     def take_profit_price(self, buy_price: Decimal) -> Decimal:
         """buy_price × (1 + sell_offset%), rounded up to the tick."""
         return self.rules.price_up(buy_price * self._take_profit)
+
+    def take_profit(self, lot: Lot) -> tuple[Decimal, Decimal, str | None]:
+        """(price, amount) of `lot`'s take-profit, and why it can have none (then the amount is not to be sent).
+
+        The price is take_profit_price(entry price); above the market's max_price it becomes max_price when
+        selling there at the higher fee rate still returns at least what the lot cost with its buy fee."""
+        target = self.take_profit_price(lot.entry_price)
+        highest = self.rules.max_price
+        if highest and target > highest:
+            highest = self.rules.price_down(highest)
+            break_even = self.rules.price_up(
+                (lot.entry_cost + lot.entry_fee_quote) / lot.quantity / (1 - self._exit_fee)
+            )
+            if highest < break_even:
+                return (
+                    target,
+                    ZERO,
+                    f"take-profit {target:f} is above the maximum price {self.rules.max_price:f}, which is below "
+                    f"the break-even {break_even:f} after fees",
+                )
+            target = highest
+        amount, problem = self.sell_amount(lot.remaining, target)
+        return target, amount, problem
 
     def should_reprice(self, anchor: Decimal, price: Decimal) -> bool:
         """Trail the ladder up when the price is strictly above anchor × (1 + reprice_threshold%).

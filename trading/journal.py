@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from exchanges.base import ACTIVE_STATUSES, ZERO, OrderStatus, OrderType, Side
@@ -101,6 +101,11 @@ class OrmJournal:
             self._lot(p, p.exit_order.client_order_id if p.exit_order else None)
             for p in positions.exclude(closed_at=None).filter(closed_q).order_by("closed_at", "id")
         ]
+        with_dust = positions.exclude(closed_at=None).filter(quantity__gt=F("sold_quantity"))
+        dust = [
+            self._lot(p, p.exit_order.client_order_id if p.exit_order else None)
+            for p in with_dust.order_by("closed_at", "id")
+        ]
         last = (
             Order.objects.filter(strategy_id=self.strategy_id).order_by("-id").values_list("client_order_id", flat=True)
         )
@@ -112,6 +117,7 @@ class OrmJournal:
             closed_lots=closed,
             last_sequence=int(last_id.rsplit("-", 1)[1]) if last_id else 0,
             anchor=state.anchor_price if state is not None else None,
+            dust=dust,
         )
 
     def find_order(self, client_order_id: str) -> OrderRecord | None:

@@ -34,6 +34,7 @@ class InMemoryJournal:
             ],
             last_sequence=max((o.sequence for o in self.orders.values()), default=0),
             anchor=self.anchor,
+            dust=[lot for lot in closed if lot.remaining > 0],
         )
 
     def save(

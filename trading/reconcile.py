@@ -133,7 +133,7 @@ class OrderSync:
         lots: list[Lot] = []
         if updated.role is Role.GRID_BUY:
             if not updated.is_active and updated.filled > 0:
-                lots.append(self.positions.open_lot(updated))
+                lots.extend(self.positions.open_lot(updated))
         elif updated.parent is not None:
             lot = self.positions.open.get(updated.parent)
             if lot is not None and (fills or not updated.is_active):

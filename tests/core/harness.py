@@ -12,6 +12,7 @@ from exchanges.base import OrderState, OrderStatus, Side
 from exchanges.clock import ManualClock
 from exchanges.faults import FaultInjector
 from exchanges.feeds import ManualFeed
+from exchanges.markets import market_rules
 from exchanges.paper import PaperExchange
 from exchanges.paper_book import InMemoryPaperStore
 from trading.core_types import EngineConfig, EngineStatus, Journal, Lot, OrderRecord
@@ -47,6 +48,8 @@ class Harness:
         journal: Journal | None = None,
         tz: str = "UTC",
         start: datetime = START,
+        buy_fee_in_base: bool = False,
+        market: dict[str, Any] | None = None,
         **config: Any,
     ) -> None:
         self.config = make_config(**config)
@@ -54,8 +57,15 @@ class Harness:
         self.feed = ManualFeed(self.clock, price)
         self.store = InMemoryPaperStore(balances or {"USDT": "10000"})
         self.faults = faults
+        symbol = self.config.symbol
+        markets = {symbol: replace(market_rules(symbol), **market)} if market else None
         self.exchange = PaperExchange(
-            self.store, feeds={self.config.symbol: self.feed}, clock=self.clock, faults=faults
+            self.store,
+            feeds={symbol: self.feed},
+            markets=markets,
+            clock=self.clock,
+            faults=faults,
+            buy_fee_in_base=buy_fee_in_base,
         )
         self.journal: Any = journal if journal is not None else InMemoryJournal()
         self.board = InMemoryStatusBoard()

@@ -295,3 +295,86 @@ def test_reconfigure_applies_new_grid_rules_from_the_next_tick():
     h.engine.reconfigure(h.config)
     h.step("30000")
     assert len(h.buy_prices()) == 5
+
+
+# --- a buy fee taken in the base asset (Binance without BNB) ----------------------------------------------------------
+def test_a_take_profit_that_sells_whole_steps_books_the_gain_on_what_it_sold():
+    h = Harness("30000", buy_fee_in_base=True)
+    h.start()
+    h.step("29650")
+    [lot] = h.open_lots()
+    assert lot.quantity == D("0.00066933")  # 0.00067 less 0.00000067 BTC of fee
+    [tp] = h.open_orders(Side.SELL)
+    assert tp.amount == D("0.00066")
+    status = h.step("29997.01")
+    [closed] = h.closed_lots()
+    # charged 0.00066 / 0.00066933 of the 19.899 USDT paid, not all of it (which booked −0.12077802 before)
+    expected = D("19.79802") - D("0.01979802") - D("19.899") * D("0.00066") / D("0.00066933")
+    assert closed.realized_pnl is not None
+    assert abs(closed.realized_pnl - expected) < D("1e-17")
+    assert D("0.156") < closed.realized_pnl < D("0.157")
+    assert status.realized_pnl_today == closed.realized_pnl
+    assert closed.remaining == D("0.00000933") == h.balance("BTC")  # the dust, still held and accounted for
+    assert any(note.startswith("dust: 0.00000933 BTC left unsold by 1 closed lot(s)") for note in status.notes)
+
+
+def test_dust_is_sold_with_the_next_lot_once_it_makes_that_sale_a_step_larger():
+    h = Harness("30000", buy_fee_in_base=True)
+    h.start()
+    h.step("29650")
+    h.step("29997.01")
+    status = h.step("29650")  # the level is bought again; its 0.00066933 and the dust make 0.00067866
+    [lot] = h.open_lots()
+    assert lot.quantity == D("0.00067866")
+    [tp] = h.open_orders(Side.SELL)
+    assert tp.amount == D("0.00067")
+    [first] = h.closed_lots()
+    assert (first.quantity, first.sold_quantity) == (D("0.00066"), D("0.00066"))
+    assert not any(note.startswith("dust") for note in status.notes)
+    paid = sum((f.price * f.amount for f in h.journal.fills.values() if f.side is Side.BUY), D(0))
+    assert sum((x.entry_cost + x.entry_fee_quote for x in h.lots()), D(0)) == paid  # no cost lost or made
+    h.step("29997.01")
+    assert sum((x.remaining for x in h.lots()), D(0)) == h.balance("BTC") == D("0.00000866")
+
+
+def test_dust_survives_a_restart():
+    h = Harness("30000", buy_fee_in_base=True)
+    h.start()
+    h.step("29650")
+    h.step("29997.01")
+    h.restart()
+    assert h.engine.positions.dust_quantity == D("0.00000933")
+    h.step("29650")
+    assert [x.quantity for x in h.open_lots()] == [D("0.00067866")]
+
+
+# --- the market's price range ----------------------------------------------------------------------------------------
+def test_levels_below_the_min_price_are_skipped_and_shown_in_the_status():
+    h = Harness("30000", market={"min_price": D("29500")})
+    status = h.start()
+    assert h.buy_prices() == [D("29700.00")]
+    assert status.skipped_levels == (
+        "level 2 at 29400.00: below the minimum price 29500",
+        "level 3 at 29100.00: below the minimum price 29500",
+    )
+    assert h.orders(OrderStatus.REJECTED) == []
+
+
+def test_a_take_profit_above_the_max_price_rests_at_the_max_price_when_that_still_gains():
+    h = Harness("30000", grid_levels=1, market={"max_price": D("29800")})
+    h.start()
+    h.step("29650")
+    assert [(o.price, o.amount) for o in h.open_orders(Side.SELL)] == [(D("29800.00"), D("0.00067"))]
+    assert h.orders(OrderStatus.REJECTED) == []
+
+
+def test_a_lot_whose_take_profit_the_max_price_would_make_a_loss_gets_a_note_instead():
+    h = Harness("30000", grid_levels=1, market={"max_price": D("29750")})
+    h.start()
+    status = h.step("29650")
+    assert h.open_orders(Side.SELL) == []
+    assert h.orders(OrderStatus.REJECTED) == []
+    assert (
+        "lot ab7-1 has no take-profit: take-profit 29997.00 is above the maximum price 29750, which is below the "
+        "break-even 29759.46 after fees" in status.notes
+    )

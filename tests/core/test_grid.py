@@ -1,11 +1,15 @@
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal as D
 
 from exchanges.markets import market_rules
 from tests.core.harness import make_config
+from trading.core_types import Lot
 from trading.grid import GridStrategy
 
 BTC = market_rules("BTC/USDT")
 ETHBTC = market_rules("ETH/BTC")
+T0 = datetime(2022, 5, 5, tzinfo=UTC)
 
 
 def test_ladder_is_price_times_one_minus_offset_times_i_rounded_down():
@@ -78,3 +82,48 @@ def test_sell_amount_rounds_down_and_explains_an_unsellable_rest():
     assert amount == D("0.00002")
     assert problem is not None
     assert "minimum notional" in problem
+
+
+# --- the market's price range -----------------------------------------------------------------------------------------
+def lot_bought_at(price: str, quantity: str = "0.00067") -> Lot:
+    cost = D(price) * D(quantity)
+    return Lot("ab7-1", D(price), D(quantity), cost, (cost * D("0.001")).quantize(D("1e-8")), T0)
+
+
+def test_levels_below_the_min_price_are_skipped_with_a_reason():
+    grid = GridStrategy(make_config(grid_levels=3), replace(BTC, min_price=D("29500")))
+    ladder = grid.ladder(D("30000"))
+    assert [lv.price for lv in ladder.levels] == [D("29700.00")]
+    assert ladder.skipped == (
+        "level 2 at 29400.00: below the minimum price 29500",
+        "level 3 at 29100.00: below the minimum price 29500",
+    )
+
+
+def test_levels_above_the_max_price_are_skipped_with_a_reason():
+    grid = GridStrategy(make_config(grid_levels=2), replace(BTC, max_price=D("29500")))
+    ladder = grid.ladder(D("30000"))
+    assert [lv.price for lv in ladder.levels] == [D("29400.00")]
+    assert ladder.skipped == ("level 1 at 29700.00: above the maximum price 29500",)
+
+
+def test_a_take_profit_within_the_price_range_is_the_target():
+    grid = GridStrategy(make_config(sell_offset_pct=D(1)), replace(BTC, max_price=D("29997.00")))
+    assert grid.take_profit(lot_bought_at("29700.00")) == (D("29997.00"), D("0.00067"), None)
+
+
+def test_a_take_profit_above_the_max_price_is_lowered_to_it_when_that_still_covers_the_fees():
+    grid = GridStrategy(make_config(sell_offset_pct=D(1)), replace(BTC, max_price=D("29800.00")))
+    # break-even: 29700 × 1.001 / (1 − 0.001) = 29759.459…, so selling at 29800 still gains
+    assert grid.take_profit(lot_bought_at("29700.00")) == (D("29800.00"), D("0.00067"), None)
+
+
+def test_a_take_profit_above_a_max_price_below_break_even_is_refused_with_a_reason():
+    grid = GridStrategy(make_config(sell_offset_pct=D(1)), replace(BTC, max_price=D("29759.45")))
+    target, _, problem = grid.take_profit(lot_bought_at("29700.00"))
+    assert target == D("29997.00")
+    assert problem == (
+        "take-profit 29997.00 is above the maximum price 29759.45, which is below the break-even 29759.46 after fees"
+    )
+    lowered = GridStrategy(make_config(sell_offset_pct=D(1)), replace(BTC, max_price=D("29759.46")))
+    assert lowered.take_profit(lot_bought_at("29700.00"))[0] == D("29759.46")  # the first tick that loses nothing

@@ -104,3 +104,25 @@ def test_daily_loss_survives_a_restart(strategy):
     assert status.paused
     assert status.paused[0].startswith("daily loss limit")
     assert Order.objects.filter(status=OrderStatus.OPEN, side="buy").count() == 0
+
+
+def test_dust_left_by_a_buy_fee_in_base_is_kept_in_the_database_and_sold_after_a_restart(strategy):
+    h = harness(strategy, buy_fee_in_base=True)
+    h.start()
+    h.step("29650")
+    h.step("29997.01")
+    first = Position.objects.get()
+    assert (first.quantity, first.sold_quantity) == (D("0.00066933"), D("0.00066"))
+    assert first.realized_pnl is not None
+    assert D("0.156") < first.realized_pnl < D("0.157")  # charged the cost of what it sold
+    h.journal = OrmJournal(strategy.pk)  # a new process: the dust is found in the database
+    status = h.restart()
+    assert h.engine.positions.dust_quantity == D("0.00000933")
+    assert any(note.startswith("dust: 0.00000933 BTC") for note in status.notes), status.notes
+    h.step("29650")
+    first.refresh_from_db()
+    second = Position.objects.get(closed_at=None)
+    assert (first.quantity, second.quantity) == (D("0.00066"), D("0.00067866"))
+    paid = sum((f.price * f.amount for f in Fill.objects.filter(side="buy")), D(0))
+    assert first.entry_cost + first.entry_fee_quote + second.entry_cost + second.entry_fee_quote == paid
+    assert Order.objects.get(role="take_profit", status="open").amount == D("0.00067")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from decimal import Context
 from decimal import Decimal as D
 from typing import Any
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from exchanges.base import ZERO, OrderStatus, Side
 from exchanges.faults import Fault, FaultInjector
 from tests.core.harness import Harness
-from trading.core_types import Lot
+from trading.core_types import FillRecord, Lot
 from trading.memory import InMemoryJournal
 
 # CORE_EXAMPLES=2000 for a deeper hunt than the default run's.
@@ -35,6 +36,7 @@ configs = st.fixed_dictionaries(
         "cooldown_minutes": st.just(5),
     }
 )
+WIDE = Context(prec=80)
 fault_schedules = st.dictionaries(st.integers(1, 600), st.sampled_from(list(Fault)), max_size=40)
 
 
@@ -44,6 +46,12 @@ def prices(start: D, steps: list[tuple[int, int]]) -> list[tuple[D, int]]:
         price = max(D(1000), price + D(move))
         out.append((price, gap))
     return out
+
+
+def filling(h: Harness) -> D:
+    """The BTC that buys still filling have delivered (their fills, less a fee taken in BTC)."""
+    active = [o for o in h.journal.orders.values() if o.is_active and o.side is Side.BUY]
+    return sum((o.filled - (o.fee if o.fee_currency == "BTC" else ZERO) for o in active), ZERO)
 
 
 def check_every_tick(h: Harness, synced: bool = True) -> None:
@@ -56,7 +64,7 @@ def check_every_tick(h: Harness, synced: bool = True) -> None:
             assert balance.free >= 0, f"negative free {asset}"
             assert balance.locked >= 0, f"negative locked {asset}"
     held = sum((lot.remaining for lot in h.open_lots()), ZERO)
-    held += sum((o.filled for o in h.journal.orders.values() if o.is_active and o.side is Side.BUY), ZERO)
+    held += filling(h)
     if synced:
         assert held <= h.balance("BTC"), "the lots claim more than the account holds"
     exits: dict[str, int] = defaultdict(int)
@@ -83,6 +91,10 @@ def settle(h: Harness) -> None:
         h.step(price)
 
 
+def fee_in_quote(fill: FillRecord) -> D:
+    return fill.fee * fill.price if fill.fee_currency == "BTC" else fill.fee
+
+
 def check_books(h: Harness, start_quote: D) -> None:
     journal: InMemoryJournal = h.journal
     assert not [o for o in journal.orders.values() if o.status is OrderStatus.PENDING]
@@ -97,31 +109,48 @@ def check_books(h: Harness, start_quote: D) -> None:
     # every fill the exchange made is in the journal, once
     exchange_trades = {(o.client_order_id, t.trade_id) for o in h.store.all_orders() for t in o.trades}
     assert set(journal.fills) == exchange_trades
-    # value is conserved: quote + base moved only by fills, fees paid in quote
-    bought = sum((f.amount for f in journal.fills.values() if f.side is Side.BUY), ZERO)
-    sold = sum((f.amount for f in journal.fills.values() if f.side is Side.SELL), ZERO)
-    spent = sum((f.price * f.amount + f.fee for f in journal.fills.values() if f.side is Side.BUY), ZERO)
-    received = sum((f.price * f.amount - f.fee for f in journal.fills.values() if f.side is Side.SELL), ZERO)
-    assert h.balance("BTC") == bought - sold
-    assert h.balance("USDT") == start_quote - spent + received
-    # what the lots (and buys still filling) hold is what the account holds; nothing sold beyond a lot
-    filling = sum((o.filled for o in journal.orders.values() if o.is_active and o.side is Side.BUY), ZERO)
-    assert sum((lot.remaining for lot in h.open_lots()), ZERO) + filling == h.balance("BTC")
+    # value is conserved: quote + base moved only by fills and their fees, in whichever asset each fee was paid
+    fills = list(journal.fills.values())
+    assert {f.fee_currency for f in fills} <= {"USDT", "BTC"}
+    bought = sum((f.amount for f in fills if f.side is Side.BUY), ZERO)
+    sold = sum((f.amount for f in fills if f.side is Side.SELL), ZERO)
+    base_fees = sum((f.fee for f in fills if f.fee_currency == "BTC"), ZERO)
+    spent = sum((f.price * f.amount for f in fills if f.side is Side.BUY), ZERO)
+    received = sum((f.price * f.amount for f in fills if f.side is Side.SELL), ZERO)
+    quote_fees = sum((f.fee for f in fills if f.fee_currency == "USDT"), ZERO)
+    assert h.balance("BTC") == bought - sold - base_fees
+    assert h.balance("USDT") == start_quote - spent + received - quote_fees
+    # what the open lots, the dust of closed lots and the buys still filling hold is what the account holds
+    assert sum((lot.remaining for lot in h.lots()), ZERO) + filling(h) == h.balance("BTC")
     by_order = defaultdict(list)
-    for fill in journal.fills.values():
+    for fill in fills:
         by_order[fill.client_order_id].append(fill)
+    # the lots' costs are exactly what their buys paid (dust moves between lots with its cost, never lost or made)
+    paid = sum(
+        (f.price * f.amount + (f.fee if f.fee_currency == "USDT" else ZERO))
+        for lot in h.lots()
+        for f in by_order[lot.entry_client_order_id]
+    )
+    assert sum((lot.entry_cost + lot.entry_fee_quote for lot in h.lots()), ZERO) == paid
+    step = h.engine.rules.step_size
     for lot in h.lots():
         exits = [o for o in journal.orders.values() if o.parent == lot.entry_client_order_id]
         exit_fills = [f for o in exits for f in by_order[o.client_order_id]]
         assert sum((f.amount for f in exit_fills), ZERO) == lot.sold_quantity <= lot.quantity
         if not lot.is_open:
-            # exactly one exit completed the lot, and the PnL is the fills' money, net of all fees
+            # exactly one exit completed the lot, leaving less than a step unsold
             assert [o.client_order_id for o in exits if o.status is OrderStatus.FILLED] == [lot.exit_client_order_id]
+            assert lot.remaining < step
+            # the PnL is the exit fills' money net of fees, less the cost of the part of the lot that was sold
+            proceeds = sum((f.price * f.amount - fee_in_quote(f) for f in exit_fills), ZERO)
+            basis = WIDE.divide(WIDE.multiply(lot.entry_cost + lot.entry_fee_quote, lot.sold_quantity), lot.quantity)
+            assert lot.realized_pnl is not None
+            assert abs(lot.realized_pnl - WIDE.subtract(proceeds, basis)) <= D("2e-18")
             entry = by_order[lot.entry_client_order_id]
-            expected = sum((f.price * f.amount - f.fee for f in exit_fills), ZERO) - sum(
-                (f.price * f.amount + f.fee for f in entry), ZERO
-            )
-            assert lot.realized_pnl == expected
+            delivered = sum((f.amount - (f.fee if f.fee_currency == "BTC" else ZERO) for f in entry), ZERO)
+            if lot.sold_quantity == lot.quantity == delivered:
+                # it sold all its buy delivered, and no dust came or went: the PnL is the fills' money, exactly
+                assert lot.realized_pnl == proceeds - sum((f.price * f.amount + fee_in_quote(f) for f in entry), ZERO)
     status = h.board.last
     assert status is not None
     closed_today = [
@@ -131,10 +160,12 @@ def check_books(h: Harness, start_quote: D) -> None:
 
 
 @SETTINGS
-@given(config=configs, steps=moves, schedule=fault_schedules)
-def test_invariants_hold_over_random_paths_and_faults(config: dict[str, Any], steps, schedule):
+@given(config=configs, steps=moves, schedule=fault_schedules, buy_fee_in_base=st.booleans())
+def test_invariants_hold_over_random_paths_and_faults(config: dict[str, Any], steps, schedule, buy_fee_in_base):
+    """`buy_fee_in_base`: the exchange takes a buy's fee from the BTC bought, as Binance does, so lots hold
+    fractions of a step and leave dust."""
     faults = FaultInjector(schedule)
-    h = Harness("30000", faults=faults, **config)
+    h = Harness("30000", faults=faults, buy_fee_in_base=buy_fee_in_base, **config)
     status = h.start()
     check_every_tick(h, synced=not h.engine.needs_reconcile and not status.last_error)
     for price, gap in prices(D(30000), steps):
@@ -177,6 +208,7 @@ def book_of(h: Harness) -> dict[str, Any]:
             lot.level_price,
             lot.quantity,
             lot.entry_cost,
+            lot.entry_fee_quote,
             lot.opened_at,
             lot.sold_quantity,
             lot.exit_proceeds,
@@ -193,8 +225,10 @@ def book_of(h: Harness) -> dict[str, Any]:
     }
 
 
-def run(config: dict[str, Any], path: list[tuple[D, int]], journal: InMemoryJournal | None = None) -> Harness:
-    h = Harness("30000", journal=journal, **config)
+def run(
+    config: dict[str, Any], path: list[tuple[D, int]], journal: InMemoryJournal | None = None, base_fee: bool = False
+) -> Harness:
+    h = Harness("30000", journal=journal, buy_fee_in_base=base_fee, **config)
     crashed = False
     try:
         h.start()
@@ -212,11 +246,11 @@ def run(config: dict[str, Any], path: list[tuple[D, int]], journal: InMemoryJour
 
 
 @SETTINGS
-@given(config=configs, steps=moves, crash_at=st.integers(1, 60), after_write=st.booleans())
-def test_a_crash_at_any_write_then_restart_ends_in_the_same_book(config, steps, crash_at, after_write):
+@given(config=configs, steps=moves, crash_at=st.integers(1, 60), after_write=st.booleans(), base_fee=st.booleans())
+def test_a_crash_at_any_write_then_restart_ends_in_the_same_book(config, steps, crash_at, after_write, base_fee):
     path = prices(D(30000), steps)
-    clean = run(config, path)
+    clean = run(config, path, base_fee=base_fee)
     journal = CrashingJournal(crash_at, after_write)
-    crashed = run(config, path, journal)
+    crashed = run(config, path, journal, base_fee)
     assert book_of(crashed) == book_of(clean)
     check_books(crashed, D(10000))
