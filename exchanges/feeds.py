@@ -307,9 +307,16 @@ def load_json_candles(path: Path) -> list[Candle]:
     return candles
 
 
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
 def load_candles(path: Path | str) -> list[Candle]:
-    """Any of the three formats, told apart by suffix and first line."""
+    """Any of the three formats, told apart by suffix and first line. A relative path that does not exist here
+    names a file shipped in exchanges/data (e.g. "replay/BTCUSDT-1m-2022-05-05.csv"), so a stored feed spec
+    keeps working when the installation moves."""
     path = Path(path)
+    if not path.is_absolute() and not path.exists():
+        path = DATA_DIR / path
     if path.suffix == ".json":
         return load_json_candles(path)
     with path.open(encoding="utf-8") as fh:

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from rest_framework.exceptions import APIException, ValidationError
 
 from accounts.admin import ServiceDeleteAdmin
+from aresbot.api import Conflict
 from strategies.models import Strategy
-from strategies.services import delete_strategy
+from strategies.services import delete_strategy, start_strategy, stop_strategy
 from trading.models import Fill, Order, Position
 
 # The trade admins refuse deletes so nobody edits the audit trail row by row; a strategy's history still goes
@@ -66,9 +69,38 @@ class StrategyAdmin(ServiceDeleteAdmin):
         ("State", {"fields": ["desired_state", "created_at", "updated_at"]}),
     ]
 
+    actions = ["delete_selected", "start_selected", "stop_selected"]
+
+    @admin.action(permissions=["change"], description="Start selected strategies")
+    def start_selected(self, request: HttpRequest, queryset: QuerySet[Strategy]) -> None:
+        started = 0
+        for strategy in queryset.select_related("account"):
+            try:
+                start_strategy(strategy)
+                started += 1
+            except (Conflict, ValidationError) as exc:
+                self.message_user(request, f"{strategy.name}: {_reason(exc)}", messages.WARNING)
+        if started:
+            self.message_user(request, f"Started {started} strateg{'y' if started == 1 else 'ies'}.", messages.SUCCESS)
+
+    @admin.action(permissions=["change"], description="Stop selected strategies (keep take-profits)")
+    def stop_selected(self, request: HttpRequest, queryset: QuerySet[Strategy]) -> None:
+        for strategy in queryset:
+            stop_strategy(strategy)
+        self.message_user(request, f"Asked {queryset.count()} strategies to stop.", messages.SUCCESS)
+
     def delete_one(self, obj: Strategy) -> None:
         delete_strategy(obj)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, set[str], list[Any]]:
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         return deleted, model_count, set(perms_needed) - _HISTORY_WITH_STRATEGY, protected
+
+
+def _reason(exc: APIException) -> str:
+    detail = exc.detail
+    if isinstance(detail, dict):
+        return " ".join(
+            str(m) for messages_ in detail.values() for m in (messages_ if isinstance(messages_, list) else [messages_])
+        )
+    return str(detail)

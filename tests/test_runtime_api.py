@@ -1,0 +1,251 @@
+"""Start, stop, status, the running list and the worker view, through the API (Redis real; no worker needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from rest_framework.test import APIClient
+
+from aresbot.redis import get_redis, get_rq_redis
+from strategies.models import Strategy
+from tests.conftest import make_paper_account, make_strategy
+from trading import coordination as co
+from trading.models import Order
+
+
+@pytest.fixture(autouse=True)
+def clean_redis() -> Iterator[redis.Redis]:
+    client = get_redis()
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def grid(alice):
+    return make_strategy(alice, make_paper_account(alice))
+
+
+def fake_engine(client: redis.Redis, strategy: Strategy, ip: str = "10.0.0.7", host: str = "node-7") -> None:
+    """What a running engine leaves in Redis: its lease, its status hash and its node's heartbeat."""
+    lease = co.Lease(client, strategy.pk, f"job-{strategy.pk}", ttl_seconds=30)
+    assert lease.acquire()
+    lease.write_status(
+        {
+            "task_id": f"job-{strategy.pk}",
+            "worker_ip": ip,
+            "worker_hostname": host,
+            "status": "running",
+            "started_at": "1700000000.5",
+            "current_price": "30000.01",
+            "pending_buys": 3,
+            "pending_sells": 1,
+            "position_count": 1,
+            "last_error": "",
+        },
+        60,
+    )
+    co.heartbeat(client, ip, host, ttl_seconds=60)
+
+
+def queued_jobs(queue: str) -> list[str]:
+    return [j.decode() for j in get_rq_redis().lrange(f"rq:queue:{queue}", 0, -1)]
+
+
+def test_start_marks_it_running_and_queues_one_run(alice_client, grid, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        r = alice_client.post(f"/api/strategies/{grid.id}/start")
+    assert r.status_code == 200, r.json()
+    assert r.json()["desired_state"] == "running"
+    jobs = queued_jobs("strategies")
+    assert len(jobs) == 1
+    assert jobs[0].startswith(f"strategy-{grid.id}-")
+
+
+def test_starting_twice_is_a_409(alice_client, grid, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert alice_client.post(f"/api/strategies/{grid.id}/start").status_code == 200
+        r = alice_client.post(f"/api/strategies/{grid.id}/start")
+    assert r.status_code == 409
+    assert "already running" in r.json()["detail"]
+    assert len(queued_jobs("strategies")) == 1
+
+
+def test_start_is_refused_with_the_reason_when_the_account_is_inactive(alice_client, grid):
+    grid.account.is_active = False
+    grid.account.save()
+    r = alice_client.post(f"/api/strategies/{grid.id}/start")
+    assert r.status_code == 400
+    assert "inactive" in r.json()["account"]
+    assert Strategy.objects.get(pk=grid.pk).desired_state == "stopped"
+    assert queued_jobs("strategies") == []
+
+
+def test_start_is_refused_when_the_account_has_no_credentials(alice_client, alice):
+    from accounts.models import ExchangeAccount
+
+    account = ExchangeAccount(owner=alice, name="b", exchange="binance", api_key="k" * 20, api_secret="s" * 20)
+    account.full_clean()
+    account.save()
+    ExchangeAccount.objects.filter(pk=account.pk).update(api_secret="")
+    strategy = make_strategy(alice, account)
+    r = alice_client.post(f"/api/strategies/{strategy.id}/start")
+    assert r.status_code == 400
+    assert "no API credentials" in r.json()["account"]
+
+
+def test_stop_is_idempotent_and_raises_the_signal(alice_client, grid, clean_redis):
+    Strategy.objects.filter(pk=grid.pk).update(desired_state="running")
+    fake_engine(clean_redis, grid)
+    for _ in range(2):
+        r = alice_client.post(f"/api/strategies/{grid.id}/stop")
+        assert r.status_code == 200
+        assert r.json()["desired_state"] == "stopped"
+    assert co.stop_requested(clean_redis, grid.pk) == "1"
+    alice_client.post(f"/api/strategies/{grid.id}/stop?cancel_all=true")
+    assert co.stop_requested(clean_redis, grid.pk) == "all"
+    assert queued_jobs("control") == []  # an engine holds it: the engine does the cancelling
+
+
+def test_stop_without_an_engine_queues_the_cancelling_when_orders_rest(alice_client, grid):
+    Strategy.objects.filter(pk=grid.pk).update(desired_state="running")
+    assert alice_client.post(f"/api/strategies/{grid.id}/stop").status_code == 200
+    assert queued_jobs("control") == []  # nothing rests: nothing to do
+    Order.objects.create(
+        strategy=grid,
+        client_order_id="ab1-1",
+        symbol="BTC/USDT",
+        side="buy",
+        role="grid_buy",
+        price=1,
+        amount=1,
+        status="open",
+    )
+    assert alice_client.post(f"/api/strategies/{grid.id}/stop").status_code == 200
+    assert len(queued_jobs("control")) == 1
+
+
+def test_status_shows_the_hash_and_the_node(alice_client, grid, clean_redis):
+    fake_engine(clean_redis, grid)
+    body = alice_client.get(f"/api/strategies/{grid.id}/status").json()
+    assert body["running"] is True
+    assert body["node"] == {"ip": "10.0.0.7", "hostname": "node-7"}
+    status = body["status"]
+    assert status["task_id"] == f"job-{grid.id}"
+    assert (status["pending_buys"], status["pending_sells"], status["position_count"]) == (3, 1, 1)
+    assert status["current_price"] == "30000.01"
+    assert status["last_error"] is None
+    assert status["started_at"] == 1700000000.5
+
+
+def test_status_of_a_stopped_strategy_is_empty(alice_client, grid):
+    body = alice_client.get(f"/api/strategies/{grid.id}/status").json()
+    assert body == {
+        "id": grid.id,
+        "name": grid.name,
+        "symbol": "BTC/USDT",
+        "desired_state": "stopped",
+        "running": False,
+        "status": None,
+        "node": None,
+        "retry_after_error": None,
+    }
+
+
+def test_status_shows_a_fatal_error_while_the_supervisor_backs_off(alice_client, grid, clean_redis):
+    co.record_failure(clean_redis, grid.pk, "binance: invalid API key")
+    assert alice_client.get(f"/api/strategies/{grid.id}/status").json()["retry_after_error"] == (
+        "binance: invalid API key"
+    )
+
+
+def test_the_running_list_takes_one_query_and_one_pipeline(
+    alice_client, alice, clean_redis, django_assert_max_num_queries
+):
+    account = make_paper_account(alice)
+    strategies = [make_strategy(alice, account, name=f"g{i}") for i in range(30)]
+    for s in strategies[:20]:
+        Strategy.objects.filter(pk=s.pk).update(desired_state="running")
+        fake_engine(clean_redis, s)
+    Strategy.objects.filter(pk=strategies[20].pk).update(desired_state="running")  # wanted, not yet running
+    with django_assert_max_num_queries(1):
+        body = alice_client.get("/api/strategies/running").json()
+    assert len(body) == 21
+    running = [row for row in body if row["running"]]
+    assert len(running) == 20
+    assert all(row["node"]["ip"] == "10.0.0.7" for row in running)
+
+
+def test_runtime_endpoints_are_scoped_to_the_owner(bob_client, grid, clean_redis):
+    fake_engine(clean_redis, grid)
+    for method, url in (("post", "start"), ("post", "stop"), ("get", "status")):
+        assert getattr(bob_client, method)(f"/api/strategies/{grid.id}/{url}").status_code == 404
+    assert bob_client.get("/api/strategies/running").json() == []
+    nodes = bob_client.get("/api/workers").json()
+    assert nodes == [{"ip": "10.0.0.7", "hostname": "node-7", "strategies": []}]
+    assert Strategy.objects.get(pk=grid.pk).desired_state == "stopped"
+
+
+def test_workers_lists_live_nodes_and_what_each_runs(alice_client, alice, grid, clean_redis):
+    other = make_strategy(alice, grid.account, name="second")
+    fake_engine(clean_redis, grid, ip="10.0.0.7", host="node-7")
+    fake_engine(clean_redis, other, ip="10.0.0.8", host="node-8")
+    co.heartbeat(clean_redis, "10.0.0.9", "node-9", ttl_seconds=60)
+    clean_redis.sadd("workers:active", "10.0.0.66")  # a node whose heartbeat expired
+    body = alice_client.get("/api/workers").json()
+    assert [n["ip"] for n in body] == ["10.0.0.7", "10.0.0.8", "10.0.0.9"]
+    assert body[0]["strategies"] == [{"id": grid.id, "name": grid.name, "symbol": "BTC/USDT", "status": "running"}]
+    assert body[2]["strategies"] == []
+    assert "10.0.0.66" not in clean_redis.smembers("workers:active")
+
+
+def test_unauthenticated_runtime_calls_are_refused(grid):
+    client = APIClient()
+    assert client.post(f"/api/strategies/{grid.id}/start").status_code == 401
+    assert client.get("/api/strategies/running").status_code == 401
+    assert client.get("/api/workers").status_code == 401
+
+
+def test_admin_actions_start_and_stop(alice, grid, clean_redis, django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    alice.is_staff = alice.is_superuser = True
+    alice.save()
+    web = Client()
+    web.force_login(alice)
+    url = "/admin/strategies/strategy/"
+    with django_capture_on_commit_callbacks(execute=True):
+        r = web.post(url, {"action": "start_selected", "_selected_action": [grid.pk]}, follow=True)
+    assert "Started 1 strategy" in r.content.decode()
+    assert Strategy.objects.get(pk=grid.pk).desired_state == "running"
+    assert len(queued_jobs("strategies")) == 1
+    r = web.post(url, {"action": "start_selected", "_selected_action": [grid.pk]}, follow=True)
+    assert "already running" in r.content.decode()
+    r = web.post(url, {"action": "stop_selected", "_selected_action": [grid.pk]}, follow=True)
+    assert Strategy.objects.get(pk=grid.pk).desired_state == "stopped"
+    assert co.stop_requested(clean_redis, grid.pk) == "1"
+
+
+def test_operator_commands_start_stop_and_show_a_table(grid, clean_redis):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command("start_strategy", grid.pk, stdout=out)
+    assert "started" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("start_strategy", grid.pk, stdout=io.StringIO(), stderr=io.StringIO())
+    fake_engine(clean_redis, grid)
+    out = io.StringIO()
+    call_command("strategy_status", stdout=out)
+    table = out.getvalue()
+    assert grid.name in table
+    assert "node-7 10.0.0.7" in table
+    assert "workers:active: 10.0.0.7 (node-7)" in table
+    call_command("stop_strategy", grid.pk, "--cancel-all", stdout=io.StringIO())
+    assert co.stop_requested(clean_redis, grid.pk) == "all"
+    with pytest.raises(CommandError, match="no such strategies: 999999"):
+        call_command("stop_strategy", 999999, stdout=io.StringIO())
