@@ -51,7 +51,7 @@ def fake_engine(client: redis.Redis, strategy: Strategy, ip: str = "10.0.0.7", h
 
 
 def queued_jobs(queue: str) -> list[str]:
-    return [j.decode() for j in get_rq_redis().lrange(f"rq:queue:{queue}", 0, -1)]
+    return [j.decode() if isinstance(j, bytes) else str(j) for j in get_rq_redis().lrange(f"rq:queue:{queue}", 0, -1)]
 
 
 def test_start_marks_it_running_and_queues_one_run(alice_client, grid, django_capture_on_commit_callbacks):

@@ -1,0 +1,103 @@
+"""The supervisor's decisions and the runner's failure paths, in-process against the real Redis and database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from aresbot.redis import get_redis, get_rq_redis
+from exchanges.base import AuthenticationError
+from strategies.models import Strategy
+from tests.conftest import make_paper_account, make_strategy
+from trading import coordination as co
+from trading import runtime
+from trading.jobs import supervise
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def clean_redis() -> Iterator[redis.Redis]:
+    client = get_redis()
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def wanted(alice):
+    strategy = make_strategy(alice, make_paper_account(alice))
+    Strategy.objects.filter(pk=strategy.pk).update(desired_state="running")
+    return strategy
+
+
+def queued() -> list[bytes | str]:
+    return list(get_rq_redis().lrange("rq:queue:strategies", 0, -1))
+
+
+def test_it_queues_a_strategy_that_should_run_once(wanted):
+    assert supervise()["enqueued"] == 1
+    assert supervise()["enqueued"] == 0  # already queued, not yet started
+    assert len(queued()) == 1
+
+
+def test_it_leaves_a_live_engine_alone(wanted, clean_redis):
+    lease = co.Lease(clean_redis, wanted.pk, "job-1", ttl_seconds=30)
+    assert lease.acquire()
+    lease.write_status({"status": "running"}, 60)
+    counts = supervise()
+    assert (counts["enqueued"], counts["broken"]) == (0, 0)
+    assert clean_redis.get(f"strategy:lock:{wanted.pk}") == "job-1"
+
+
+def test_it_breaks_the_lease_of_an_engine_that_went_silent(wanted, clean_redis, settings):
+    settings.STRATEGY_STALE_AFTER = 5
+    lease = co.Lease(clean_redis, wanted.pk, "job-1", ttl_seconds=30)
+    assert lease.acquire()
+    lease.write_status({"status": "running"}, 60)
+    clean_redis.hset(f"strategy:running:{wanted.pk}", "updated_at", f"{time.time() - 6:.3f}")
+    assert supervise()["broken"] == 1
+    assert clean_redis.get(f"strategy:lock:{wanted.pk}") is None
+    assert not lease.renew()  # the silent engine, should it wake up, is fenced off
+    assert supervise()["enqueued"] == 1
+
+
+def test_it_does_not_restart_a_failing_strategy_in_a_tight_loop(wanted, clean_redis):
+    co.record_failure(clean_redis, wanted.pk, "binance: invalid API key")
+    counts = supervise()
+    assert (counts["enqueued"], counts["backing_off"]) == (0, 1)
+    clean_redis.delete(f"strategy:backoff:{wanted.pk}")  # the backoff ran out
+    assert supervise()["enqueued"] == 1
+
+
+def test_it_ignores_stopped_strategies(alice):
+    make_strategy(alice, make_paper_account(alice))
+    assert supervise()["wanted"] == 0
+    assert queued() == []
+
+
+class _FailingEngine:
+    def start(self, *, first_tick: bool = True) -> None:
+        raise AuthenticationError("binance: Invalid API-key, IP, or permissions for action (-2015)")
+
+
+def test_a_fatal_exchange_error_shows_in_status_backs_off_and_frees_the_lease(wanted, clean_redis, monkeypatch):
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _FailingEngine())
+    outcome = runtime.StrategyRunner(wanted.pk, "job-9", client=clean_redis).run()
+    assert outcome.startswith("error:")
+    status = clean_redis.hgetall(f"strategy:running:{wanted.pk}")
+    assert status["status"] == "error"
+    assert "Invalid API-key" in status["last_error"]
+    assert clean_redis.get(f"strategy:lock:{wanted.pk}") is None
+    assert str(co.backoff_error(clean_redis, wanted.pk)).startswith("binance: Invalid API-key")
+    assert supervise()["backing_off"] == 1
+
+
+def test_a_stopped_or_deleted_strategy_is_not_run(alice, clean_redis):
+    strategy = make_strategy(alice, make_paper_account(alice))
+    assert runtime.StrategyRunner(strategy.pk, "j", client=clean_redis).run().startswith("not started")
+    assert runtime.StrategyRunner(999999, "j", client=clean_redis).run().startswith("gone")
+    assert clean_redis.keys("strategy:lock:*") == []
