@@ -279,3 +279,15 @@ def test_a_worker_shutting_down_hands_its_strategy_over(alice, client, workers):
 
 def first_seen(status_hash):
     return datetime.fromtimestamp(float(status_hash["started_at"]), tz=UTC)
+
+
+def test_stop_with_cancel_all_also_cancels_the_take_profits(alice, client, workers):
+    workers(1)
+    strategy = walking_strategy(alice)
+    start_strategy(strategy)
+    wait_for(lambda: running_on(client, strategy.pk), 20, "the strategy to run")
+    wait_for(lambda: Order.objects.filter(strategy=strategy, side="sell", status="open").exists(), 20, "a take-profit")
+    stop_strategy(strategy, cancel_all=True)
+    wait_for(lambda: not client.exists(f"strategy:running:{strategy.pk}"), 5, "the engine to stop", 0.05)
+    assert not PaperOrderRecord.objects.filter(status__in=["open", "partially_filled"]).exists()
+    assert not Order.objects.filter(strategy=strategy, status__in=["open", "pending", "partially_filled"]).exists()
