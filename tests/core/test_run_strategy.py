@@ -52,11 +52,28 @@ def test_it_refuses_an_unknown_strategy():
         call_command("run_strategy", 999, "--ticks", "1")
 
 
-def test_it_refuses_a_live_account_until_the_ccxt_adapter_exists(alice):
+def test_a_live_account_cannot_use_the_simulated_clock_or_feeds(alice):
     account = ExchangeAccount.objects.create(owner=alice, name="live", exchange="binance", api_key="k", api_secret="s")
     strategy = make_strategy(alice, account)
-    with pytest.raises(CommandError, match="only paper runs yet"):
-        call_command("run_strategy", strategy.pk, "--ticks", "1")
+    with pytest.raises(CommandError, match="only apply to paper accounts"):
+        call_command("run_strategy", strategy.pk, "--ticks", "1", "--fast")
+
+
+def test_it_refuses_a_strategy_whose_lease_a_worker_holds(alice):
+    from aresbot.redis import get_redis
+    from trading.coordination import Lease
+
+    strategy = make_strategy(alice, make_paper_account(alice))
+    lease = Lease(get_redis(), strategy.pk, "worker-job", ttl_seconds=30)
+    assert lease.acquire()
+    try:
+        with pytest.raises(CommandError, match="is held by worker-job"):
+            call_command(
+                "run_strategy", strategy.pk, "--ticks", "1", "--fast", "--feed", "random", "--start-price", "30000"
+            )
+        assert not Order.objects.filter(strategy=strategy).exists()
+    finally:
+        lease.release()
 
 
 def test_a_random_feed_needs_a_start_price(alice):

@@ -1,4 +1,7 @@
-"""manage.py run_strategy ID [--ticks N]: run one strategy's engine in the foreground (paper accounts for now).
+"""manage.py run_strategy ID [--ticks N]: run one strategy's engine in the foreground, for debugging.
+
+It takes the strategy's lease like a worker does, so it refuses to run a strategy a worker runs, and a worker
+cannot pick the strategy up while it runs here.
 
 Orders, fills and positions go to the database as the engine trades. SIGINT/SIGTERM stop it cleanly: its resting
 buys are canceled and lots keep their take-profits. With --fast the clock is simulated and jumps one
@@ -9,19 +12,25 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from aresbot.redis import get_redis
 from exchanges.clock import Clock, ManualClock, SystemClock
 from exchanges.markets import market_rules
 from strategies.models import Strategy
 from trading.build import build_engine
+from trading.coordination import Lease
 from trading.core_types import EngineStatus
+from trading.runtime import FencedExchange
 
 
 class PrintingStatusBoard:
@@ -44,7 +53,7 @@ class PrintingStatusBoard:
 
 
 class Command(BaseCommand):
-    help = "Run one strategy's grid engine in the foreground against its account's (paper) exchange."
+    help = "Run one strategy's grid engine in the foreground against its account's exchange."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("strategy_id", type=int)
@@ -70,14 +79,30 @@ class Command(BaseCommand):
         strategy = Strategy.objects.select_related("account").filter(pk=options["strategy_id"]).first()
         if strategy is None:
             raise CommandError(f"No strategy with id {options['strategy_id']}.")
-        if not strategy.account.is_paper:
-            raise CommandError(
-                f"Strategy {strategy.name!r} trades on {strategy.account.exchange}: only paper runs yet."
-            )
+        if not strategy.account.is_paper and (options["fast"] or options["feed"] != "ticker"):
+            raise CommandError("--fast and --feed only apply to paper accounts: a real exchange trades in real time.")
+        lease = Lease(get_redis(), strategy.pk, f"cli-{uuid.uuid4().hex[:12]}", settings.STRATEGY_LOCK_TTL)
+        if not lease.acquire():
+            raise CommandError(f"Strategy {strategy.name!r} is held by {lease.holder_now()}: stop it first.")
+
+        def fence() -> None:
+            if not lease.renew():
+                raise CommandError("The strategy's lease was lost (taken or expired): stopping without sending.")
+
+        try:
+            self._run(strategy, options, fence)
+        finally:
+            lease.release()
+
+    def _run(self, strategy: Strategy, options: dict[str, Any], fence: Callable[[], None]) -> None:
         clock: Clock = ManualClock(datetime.now(UTC)) if options["fast"] else SystemClock()
         spec = self._feed_spec(strategy, options, clock.now())
         engine = build_engine(
-            strategy, status_board=PrintingStatusBoard(self, options["quiet"]), clock=clock, feed_spec=spec
+            strategy,
+            status_board=PrintingStatusBoard(self, options["quiet"]),
+            clock=clock,
+            feed_spec=spec,
+            wrap_exchange=lambda inner: FencedExchange(inner, fence),
         )
         stop = {"asked": False}
 
@@ -94,6 +119,7 @@ class Command(BaseCommand):
                     clock.advance(interval)
                 else:
                     time.sleep(interval)
+                fence()  # also between sends: a long loop_interval must not let the lease lapse
                 engine.tick()
                 ticks += 1
         finally:
