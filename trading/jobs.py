@@ -120,11 +120,14 @@ def supervise() -> dict[str, int]:
         holder, updated_at, enqueued, backing_off = answers[4 * index : 4 * index + 4]
         if holder is not None:
             # An engine that has written nothing for STRATEGY_STALE_AFTER: its node is gone (or hung, and its
-            # fence will stop it at its next send). Break the lease instead of waiting out its TTL.
-            if _is_stale(updated_at, now) and co.break_stale_lease(client, sid, holder):
-                log.warning("strategy %s: lease of %s broken (no status for a while)", sid, holder)
-                counts["broken"] += 1
-            continue
+            # fence will stop it at its next send). Break the lease instead of waiting out its TTL, and queue
+            # the strategy again in this same pass.
+            if not (_is_stale(updated_at, now) and co.break_stale_lease(client, sid, holder)):
+                continue
+            log.warning("strategy %s: lease of %s broken (no status for a while)", sid, holder)
+            counts["broken"] += 1
+            co.clear_enqueued(client, sid)
+            enqueued = False
         if backing_off:
             counts["backing_off"] += 1
             continue

@@ -1,15 +1,16 @@
 """StrategyRunner: one strategy's engine inside an RQ job, under a Redis lease.
 
 The runner owns everything around the engine's tick (ARCHITECTURE.md step 7): it takes the lease, renews it
-while it sleeps between ticks, polls the stop signal every STRATEGY_STOP_POLL_INTERVAL, writes the status hash
-(only while it holds the lease), and always cleans up. Every order and cancel passes a fence that renews the
+every STRATEGY_STOP_POLL_INTERVAL from a pulse thread (so a tick blocked on a slow exchange does not look like a
+dead node), polls the stop signal as often, writes the status hash (only while it holds the lease), and always
+cleans up. Every order and cancel passes a fence that renews the
 lease first, so a worker that has lost its strategy cannot send one more order.
 
 Failure handling, by cause:
 - lease lost (expired, broken by the supervisor, taken): stop at once, touch neither the exchange nor the hash;
   the supervisor starts a fresh job that rebuilds the engine from the database and reconciles;
-- Redis unreachable: no orders while the lease cannot be confirmed; keep retrying until the lease would have
-  expired, then give up as above;
+- Redis unreachable: no orders while the lease cannot be confirmed (a send is refused as retryable, so the
+  engine reconciles before trying again); after a whole lease TTL without confirmation, give up as above;
 - database unreachable: the engine journals before it sends, so nothing goes out; reconnect and tick again;
 - fatal exchange error (bad credentials, missing permission): the status says why, the lease is released and
   the supervisor backs off before trying again, instead of restarting in a tight loop.
@@ -28,7 +29,7 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
-from exchanges.base import Exchange, ExchangeError, FatalExchangeError, OrderRequest, OrderState
+from exchanges.base import Exchange, ExchangeError, FatalExchangeError, NetworkError, OrderRequest, OrderState
 from strategies.choices import DesiredState
 from strategies.models import Strategy
 from trading import coordination as co
@@ -131,31 +132,55 @@ class StrategyRunner:
         self.ip, self.hostname = co.node_identity(worker_ip or settings.WORKER_IP)
         self._last_renew = 0.0
         self._last_heartbeat = 0.0
+        self._lost = threading.Event()
+        self._progress = time.monotonic()
+        self.hang_after = 120.0
 
-    # --- the fence ---------------------------------------------------------------------------------------------------
+    # --- the fence and the pulse -------------------------------------------------------------------------------------
     def fence(self) -> None:
-        """Renew the lease now; raise LeaseLost unless this job still holds it. Called before every send."""
+        """Renew the lease now; raise unless this job still holds it. Called before every order and cancel.
+
+        Redis unreachable: the send is refused as a retryable error, so the engine reconciles before it tries
+        again; it never sends while the lease cannot be confirmed.
+        """
         try:
             held = self.lease.renew()
         except redis.RedisError as exc:
-            raise LeaseLost(f"lease not confirmed (Redis: {type(exc).__name__})") from exc
+            raise NetworkError(f"not sent: the strategy's lease cannot be confirmed (Redis: {exc})") from exc
         if not held:
+            self._lost.set()
             raise LeaseLost("lease expired or taken by another job")
         self._last_renew = time.monotonic()
 
-    def keep_lease(self) -> None:
-        """Renew between ticks. Redis trouble is waited out while the lease could still be ours."""
-        while True:
+    def _pulse(self, done: threading.Event) -> None:
+        """Renew the lease (and with it the status pulse) every poll, also while a tick blocks on a slow exchange.
+
+        Without it a tick slower than STRATEGY_STALE_AFTER would look like a dead node to the supervisor. An
+        engine thread that makes no progress at all for `hang_after` is taken to be hung: the pulse stops, the
+        lease lapses, and another worker takes over (the fence keeps the hung one from sending).
+        """
+        while not done.wait(self.poll):
+            if time.monotonic() - self._progress > self.hang_after:
+                log.error(
+                    "strategy %s: engine made no progress for %.0f s; letting the lease lapse",
+                    self.strategy_id,
+                    self.hang_after,
+                )
+                return
             try:
                 if not self.lease.renew():
-                    raise LeaseLost("lease expired or taken by another job")
+                    self._lost.set()
+                    return
                 self._last_renew = time.monotonic()
-                return
-            except redis.RedisError as exc:
-                if time.monotonic() - self._last_renew > self.lock_ttl:
-                    raise LeaseLost(f"Redis unreachable for longer than the lease ({exc})") from exc
-                log.warning("strategy %s: Redis unreachable, no orders until it is back: %s", self.strategy_id, exc)
-                time.sleep(min(1.0, self.poll))
+            except redis.RedisError:
+                pass  # the engine's thread decides what lasting Redis trouble means (check_lease)
+
+    def check_lease(self) -> None:
+        """Between ticks: raise LeaseLost when the pulse lost the lease, or could not confirm it for a whole TTL."""
+        if self._lost.is_set():
+            raise LeaseLost("lease expired or taken by another job")
+        if time.monotonic() - self._last_renew > self.lock_ttl:
+            raise LeaseLost("Redis unreachable for longer than the lease")
 
     # --- the job -----------------------------------------------------------------------------------------------------
     def run(self) -> str:
@@ -179,6 +204,8 @@ class StrategyRunner:
             self.status_ttl,
         )
         outcome = "stopped"
+        done = threading.Event()
+        threading.Thread(target=self._pulse, args=(done,), name=f"pulse-{self.strategy_id}", daemon=True).start()
         try:
             board.touch(status="running", last_error="")
             engine = build_engine(
@@ -199,6 +226,7 @@ class StrategyRunner:
             outcome = f"error: {type(exc).__name__}: {exc}"
             raise
         finally:
+            done.set()
             self._release(outcome)
         return outcome
 
@@ -206,12 +234,13 @@ class StrategyRunner:
         engine.start()
         co.clear_failures(self.client, self.strategy_id)
         interval = float(strategy.loop_interval)
+        self.hang_after = max(120.0, 10 * interval)
         next_tick = time.monotonic() + interval
         next_db_check = time.monotonic() + DB_CHECK_SECONDS
         edited_at = strategy.updated_at
         while True:
-            stop = co.stop_requested(self.client, self.strategy_id)
-            now = time.monotonic()
+            self._progress = now = time.monotonic()
+            stop = self._stop_signal()
             if now >= next_db_check:
                 next_db_check = now + DB_CHECK_SECONDS
                 row = self._read_strategy()
@@ -235,9 +264,15 @@ class StrategyRunner:
             if now >= next_tick:
                 next_tick = max(next_tick + interval, now)  # a slow tick delays the next, never a burst
                 self._tick(engine)
-            self.keep_lease()
+            self.check_lease()
             self._heartbeat()
             time.sleep(max(0.0, min(self.poll, next_tick - time.monotonic())))
+
+    def _stop_signal(self) -> str | None:
+        try:
+            return co.stop_requested(self.client, self.strategy_id)
+        except redis.RedisError:
+            return None  # Redis away: no signal to read; the database check still sees a stop
 
     def _tick(self, engine: TradingEngine) -> None:
         try:
@@ -263,7 +298,7 @@ class StrategyRunner:
             try:
                 co.heartbeat(self.client, self.ip, self.hostname, ttl_seconds=3 * NODE_HEARTBEAT_SECONDS)
             except redis.RedisError:
-                pass  # keep_lease decides what Redis trouble means
+                pass  # check_lease decides what lasting Redis trouble means
 
     def _safe_touch(self, board: LeasedStatusBoard, **fields: object) -> None:
         try:

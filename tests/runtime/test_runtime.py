@@ -283,10 +283,11 @@ def first_seen(status_hash):
 
 def test_stop_with_cancel_all_also_cancels_the_take_profits(alice, client, workers):
     workers(1)
-    strategy = walking_strategy(alice)
+    # A ladder that trails the price up closely, so a dip soon fills a buy whichever way the walk starts.
+    strategy = walking_strategy(alice, reprice_threshold_pct=Decimal("0.2"))
     start_strategy(strategy)
     wait_for(lambda: running_on(client, strategy.pk), 20, "the strategy to run")
-    wait_for(lambda: Order.objects.filter(strategy=strategy, side="sell", status="open").exists(), 20, "a take-profit")
+    wait_for(lambda: Order.objects.filter(strategy=strategy, side="sell", status="open").exists(), 40, "a take-profit")
     stop_strategy(strategy, cancel_all=True)
     wait_for(lambda: not client.exists(f"strategy:running:{strategy.pk}"), 5, "the engine to stop", 0.05)
     assert not PaperOrderRecord.objects.filter(status__in=["open", "partially_filled"]).exists()

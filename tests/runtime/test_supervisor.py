@@ -59,10 +59,11 @@ def test_it_breaks_the_lease_of_an_engine_that_went_silent(wanted, clean_redis, 
     assert lease.acquire()
     lease.write_status({"status": "running"}, 60)
     clean_redis.hset(f"strategy:running:{wanted.pk}", "updated_at", f"{time.time() - 6:.3f}")
-    assert supervise()["broken"] == 1
+    counts = supervise()
+    assert (counts["broken"], counts["enqueued"]) == (1, 1)  # broken and queued again in the same pass
     assert clean_redis.get(f"strategy:lock:{wanted.pk}") is None
     assert not lease.renew()  # the silent engine, should it wake up, is fenced off
-    assert supervise()["enqueued"] == 1
+    assert len(queued()) == 1
 
 
 def test_it_does_not_restart_a_failing_strategy_in_a_tight_loop(wanted, clean_redis):
@@ -101,3 +102,27 @@ def test_a_stopped_or_deleted_strategy_is_not_run(alice, clean_redis):
     assert runtime.StrategyRunner(strategy.pk, "j", client=clean_redis).run().startswith("not started")
     assert runtime.StrategyRunner(999999, "j", client=clean_redis).run().startswith("gone")
     assert clean_redis.keys("strategy:lock:*") == []
+
+
+def test_the_pulse_keeps_a_slow_tick_alive_and_the_fence_refuses_sends_without_redis(wanted, clean_redis):
+    from exchanges.base import NetworkError
+
+    runner = runtime.StrategyRunner(wanted.pk, "job-5", client=clean_redis, lock_ttl=3, poll_interval=0.1)
+    assert runner.lease.acquire()
+    runner.lease.write_status({"status": "running"}, 30)
+    done = runtime.threading.Event()
+    runtime.threading.Thread(target=runner._pulse, args=(done,), daemon=True).start()
+    try:
+        clean_redis.hset(f"strategy:running:{wanted.pk}", "updated_at", "1.0")
+        time.sleep(0.5)  # the engine's thread is "blocked in a tick": no progress, yet the pulse goes on
+        assert float(clean_redis.hget(f"strategy:running:{wanted.pk}", "updated_at")) > time.time() - 2
+        runner.check_lease()
+        clean_redis.set(f"strategy:lock:{wanted.pk}", "another-job")
+        time.sleep(0.3)
+        with pytest.raises(runtime.LeaseLost):
+            runner.check_lease()
+    finally:
+        done.set()
+    broken = runtime.StrategyRunner(wanted.pk, "job-6", client=redis.Redis(port=1, socket_connect_timeout=0.2))
+    with pytest.raises(NetworkError, match="lease cannot be confirmed"):
+        broken.fence()

@@ -29,6 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, addr: str, demo: bool, **options: Any) -> None:
         env = os.environ.copy()
         children: list[subprocess.Popen[bytes]] = []
+        self.restartable: dict[int, list[str]] = {}  # index in children → command, for app processes
         var = Path(settings.BASE_DIR) / "var"
         var.mkdir(exist_ok=True)
         if not os.environ.get("REDIS_URL") and not os.environ.get("REDIS_HOST"):
@@ -40,11 +41,16 @@ class Command(BaseCommand):
         if demo:
             # Here rather than in bin/run: starting a strategy needs Redis, which only now runs.
             subprocess.run([*manage, "create_demo"], env=env, check=False)  # noqa: S603
+        self.env = env
         for command in (["rqcron", "aresbot.cron"], ["runworker"], ["runserver", "--noreload", addr]):
-            # A session of its own: Ctrl-C reaches only this process, which stops the children in order.
-            children.append(subprocess.Popen([*manage, *command], env=env, start_new_session=True))  # noqa: S603
+            self.restartable[len(children)] = [*manage, *command]
+            children.append(self._spawn([*manage, *command]))
         self.stdout.write(self.style.SUCCESS(f"AresBot is up at http://{addr}/  (Ctrl-C stops it)"))
         self._wait(children)
+
+    def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
+        # A session of its own: Ctrl-C reaches only this process, which stops the children in order.
+        return subprocess.Popen(argv, env=self.env, start_new_session=True)  # noqa: S603
 
     def _start_bundled_redis(self, var: Path, socket_path: Path) -> subprocess.Popen[bytes]:
         try:
@@ -95,7 +101,18 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            while not stopping and all(child.poll() is None for child in children):
+            while not stopping:
+                for index, child in enumerate(children):
+                    if child.poll() is None:
+                        continue
+                    if index not in self.restartable:
+                        raise CommandError(f"the bundled Redis exited (code {child.returncode}); stopping")
+                    # e.g. the cron scheduler leaves on a Redis timeout: like `restart: unless-stopped` in Docker.
+                    self.stderr.write(
+                        f"{' '.join(self.restartable[index][2:])} exited ({child.returncode}), restarting"
+                    )
+                    time.sleep(1)
+                    children[index] = self._spawn(self.restartable[index])
                 time.sleep(0.2)
         finally:
             # Stop in reverse order: web and workers first, Redis last, so nothing loses its connection mid-write.
@@ -106,6 +123,3 @@ class Command(BaseCommand):
                         child.wait(timeout=10)
                     except subprocess.TimeoutExpired:
                         child.kill()
-        failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
-        if failed and not stopping:
-            raise CommandError(f"a process exited unexpectedly (code {failed[0].returncode}); everything was stopped")
