@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from rest_framework import serializers
 
-from strategies.models import Strategy
+
+class StrategyLike(Protocol):
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def desired_state(self) -> str: ...
+
+
+class StrategyRef(NamedTuple):
+    """The four columns a runtime view shows, without the cost of a model instance per row."""
+
+    pk: int
+    name: str
+    symbol: str
+    desired_state: str
+
 
 STATUS_INT_FIELDS = ("pending_buys", "pending_sells", "position_count")
 
@@ -29,7 +48,7 @@ def parse_status(raw: dict[str, str]) -> dict[str, Any]:
     return status
 
 
-def runtime_view(strategy: Strategy, raw: dict[str, str], backoff: str | None = None) -> dict[str, Any]:
+def runtime_view(strategy: StrategyLike, raw: dict[str, str], backoff: str | None = None) -> dict[str, Any]:
     status = parse_status(raw) if raw else None
     node = None
     if status and status.get("worker_ip"):

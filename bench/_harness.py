@@ -1,0 +1,471 @@
+"""Plumbing shared by the runtime benchmarks (failover.py, scale.py, api_running.py).
+
+A `Bench` owns everything a run creates and removes it again, on success, error, Ctrl-C, SIGTERM or its own
+deadline: a scratch MariaDB database (`aresbot_bench_<name>`, migrated with `manage.py migrate`), a private
+redis-server on a free loopback port (never the shared 6379), and the processes it starts (RQ workers, the RQ
+cron scheduler, gunicorn), each in a session of its own so that it and its work-horses can be found and killed.
+
+Processes get explicit settings: `aresbot.settings` with DEBUG off, freshly generated keys, ARESBOT_ENV_FILE=""
+(no developer .env), the scratch database and the private Redis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+# One set of keys per script run: real-looking, so that DEBUG=false settings accept them.
+_SECRET_KEY = secrets.token_urlsafe(50)
+_ENCRYPTION_KEY = secrets.token_hex(32)
+
+
+class Deadline(Exception):
+    """The run exceeded its time budget."""
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+# --- figures ------------------------------------------------------------------------------------------------------
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default); nan for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    line = "+".join("-" * (w + 2) for w in widths)
+    print(f"\n{title}")
+    print(line)
+    for index, row in enumerate(cells):
+        padded = [
+            c.ljust(w) if i == 0 or index == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        print(" " + " | ".join(padded))
+        if index == 0:
+            print(line)
+    print(line, flush=True)
+
+
+# --- /proc ----------------------------------------------------------------------------------------------------------
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found.append(int(child))
+            pending.append(int(child))
+    return found
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in jiffies since boot: with the pid, an identity that survives pid reuse."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text[text.rfind(")") + 2 :].split()[19])
+
+
+def snapshot(pids: Sequence[int]) -> list[tuple[int, int]]:
+    """(pid, start time) of the processes that exist now."""
+    return [(pid, st) for pid in pids if (st := start_time(pid)) is not None]
+
+
+def kill_snapshot(processes: Sequence[tuple[int, int]], signum: int = signal.SIGKILL) -> None:
+    """Signal the processes of a snapshot that are still the same processes (never a reused pid)."""
+    for pid, started in processes:
+        if start_time(pid) == started:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (0 when it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in kB from /proc/<pid>/smaps_rollup; (0, 0) when the process is gone."""
+    rss = pss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from the first line of /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = values[3] + values[4]  # idle + iowait
+    return float(sum(values) - idle), float(sum(values))
+
+
+def pids_named(*names: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in names:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+# --- processes ------------------------------------------------------------------------------------------------------
+class Proc:
+    """A child in a session of its own; RQ forks work-horses into process groups of their own, found via /proc."""
+
+    def __init__(self, name: str, args: Sequence[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
+        self.proc = subprocess.Popen(
+            list(args), cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.pid = self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def family(self) -> list[int]:
+        return [self.pid, *descendants(self.pid)]
+
+    def kill_node(self) -> None:
+        """kill -9 of the process and everything it forked: a node that dies without a word."""
+        family = snapshot(descendants(self.pid))
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
+        kill_snapshot(family)
+        self.proc.wait(10)
+
+    def terminate(self) -> None:
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGTERM)
+
+    def stop(self, timeout: float = 10) -> None:
+        family = snapshot(descendants(self.pid))
+        self.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout)
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
+        kill_snapshot(family)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
+        self._log.close()
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class RedisServer:
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+                *("--dir", str(self.directory), "--maxclients", "10000"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+
+        def pings() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.RedisError:
+                return False
+
+        wait_for(pings, 10, "the private redis-server")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+# --- the database ---------------------------------------------------------------------------------------------------
+def _mysql(sql: str) -> None:
+    import MySQLdb
+
+    conn = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", passwd="")
+    try:
+        conn.cursor().execute(sql)
+    finally:
+        conn.close()
+
+
+def mysql_status(names: Sequence[str]) -> dict[str, float]:
+    """SHOW GLOBAL STATUS values (server-wide: other users of the server count too)."""
+    import MySQLdb
+
+    conn = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", passwd="")
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SHOW GLOBAL STATUS")
+        found = {str(k): v for k, v in cursor.fetchall()}
+    finally:
+        conn.close()
+    out = {}
+    for name in names:
+        try:
+            out[name] = float(found.get(name, "nan"))
+        except (TypeError, ValueError):
+            out[name] = math.nan
+    return out
+
+
+def mysql_connections(database: str) -> tuple[int, int]:
+    """(connections open on `database`, the server's max_connections)."""
+    import MySQLdb
+
+    conn = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", passwd="")
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE db = %s", [database])
+        row = cursor.fetchone()
+        cursor.execute("SELECT @@max_connections")
+        limit = cursor.fetchone()
+    finally:
+        conn.close()
+    return int(row[0] if row else 0), int(limit[0] if limit else 0)
+
+
+def mem_total_mb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+@dataclass
+class Bench:
+    """Context manager that owns a run's database, Redis and processes, and always cleans them up."""
+
+    name: str
+    max_seconds: float
+    env_extra: dict[str, str] = field(default_factory=dict)
+    procs: list[Proc] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.database = f"aresbot_bench_{self.name}"
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"aresbot-bench-{self.name}-"))
+        self.redis = RedisServer(self.tmp)
+        self._db_created = False
+        self._old_handlers: dict[int, Any] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------------------------------------
+    def __enter__(self) -> Bench:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            self._old_handlers[signum] = signal.signal(signum, self._on_signal)
+        # Ctrl-C raises KeyboardInterrupt even when the shell started this in the background with SIGINT ignored.
+        self._old_handlers[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+        self._old_handlers[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.max_seconds)
+        try:
+            log(f"scratch database {self.database}, private Redis, logs in {self.tmp}")
+            _mysql(f"DROP DATABASE IF EXISTS `{self.database}`")  # a leftover of a killed run
+            _mysql(f"CREATE DATABASE `{self.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            self._db_created = True
+            (self.tmp / "static").mkdir()
+            self.redis.start()
+            started = time.monotonic()
+            subprocess.run(
+                [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
+                cwd=ROOT,
+                env=self.env(),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            log(f"migrated in {time.monotonic() - started:.1f} s")
+            os.environ.update(self.env())
+            import django
+
+            django.setup()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        # Ctrl-C during the cleanup must not leave processes behind: finish the cleanup first.
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            if exc_type is not None and not issubclass(exc_type, SystemExit | KeyboardInterrupt):
+                log(f"aborted: {exc_type.__name__}: {exc}")
+                for proc in self.procs:
+                    if proc.tail():
+                        log(f"last lines of {proc.name}:\n{proc.tail(8)}")
+                        break
+            elif exc_type is not None:
+                log(f"interrupted ({exc_type.__name__}); cleaning up")
+            self.stop_all()
+            self.redis.stop()
+            if "django" in sys.modules:
+                from django.db import connections
+
+                connections.close_all()
+            if self._db_created:
+                _mysql(f"DROP DATABASE IF EXISTS `{self.database}`")
+                log(f"dropped {self.database}")
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        finally:
+            signal.signal(signal.SIGINT, previous_int)
+            for signum, handler in self._old_handlers.items():
+                signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        raise Deadline(f"the run took longer than its budget of {self.max_seconds:.0f} s")
+
+    # --- settings and processes ---------------------------------------------------------------------------------------
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("MYSQL_", "REDIS_", "STRATEGY_", "SUPERVISE_", "DJANGO_", "PYTEST", "SQLITE_"))
+        }
+        env.update(
+            DJANGO_SETTINGS_MODULE="aresbot.settings",
+            ARESBOT_ENV_FILE="",
+            DEBUG="false",
+            DJANGO_SECRET_KEY=_SECRET_KEY,
+            ENCRYPTION_KEY=_ENCRYPTION_KEY,
+            MYSQL_HOST="127.0.0.1",
+            MYSQL_PORT="3306",
+            MYSQL_USER="root",
+            MYSQL_PASSWORD="",
+            MYSQL_DATABASE=self.database,
+            REDIS_URL=self.redis.url,
+            STATIC_ROOT=str(self.tmp / "static"),
+            LOG_LEVEL="WARNING",
+            TIME_ZONE="UTC",
+            PYTHONPATH=str(ROOT),
+        )
+        env.update(self.env_extra)
+        env.update(extra)
+        return env
+
+    def spawn(self, name: str, args: Sequence[str], env: dict[str, str]) -> Proc:
+        proc = Proc(name, args, env, self.tmp)
+        self.procs.append(proc)
+        return proc
+
+    def strategy_worker(
+        self, name: str, env: dict[str, str], worker_class: str = "trading.worker.StrategyWorker"
+    ) -> Proc:
+        args = [PYTHON, "manage.py", "rqworker", "strategies", "--worker-class", worker_class]
+        return self.spawn(name, args, env)
+
+    def control_worker(self, name: str, env: dict[str, str]) -> Proc:
+        args = [PYTHON, "manage.py", "rqworker", "control", "--worker-class", "trading.worker.ControlWorker"]
+        return self.spawn(name, args, env)
+
+    def scheduler(self, name: str, env: dict[str, str]) -> Proc:
+        return self.spawn(name, [PYTHON, "manage.py", "rqcron", "aresbot.cron", "--logging-level", "WARNING"], env)
+
+    def stop_all(self) -> None:
+        """SIGTERM everything at once (workers hand their strategies over), then SIGKILL what is left."""
+        running = [p for p in self.procs if p.alive()]
+        families = [member for p in running for member in snapshot(descendants(p.pid))]
+        for proc in running:
+            proc.terminate()
+        deadline = time.monotonic() + 10
+        for proc in running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.proc.wait(max(0.1, deadline - time.monotonic()))
+        kill_snapshot(families)
+        for proc in self.procs:
+            proc.stop(timeout=1)
+        self.procs.clear()
+
+
+@contextlib.contextmanager
+def timed(label: str) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    log(f"{label}: {time.monotonic() - started:.1f} s")
