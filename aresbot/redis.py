@@ -10,27 +10,26 @@ from django.conf import settings
 from rq import Queue
 
 
-@cache
-def get_redis() -> redis.Redis:
-    """Text client for the coordination keys (leases, status hashes, signals)."""
+def _client(*, decode: bool) -> redis.Redis:
     return redis.Redis.from_url(
         settings.REDIS_URL,
         socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
         socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
         health_check_interval=30,
-        decode_responses=True,
+        decode_responses=decode,
     )
+
+
+@cache
+def get_redis() -> redis.Redis:
+    """Text client for the coordination keys (leases, status hashes, signals)."""
+    return _client(decode=True)
 
 
 @cache
 def get_rq_redis() -> redis.Redis:
     """Bytes client for RQ, which stores pickled jobs and must not have responses decoded."""
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
-        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        health_check_interval=30,
-    )
+    return _client(decode=False)
 
 
 def get_queue(name: str) -> Queue:

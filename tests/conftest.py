@@ -1,14 +1,26 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import redis
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from accounts.models import ExchangeAccount
+from aresbot.redis import get_redis
 from strategies.models import Strategy
+
+
+@pytest.fixture
+def clean_redis() -> Iterator[redis.Redis]:
+    """The app's own Redis connection (REDIS_URL: database 14 in tests), emptied before and after the test."""
+    client = get_redis()
+    client.flushdb()
+    yield client
+    client.flushdb()
 
 
 @pytest.fixture

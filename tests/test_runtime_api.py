@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import redis
 from rest_framework.test import APIClient
 
-from aresbot.redis import get_redis, get_rq_redis
+from aresbot.redis import get_rq_redis
 from strategies.models import Strategy
 from tests.conftest import make_paper_account, make_strategy
 from trading import coordination as co
@@ -16,11 +14,8 @@ from trading.models import Order
 
 
 @pytest.fixture(autouse=True)
-def clean_redis() -> Iterator[redis.Redis]:
-    client = get_redis()
-    client.flushdb()
-    yield client
-    client.flushdb()
+def _empty_redis(clean_redis: redis.Redis) -> None:
+    """Every test here starts and ends with the app's Redis database empty."""
 
 
 @pytest.fixture

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
 
-from aresbot.redis import get_redis, get_rq_redis
+from aresbot.redis import get_rq_redis
 from exchanges.base import AuthenticationError
 from strategies.models import Strategy
 from tests.conftest import make_paper_account, make_strategy
@@ -20,11 +19,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def clean_redis() -> Iterator[redis.Redis]:
-    client = get_redis()
-    client.flushdb()
-    yield client
-    client.flushdb()
+def _empty_redis(clean_redis: redis.Redis) -> None:
+    """Every test here starts and ends with the app's Redis database empty."""
 
 
 @pytest.fixture
