@@ -214,7 +214,8 @@ class StrategyRunner:
             outcome = self._loop(strategy, engine, board)
         except LeaseLost as exc:
             log.warning("strategy %s: %s; this job stops without touching the exchange", self.strategy_id, exc)
-            return f"lease lost: {exc}"
+            # Not "stopped": the stop signal and the status hash may already belong to the new holder.
+            outcome = f"lease lost: {exc}"
         except FatalExchangeError as exc:
             co.record_failure(self.client, self.strategy_id, str(exc))
             self._safe_touch(board, status="error", last_error=f"fatal: {exc}")

@@ -122,3 +122,17 @@ def test_the_pulse_keeps_a_slow_tick_alive_and_the_fence_refuses_sends_without_r
     broken = runtime.StrategyRunner(wanted.pk, "job-6", client=redis.Redis(port=1, socket_connect_timeout=0.2))
     with pytest.raises(NetworkError, match="lease cannot be confirmed"):
         broken.fence()
+
+
+class _LeaseLosingEngine:
+    def start(self, *, first_tick: bool = True) -> None:
+        raise runtime.LeaseLost("taken by another job")
+
+
+def test_a_job_that_lost_its_lease_leaves_the_new_holders_signal_and_status_alone(wanted, clean_redis, monkeypatch):
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _LeaseLosingEngine())
+    co.raise_stop(clean_redis, wanted.pk, ttl_seconds=60)
+    outcome = runtime.StrategyRunner(wanted.pk, "job-old", client=clean_redis).run()
+    assert outcome.startswith("lease lost")
+    assert co.stop_requested(clean_redis, wanted.pk) == "1"
+    assert co.backoff_error(clean_redis, wanted.pk) is None  # losing a lease is not a failure to back off from
