@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from rest_framework.exceptions import ValidationError
@@ -14,6 +15,18 @@ from strategies.models import Strategy
 from trading import coordination as co
 from trading.choices import ACTIVE_ORDER_STATUSES
 from trading.models import Order
+
+# The running list a user's dashboard polls is kept this long (strategies/api/views.py); any write to the user's
+# strategies drops it, so only the engines' own status updates can be up to this old.
+RUNNING_CACHE_KEY = "api:running:{user}"
+RUNNING_CACHE_SECONDS = 1.0
+
+
+def forget_running(owner_id: int) -> None:
+    try:
+        get_redis().delete(RUNNING_CACHE_KEY.format(user=owner_id))
+    except redis.RedisError:
+        pass  # the copy expires within RUNNING_CACHE_SECONDS anyway; a write must not fail over a cache
 
 
 def delete_strategy(strategy: Strategy) -> None:
@@ -51,6 +64,7 @@ def start_strategy(strategy: Strategy) -> Strategy:
         co.clear_stop(client, strategy.pk)
         co.clear_failures(client, strategy.pk)
         transaction.on_commit(lambda: enqueue_run(strategy.pk))
+        transaction.on_commit(lambda: forget_running(strategy.owner_id))
     strategy.refresh_from_db()
     return strategy
 
@@ -63,6 +77,7 @@ def stop_strategy(strategy: Strategy, *, cancel_all: bool = False) -> Strategy:
 
     Strategy.objects.filter(pk=strategy.pk).update(desired_state=DesiredState.STOPPED)
     client = get_redis()
+    forget_running(strategy.owner_id)
     # Long enough for the slowest tick to notice; short enough never to stop a later start.
     co.raise_stop(client, strategy.pk, ttl_seconds=settings.STRATEGY_LOCK_TTL * 2, cancel_all=cancel_all)
     co.clear_enqueued(client, strategy.pk)

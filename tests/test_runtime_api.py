@@ -244,3 +244,29 @@ def test_operator_commands_start_stop_and_show_a_table(grid, clean_redis):
     assert co.stop_requested(clean_redis, grid.pk) == "all"
     with pytest.raises(CommandError, match="no such strategies: 999999"):
         call_command("stop_strategy", 999999, stdout=io.StringIO())
+
+
+def test_the_running_list_is_kept_a_second_and_dropped_by_any_change(
+    alice_client, grid, clean_redis, django_capture_on_commit_callbacks
+):
+    Strategy.objects.filter(pk=grid.pk).update(desired_state="running")
+    fake_engine(clean_redis, grid)
+    first = alice_client.get("/api/strategies/running").json()
+    assert first[0]["status"]["pending_buys"] == 3
+    clean_redis.hset(f"strategy:running:{grid.pk}", "pending_buys", "4")  # an engine's next tick
+    assert alice_client.get("/api/strategies/running").json() == first  # the kept copy
+    assert 0 < clean_redis.pttl(f"api:running:{grid.owner_id}") <= 1000
+    clean_redis.delete(f"api:running:{grid.owner_id}")  # as if the second had passed
+    assert alice_client.get("/api/strategies/running").json()[0]["status"]["pending_buys"] == 4
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.patch(f"/api/strategies/{grid.id}", {"name": "renamed"}, format="json")
+    assert alice_client.get("/api/strategies/running").json()[0]["name"] == "renamed"
+    alice_client.post(f"/api/strategies/{grid.id}/stop")
+    assert alice_client.get("/api/strategies/running").json()[0]["desired_state"] == "stopped"
+
+
+def test_each_user_has_their_own_running_list(alice_client, bob_client, grid, clean_redis):
+    Strategy.objects.filter(pk=grid.pk).update(desired_state="running")
+    fake_engine(clean_redis, grid)
+    assert len(alice_client.get("/api/strategies/running").json()) == 1
+    assert bob_client.get("/api/strategies/running").json() == []
