@@ -27,9 +27,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-import redis
-
-from tests.processes import descendants, free_port, wait_for
+from tests.processes import RedisServer, descendants
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -198,42 +196,6 @@ class Proc:
             return ""
 
 
-class RedisServer:
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
-                *("--dir", str(self.directory), "--maxclients", "10000"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        client = redis.Redis.from_url(self.url, socket_timeout=1)
-
-        def pings() -> bool:
-            try:
-                return bool(client.ping())
-            except redis.RedisError:
-                return False
-
-        wait_for(pings, 10, "the private redis-server")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
 # --- the database ---------------------------------------------------------------------------------------------------
 def _mysql(sql: str) -> None:
     import MySQLdb
@@ -300,7 +262,7 @@ class Bench:
     def __post_init__(self) -> None:
         self.database = f"aresbot_bench_{self.name}"
         self.tmp = Path(tempfile.mkdtemp(prefix=f"aresbot-bench-{self.name}-"))
-        self.redis = RedisServer(self.tmp)
+        self.redis = RedisServer(self.tmp, "--maxclients", "10000")
         self._db_created = False
         self._old_handlers: dict[int, Any] = {}
 

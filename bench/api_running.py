@@ -38,14 +38,13 @@ from bench._harness import (
     PYTHON,
     Bench,
     cpu_seconds,
-    free_port,
     log,
     machine_cpu,
     percentile,
     pids_named,
     print_table,
-    wait_for,
 )
+from tests.processes import free_port, wait_for
 
 PATH = "/api/strategies/running"
 GOAL_P99_MS = 50.0

@@ -34,7 +34,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import Bench, Proc, log, print_table, wait_for
+from bench._harness import Bench, Proc, log, print_table
+from tests.processes import wait_for
 
 CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
     "default": (

@@ -48,7 +48,6 @@ from bench._harness import (
     Bench,
     Proc,
     cpu_seconds,
-    descendants,
     log,
     machine_cpu,
     mem_total_mb,
@@ -58,8 +57,8 @@ from bench._harness import (
     percentile,
     pids_named,
     print_table,
-    wait_for,
 )
+from tests.processes import descendants, wait_for
 
 LOOP_INTERVAL = 1.0
 TICK_WRITE = re.compile(r'^(\d+\.\d+) \[\d+ lua\] "HSET" "strategy:running:(\d+)" (.*)$')

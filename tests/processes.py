@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import redis
 
 
 def free_port() -> int:
@@ -41,3 +44,47 @@ def descendants(pid: int) -> list[int]:
             found.append(int(child))
             pending.append(int(child))
     return found
+
+
+class RedisServer:
+    """A redis-server of its own on a free loopback port, so that it can be killed and restarted at will and never
+    touches the shared server on 6379."""
+
+    def __init__(self, directory: Path, *extra_args: str) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.extra_args = extra_args
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+                *("--dir", str(self.directory), *self.extra_args),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C of the caller is the caller's to handle, not redis-server's
+        )
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        wait_for(lambda: _pings(client), 10, "the private redis-server to answer")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False

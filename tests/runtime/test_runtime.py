@@ -22,7 +22,8 @@ from exchanges.paper_store import DbPaperStore, book_key
 from strategies.models import Strategy
 from strategies.services import start_strategy, stop_strategy
 from tests.conftest import make_paper_account, make_strategy
-from tests.runtime.cluster import RedisServer, Worker, wait_for, worker_env
+from tests.processes import RedisServer, wait_for
+from tests.runtime.cluster import Worker, worker_env
 from trading import coordination as co
 from trading.jobs import enqueue_run, supervise
 from trading.models import Order
