@@ -14,11 +14,11 @@ from accounts.models import ExchangeAccount
 from aresbot.api import Conflict
 from exchanges.base import Balance, ExchangeError, FatalExchangeError, OrderRejected
 from exchanges.models import PaperBookRecord
-from exchanges.paper_store import book_key
+from exchanges.paper.store import book_key
 
 if TYPE_CHECKING:
-    from exchanges.ccxt_exchange import CcxtExchange
-    from exchanges.ccxt_verify import Verification
+    from exchanges.ccxt.exchange import CcxtExchange
+    from exchanges.ccxt.verify import Verification
 
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 
@@ -66,8 +66,8 @@ def _api_exchange(account: ExchangeAccount) -> CcxtExchange:
     # Imported here: CCXT costs ~0.4 s to import, and most web requests never talk to an exchange.
     from aresbot.redis import get_redis
     from exchanges.backoff import Backoff
-    from exchanges.factory import ccxt_exchange_for
-    from exchanges.ratelimit import SharedRateLimiter
+    from exchanges.ccxt.ratelimit import SharedRateLimiter
+    from trading.runtime.factory import ccxt_exchange_for
 
     # One attempt, short waits: a person is waiting for the answer, and will press the button again.
     limiter = SharedRateLimiter(get_redis(), max_wait=API_MAX_WAIT)
@@ -76,9 +76,9 @@ def _api_exchange(account: ExchangeAccount) -> CcxtExchange:
 
 def verify_account(account: ExchangeAccount) -> Verification:
     """Can this account's key read the balance and trade? A paper account always can."""
-    from exchanges.ccxt_errors import Reason, reason_of
-    from exchanges.ccxt_verify import Verification, verify
-    from exchanges.factory import outbound_ip
+    from exchanges.ccxt.errors import Reason, reason_of
+    from exchanges.ccxt.verify import Verification, verify
+    from trading.runtime.factory import outbound_ip
 
     if account.is_paper:
         return Verification(True, account.exchange, assets=len(paper_balances(account)))
@@ -111,6 +111,6 @@ def account_balances(account: ExchangeAccount) -> dict[str, Balance]:
 def classify_failure(error: ExchangeError) -> tuple[str, bool]:
     """(reason, refused): why an exchange call failed, and whether the exchange refused it (rather than being
     unreachable or rate-limited, which a later try may get past)."""
-    from exchanges.ccxt_errors import reason_of
+    from exchanges.ccxt.errors import reason_of
 
     return str(reason_of(error)), isinstance(error, FatalExchangeError | OrderRejected)

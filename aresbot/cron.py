@@ -7,7 +7,7 @@ are busy running engines can never starve it.
 from django.conf import settings
 from rq import cron
 
-from trading.jobs import CONTROL_QUEUE, supervise
+from trading.runtime.jobs import CONTROL_QUEUE, supervise
 
 cron.register(
     supervise,

@@ -12,9 +12,9 @@ from aresbot.redis import get_redis
 from exchanges import registry
 from strategies.choices import DesiredState
 from strategies.models import Strategy
-from trading import coordination as co
 from trading.choices import ACTIVE_ORDER_STATUSES
 from trading.models import Order
+from trading.runtime import coordination as co
 
 # The running list a user's dashboard polls is kept this long (strategies/api/views.py); any write to the user's
 # strategies drops it, so only the engines' own status updates can be up to this old.
@@ -43,7 +43,7 @@ def start_strategy(strategy: Strategy) -> Strategy:
 
     409 when it already runs; 400 naming the reason when its account cannot trade.
     """
-    from trading.jobs import enqueue_run  # the runtime imports this module's models: import at call time
+    from trading.runtime.jobs import enqueue_run  # the runtime imports this module's models: import at call time
 
     account = strategy.account
     if not account.is_active:
@@ -73,7 +73,7 @@ def stop_strategy(strategy: Strategy, *, cancel_all: bool = False) -> Strategy:
     """Idempotent. The engine sees the signal within STRATEGY_STOP_POLL_INTERVAL, cancels its open buys (and
     with `cancel_all` its take-profits), writes its last status and releases the lease. When no engine holds
     the strategy, a control job does the cancelling instead, so nothing is left resting."""
-    from trading.jobs import enqueue_stop_without_engine
+    from trading.runtime.jobs import enqueue_stop_without_engine
 
     Strategy.objects.filter(pk=strategy.pk).update(desired_state=DesiredState.STOPPED)
     client = get_redis()

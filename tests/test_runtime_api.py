@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 from aresbot.redis import get_rq_redis
 from strategies.models import Strategy
 from tests.conftest import make_paper_account, make_strategy
-from trading import coordination as co
 from trading.models import Order
+from trading.runtime import coordination as co
 
 
 @pytest.fixture(autouse=True)

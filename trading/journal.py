@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from exchanges.base import ACTIVE_STATUSES, ZERO, OrderStatus, OrderType, Side
-from trading.core_types import FillRecord, JournalSnapshot, Lot, OrderRecord, Role
+from trading.core.types import FillRecord, JournalSnapshot, Lot, OrderRecord, Role
 from trading.models import EngineState, Fill, Order, Position
 
 _ACTIVE = [str(s) for s in ACTIVE_STATUSES]

@@ -17,7 +17,7 @@ from strategies.api.serializers import StrategySerializer
 from strategies.choices import DesiredState
 from strategies.models import Strategy
 from strategies.services import RUNNING_CACHE_KEY, RUNNING_CACHE_SECONDS, delete_strategy, start_strategy, stop_strategy
-from trading import coordination as co
+from trading.runtime import coordination as co
 
 
 class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):

@@ -9,10 +9,10 @@ import redis
 from django.conf import settings
 
 from exchanges.backoff import Backoff
-from exchanges.ccxt_client import forget_markets, make_client, use_transport
-from exchanges.ccxt_exchange import CcxtExchange
-from exchanges.ccxt_limits import BinanceSpotPlan
-from exchanges.ratelimit import SharedRateLimiter
+from exchanges.ccxt.client import forget_markets, make_client, use_transport
+from exchanges.ccxt.exchange import CcxtExchange
+from exchanges.ccxt.limits import BinanceSpotPlan
+from exchanges.ccxt.ratelimit import SharedRateLimiter
 from tests.ccxt.fake_binance import API_KEY, API_SECRET, FakeBinance
 
 

@@ -10,14 +10,14 @@ import pytest
 
 from accounts.models import ExchangeAccount
 from exchanges.base import OrderRequest, OrderStatus, OrderType, Side
-from exchanges.ccxt_client import ensure_markets, make_client
-from exchanges.ccxt_exchange import CcxtExchange
-from exchanges.ccxt_feed import LiveTickerFeed
+from exchanges.ccxt.client import ensure_markets, make_client
+from exchanges.ccxt.exchange import CcxtExchange
+from exchanges.ccxt.feed import LiveTickerFeed
 from exchanges.clock import ManualClock
-from exchanges.factory import build_exchange
-from exchanges.paper import PaperExchange
+from exchanges.paper.exchange import PaperExchange
 from tests.ccxt.fake_binance import API_KEY, API_SECRET, Reply
 from tests.conftest import make_paper_account
+from trading.runtime.factory import build_exchange
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 from exchanges.base import OrderStatus, Side
-from exchanges.faults import Fault, FaultInjector
+from exchanges.paper.faults import Fault, FaultInjector
 from tests.core.harness import Harness
-from trading.core_types import Role
+from trading.core.types import Role
 
 
 def test_start_places_the_ladder_below_the_price_with_write_ahead_ids():

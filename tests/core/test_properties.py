@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exchanges.base import ZERO, OrderStatus, Side
-from exchanges.faults import Fault, FaultInjector
+from exchanges.paper.faults import Fault, FaultInjector
 from tests.core.harness import Harness
-from trading.core_types import FillRecord, Lot
-from trading.memory import InMemoryJournal
+from trading.core.memory import InMemoryJournal
+from trading.core.types import FillRecord, Lot
 
 # CORE_EXAMPLES=2000 for a deeper hunt than the default run's.
 EXAMPLES = int(os.environ.get("CORE_EXAMPLES", "60"))

@@ -18,15 +18,15 @@ from rq.job import Job
 
 from aresbot.redis import get_rq_redis, reset_clients
 from exchanges.models import PaperOrderRecord
-from exchanges.paper_store import DbPaperStore, book_key
+from exchanges.paper.store import DbPaperStore, book_key
 from strategies.models import Strategy
 from strategies.services import start_strategy, stop_strategy
 from tests.conftest import make_paper_account, make_strategy
 from tests.processes import RedisServer, wait_for
 from tests.runtime.cluster import Worker, worker_env
-from trading import coordination as co
-from trading.jobs import enqueue_run, supervise
 from trading.models import Order
+from trading.runtime import coordination as co
+from trading.runtime.jobs import enqueue_run, supervise
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,9 +11,9 @@ from aresbot.redis import get_rq_redis
 from exchanges.base import AuthenticationError
 from strategies.models import Strategy
 from tests.conftest import make_paper_account, make_strategy
-from trading import coordination as co
-from trading import runtime
-from trading.jobs import supervise
+from trading.runtime import coordination as co
+from trading.runtime import runner as runtime
+from trading.runtime.jobs import supervise
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

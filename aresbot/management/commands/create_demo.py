@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts.models import ExchangeAccount
-from exchanges.paper_store import DbPaperStore, book_key
+from exchanges.paper.store import DbPaperStore, book_key
 from strategies.models import Strategy
 from strategies.services import start_strategy
 

@@ -27,10 +27,10 @@ from aresbot.redis import get_redis
 from exchanges.clock import Clock, ManualClock, SystemClock
 from exchanges.markets import market_rules
 from strategies.models import Strategy
-from trading.build import build_engine
-from trading.coordination import Lease
-from trading.core_types import EngineStatus
-from trading.runtime import FencedExchange
+from trading.core.types import EngineStatus
+from trading.runtime.build import build_engine
+from trading.runtime.coordination import Lease
+from trading.runtime.runner import FencedExchange
 
 
 class PrintingStatusBoard:

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from aresbot.redis import get_redis
 from strategies.choices import DesiredState
 from strategies.models import Strategy
-from trading import coordination as co
+from trading.runtime import coordination as co
 
 
 class Command(BaseCommand):

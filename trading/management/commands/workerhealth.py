@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from aresbot.redis import get_redis
-from trading import coordination as co
+from trading.runtime import coordination as co
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ import redis
 from django.conf import settings
 from rq import SimpleWorker, Worker
 
-from trading import coordination as co
+from trading.runtime import coordination as co
 
 # RQ calls heartbeat() at least this often while idle (worker_ttl − 15 s); the node key lives three times that.
 WORKER_TTL = 30

@@ -9,10 +9,10 @@ from django.db import connection
 
 from exchanges.base import InsufficientFunds, OrderRequest, OrderStatus, OrderType, Side
 from exchanges.clock import ManualClock
-from exchanges.feeds import ManualFeed, RandomWalkFeed
 from exchanges.models import PaperBookRecord, PaperOrderRecord
-from exchanges.paper import PaperExchange
-from exchanges.paper_store import DbPaperStore, paper_exchange_for_account
+from exchanges.paper.exchange import PaperExchange
+from exchanges.paper.feeds import ManualFeed, RandomWalkFeed
+from exchanges.paper.store import DbPaperStore, paper_exchange_for_account
 
 SYMBOL = "BTC/USDT"
 

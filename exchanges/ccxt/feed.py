@@ -1,6 +1,6 @@
 """A paper account's live price: a real exchange's public ticker, read through the CCXT adapter.
 
-The same idea as `exchanges.feeds.TickerFeed` (no history: fills happen at the prices seen), but every read goes
+The same idea as `exchanges.paper.feeds.TickerFeed` (no history: fills happen at the prices seen), but every read goes
 through CcxtExchange, so it shares the account's Redis rate limits with the live strategies on this IP, retries
 with backoff, and can be answered by the test transport. Fills stay simulated by the paper exchange: a dry run.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from exchanges.ccxt_exchange import CcxtExchange
-from exchanges.feeds import Point
+from exchanges.ccxt.exchange import CcxtExchange
+from exchanges.paper.feeds import Point
 
 
 class LiveTickerFeed:

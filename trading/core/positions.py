@@ -30,7 +30,7 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Context, Decimal
 
 from exchanges.base import ZERO, MarketRules, OrderStatus
-from trading.core_types import PRICE_QUANTUM, FillRecord, Lot, OrderRecord
+from trading.core.types import PRICE_QUANTUM, FillRecord, Lot, OrderRecord
 
 # Wide enough that a share of any cost the models can hold (40 digits) is exact before it is quantized.
 _WIDE = Context(prec=80)

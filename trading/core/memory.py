@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from trading.core_types import EngineStatus, FillRecord, JournalSnapshot, Lot, OrderRecord
+from trading.core.types import EngineStatus, FillRecord, JournalSnapshot, Lot, OrderRecord
 
 
 class InMemoryJournal:

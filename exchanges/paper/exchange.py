@@ -12,7 +12,7 @@
 - Orders are checked against the market's tick, step, min amount and min notional (Binance's filters).
 - Every operation first advances matching over the feed's path since the book last matched, so fills that
   happen while no engine looks are made, and found later by the engine's reconcile.
-- Faults (`exchanges.faults`) inject network errors, rate limits, a timeout after the request took effect, and
+- Faults (`exchanges.paper.faults`) inject network errors, rate limits, a timeout after the request took effect, and
   partial fills.
 """
 
@@ -44,10 +44,10 @@ from exchanges.base import (
     place_each,
 )
 from exchanges.clock import Clock
-from exchanges.faults import Fault, FaultInjector
-from exchanges.feeds import PriceFeed
 from exchanges.markets import binance_spot_markets
-from exchanges.paper_book import PaperBook, PaperOrder, PaperStore
+from exchanges.paper.book import PaperBook, PaperOrder, PaperStore
+from exchanges.paper.faults import Fault, FaultInjector
+from exchanges.paper.feeds import PriceFeed
 
 T = TypeVar("T")
 FEE_QUANTUM = Decimal("0.00000001")

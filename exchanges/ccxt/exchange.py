@@ -9,7 +9,7 @@ Money rides on three promises:
   tick and step (buys round down, sells up, amounts down), formatted by CCXT's price_to_precision /
   amount_to_precision, and checked against min/max amount, price range and min notional before sending; the error
   names the symbol, the value and the limit.
-- Never get the user's IP banned: see exchanges.ratelimit and exchanges.ccxt_limits.
+- Never get the user's IP banned: see exchanges.ccxt.ratelimit and exchanges.ccxt.limits.
 
 Reads (price, order, open orders, balance) are retried with backoff and jitter on retryable errors.
 """
@@ -45,9 +45,9 @@ from exchanges.base import (
     Trade,
     place_each,
 )
-from exchanges.ccxt_client import MARKETS_TTL, ensure_markets
-from exchanges.ccxt_errors import ClockSkew, classify
-from exchanges.ccxt_orders import (
+from exchanges.ccxt.client import MARKETS_TTL, ensure_markets
+from exchanges.ccxt.errors import ClockSkew, classify
+from exchanges.ccxt.orders import (
     balances_from_ccxt,
     check_client_order_id,
     dec,

@@ -61,7 +61,7 @@ def test_a_live_account_cannot_use_the_simulated_clock_or_feeds(alice):
 
 def test_it_refuses_a_strategy_whose_lease_a_worker_holds(alice):
     from aresbot.redis import get_redis
-    from trading.coordination import Lease
+    from trading.runtime.coordination import Lease
 
     strategy = make_strategy(alice, make_paper_account(alice))
     lease = Lease(get_redis(), strategy.pk, "worker-job", ttl_seconds=30)

@@ -18,10 +18,10 @@ from django.db import transaction
 
 from exchanges.base import Balance, OrderStatus, OrderType, Side, Trade
 from exchanges.clock import Clock
-from exchanges.feeds import PriceFeed, feed_from_spec
 from exchanges.models import PaperBookRecord, PaperOrderRecord
-from exchanges.paper import PaperExchange
-from exchanges.paper_book import PaperBook, PaperOrder
+from exchanges.paper.book import PaperBook, PaperOrder
+from exchanges.paper.exchange import PaperExchange
+from exchanges.paper.feeds import PriceFeed, feed_from_spec
 
 _OPEN = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
 

@@ -1,6 +1,6 @@
 """The records the trading core passes around, and the protocols of what persists and shows them.
 
-Plain Python, no Django: `trading.journal` maps these onto the ORM models, `trading.memory` keeps them in memory.
+Plain Python, no Django: `trading.journal` maps these onto the ORM models, `trading.core.memory` keeps them in memory.
 Records are frozen; a change is a new record (dataclasses.replace), so a record handed to a journal can never be
 altered behind its back.
 """
@@ -128,7 +128,7 @@ class Lot:
     entry_fee_quote) × sold_quantity / quantity: only what was sold is charged.
 
     A closed lot may hold a rest below the step that no exit could sell (`remaining` > 0, "dust"). It keeps its
-    share of the cost until it moves, with that share, into a later lot (see trading.positions); the closed lot
+    share of the cost until it moves, with that share, into a later lot (see trading.core.positions); the closed lot
     then keeps quantity = sold_quantity and the cost of that, and its realized PnL does not change.
     """
 

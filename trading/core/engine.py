@@ -19,7 +19,7 @@ error or timeout while sending is never answered by sending again: the engine ma
 which looks the order up by client id — found: its state is adopted (and its fills booked); unknown to the
 exchange (older than the exchange's order_visibility_delay): marked `lost`. Reconcile runs on `start()` and at
 the beginning of the tick after any error, so a crash or restart continues from the same book. That half of
-the engine (reconcile, sync, booking fills into lots) lives in trading/reconcile.py.
+the engine (reconcile, sync, booking fills into lots) lives in trading/core/reconcile.py.
 
 Status: `publish()` hands the StatusBoard an EngineStatus every tick; `last_error` keeps the latest error with
 its time until another replaces it, so a one-tick network blip is still visible on the dashboard.
@@ -47,7 +47,11 @@ from exchanges.base import (
     Side,
 )
 from exchanges.clock import Clock
-from trading.core_types import (
+from trading.core.grid import GridStrategy
+from trading.core.positions import PositionTracker
+from trading.core.reconcile import OrderSync
+from trading.core.risk import RiskManager
+from trading.core.types import (
     EngineConfig,
     EngineStatus,
     ExitReason,
@@ -57,10 +61,6 @@ from trading.core_types import (
     Role,
     StatusBoard,
 )
-from trading.grid import GridStrategy
-from trading.positions import PositionTracker
-from trading.reconcile import OrderSync
-from trading.risk import RiskManager
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from datetime import datetime
 
 from exchanges.base import ACTIVE_STATUSES, ZERO, Exchange, MarketRules, OrderNotFound, OrderState, OrderStatus
 from exchanges.clock import Clock
-from trading.core_types import EngineConfig, FillRecord, Journal, Lot, OrderRecord, Role
-from trading.positions import PositionTracker
-from trading.risk import RiskManager
+from trading.core.positions import PositionTracker
+from trading.core.risk import RiskManager
+from trading.core.types import EngineConfig, FillRecord, Journal, Lot, OrderRecord, Role
 
 # Closed lots kept in memory for the risk rules: today's and the last few are all they read.
 _CLOSED_KEPT = 500

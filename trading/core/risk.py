@@ -27,7 +27,7 @@ from datetime import datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from exchanges.base import ZERO
-from trading.core_types import EngineConfig, ExitReason, Lot
+from trading.core.types import EngineConfig, ExitReason, Lot
 
 HUNDRED = Decimal(100)
 

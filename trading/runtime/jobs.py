@@ -17,9 +17,9 @@ from rq.job import Job
 from aresbot.redis import get_queue, get_redis
 from strategies.choices import DesiredState
 from strategies.models import Strategy
-from trading import coordination as co
-from trading.build import build_engine
-from trading.runtime import FencedExchange, LeasedStatusBoard, StrategyRunner, install_handover_signal
+from trading.runtime import coordination as co
+from trading.runtime.build import build_engine
+from trading.runtime.runner import FencedExchange, LeasedStatusBoard, StrategyRunner, install_handover_signal
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
-from exchanges.feeds import (
+from exchanges.paper.feeds import (
     CandleReplayFeed,
     RandomWalkFeed,
     feed_from_spec,

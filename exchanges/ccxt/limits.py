@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from exchanges.ratelimit import Bucket
+from exchanges.ccxt.ratelimit import Bucket
 
 BINANCE_COST_PER_WEIGHT = 0.2
 DEFAULT_SHARE = 0.8

@@ -6,10 +6,10 @@ from decimal import Decimal as D
 import pytest
 
 from exchanges.base import OrderStatus, Side
-from exchanges.faults import Fault, FaultInjector
+from exchanges.paper.faults import Fault, FaultInjector
 from tests.conftest import make_paper_account, make_strategy
 from tests.core.harness import START, Harness
-from trading.core_types import FillRecord
+from trading.core.types import FillRecord
 from trading.journal import OrmJournal
 from trading.models import EngineState, Fill, Order, Position
 

@@ -22,8 +22,8 @@ import ccxt
 from requests.adapters import BaseAdapter
 
 from exchanges.base import FatalExchangeError
-from exchanges.ccxt_limits import LimitPlan
-from exchanges.ratelimit import SharedRateLimiter
+from exchanges.ccxt.limits import LimitPlan
+from exchanges.ccxt.ratelimit import SharedRateLimiter
 
 logger = logging.getLogger(__name__)
 

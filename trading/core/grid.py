@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from exchanges.base import ZERO, MarketRules
-from trading.core_types import EngineConfig, Lot
+from trading.core.types import EngineConfig, Lot
 
 HUNDRED = Decimal(100)
 

@@ -19,16 +19,16 @@ from accounts.models import ExchangeAccount
 from aresbot.redis import get_redis
 from exchanges.backoff import Backoff
 from exchanges.base import Exchange, ExchangeError
-from exchanges.ccxt_client import make_client
-from exchanges.ccxt_exchange import CcxtExchange
-from exchanges.ccxt_feed import LiveTickerFeed
-from exchanges.ccxt_limits import plan_for
+from exchanges.ccxt.client import make_client
+from exchanges.ccxt.exchange import CcxtExchange
+from exchanges.ccxt.feed import LiveTickerFeed
+from exchanges.ccxt.limits import plan_for
+from exchanges.ccxt.ratelimit import SharedRateLimiter
 from exchanges.clock import Clock, SystemClock
-from exchanges.feeds import PriceFeed, feed_from_spec
 from exchanges.markets import binance_spot_markets
-from exchanges.paper import PaperExchange
-from exchanges.paper_store import DbPaperStore, book_key
-from exchanges.ratelimit import SharedRateLimiter
+from exchanges.paper.exchange import PaperExchange
+from exchanges.paper.feeds import PriceFeed, feed_from_spec
+from exchanges.paper.store import DbPaperStore, book_key
 
 PUBLIC = "public"  # the account label of unsigned market-data clients (their limits are per IP anyway)
 
@@ -119,7 +119,7 @@ def build_exchange(
     feed_specs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Exchange:
     """The Exchange an engine trading on `account` talks to. `feed_specs` (symbol → feed spec) is for paper
-    accounts: where their prices come from (see exchanges.feeds.feed_from_spec)."""
+    accounts: where their prices come from (see exchanges.paper.feeds.feed_from_spec)."""
     if account.is_paper:
         return paper_exchange_for(account, clock=clock or SystemClock(), feed_specs=feed_specs or {})
     return ccxt_exchange_for(account)

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exchanges.base import ExchangeError
-from exchanges.ccxt_errors import Reason, reason_of
-from exchanges.ccxt_exchange import CcxtExchange
-from exchanges.ccxt_orders import balances_from_ccxt
+from exchanges.ccxt.errors import Reason, reason_of
+from exchanges.ccxt.exchange import CcxtExchange
+from exchanges.ccxt.orders import balances_from_ccxt
 
 
 @dataclass(frozen=True, slots=True)

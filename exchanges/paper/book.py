@@ -2,7 +2,7 @@
 
 A `PaperStore` hands out the book for one operation at a time (`session()`), so that several processes trading
 the same paper account apply their operations one after another on the same book. `InMemoryPaperStore` is for
-tests, the backtester and benchmarks; `exchanges.paper_store.DbPaperStore` keeps it in the database.
+tests, the backtester and benchmarks; `exchanges.paper.store.DbPaperStore` keeps it in the database.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ from exchanges.base import (
     Side,
 )
 from exchanges.clock import ManualClock
-from exchanges.faults import Fault, FaultInjector
-from exchanges.feeds import ManualFeed
-from exchanges.paper import PaperExchange
-from exchanges.paper_book import InMemoryPaperStore
+from exchanges.paper.book import InMemoryPaperStore
+from exchanges.paper.exchange import PaperExchange
+from exchanges.paper.faults import Fault, FaultInjector
+from exchanges.paper.feeds import ManualFeed
 
 SYMBOL = "BTC/USDT"
 

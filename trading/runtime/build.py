@@ -14,11 +14,11 @@ from django.conf import settings
 
 from exchanges.base import Exchange
 from exchanges.clock import Clock, SystemClock
-from exchanges.factory import build_exchange
 from strategies.models import Strategy
-from trading.core_types import EngineConfig, StatusBoard
-from trading.engine import TradingEngine
+from trading.core.engine import TradingEngine
+from trading.core.types import EngineConfig, StatusBoard
 from trading.journal import OrmJournal
+from trading.runtime.factory import build_exchange
 
 
 def engine_config_for(strategy: Strategy) -> EngineConfig:

@@ -32,10 +32,10 @@ from django.db import DatabaseError, close_old_connections, connection
 from exchanges.base import Exchange, ExchangeError, FatalExchangeError, NetworkError, OrderRequest, OrderState
 from strategies.choices import DesiredState
 from strategies.models import Strategy
-from trading import coordination as co
-from trading.build import build_engine, engine_config_for
-from trading.core_types import EngineStatus
-from trading.engine import TradingEngine
+from trading.core.engine import TradingEngine
+from trading.core.types import EngineStatus
+from trading.runtime import coordination as co
+from trading.runtime.build import build_engine, engine_config_for
 
 log = logging.getLogger(__name__)
 
