@@ -37,6 +37,15 @@ class ExitReason(StrEnum):
     MANUAL = "manual"
 
 
+class EngineState(StrEnum):
+    """An engine's state, as the core sets it and the `status` field of `strategy:running:{id}` carries it."""
+
+    STOPPED = "stopped"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    ERROR = "error"
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """A strategy's grid and risk parameters, as the engine reads them (see strategies.models.BOUNDS)."""

@@ -22,9 +22,18 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from typing import Any, cast
 
 import redis
+
+
+class StopMode(StrEnum):
+    """The value of the stop signal `strategy:stop:{id}`: what a stopping engine cancels."""
+
+    CANCEL_BUYS = "1"  # the resting grid buys; lots keep their take-profits
+    CANCEL_ALL = "all"  # the take-profits too (the lots stay held)
+
 
 LOCK_KEY = "strategy:lock:{id}"
 RUNNING_KEY = "strategy:running:{id}"
@@ -206,15 +215,17 @@ def running_strategy_ids(client: redis.Redis) -> list[int]:
 
 def raise_stop(client: redis.Redis, strategy_id: int, ttl_seconds: float, *, cancel_all: bool = False) -> None:
     # The TTL bounds a signal nobody consumed (the engine had already died): it cannot stop a later start.
-    client.set(STOP_KEY.format(id=strategy_id), "all" if cancel_all else "1", ex=max(1, int(ttl_seconds)))
+    mode = StopMode.CANCEL_ALL if cancel_all else StopMode.CANCEL_BUYS
+    client.set(STOP_KEY.format(id=strategy_id), mode.value, ex=max(1, int(ttl_seconds)))
 
 
-def stop_requested(client: redis.Redis, strategy_id: int) -> str | None:
-    """None, or the raised signal: "1" (cancel buys) or "all" (cancel take-profits too)."""
+def stop_requested(client: redis.Redis, strategy_id: int) -> StopMode | None:
+    """None, or the raised signal. An unknown value (written by hand) stops and cancels the buys only."""
     value = client.get(STOP_KEY.format(id=strategy_id))
     if value is None:
         return None
-    return value.decode() if isinstance(value, bytes) else str(value)
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    return StopMode.CANCEL_ALL if text == StopMode.CANCEL_ALL else StopMode.CANCEL_BUYS
 
 
 def clear_stop(client: redis.Redis, strategy_id: int) -> None:

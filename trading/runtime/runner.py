@@ -248,7 +248,7 @@ class StrategyRunner:
                 if isinstance(row, _Unknown):
                     pass  # the database is away: keep the current settings, the stop signal still works
                 elif row is None or row.desired_state != DesiredState.RUNNING:
-                    stop = stop or "1"
+                    stop = stop or co.StopMode.CANCEL_BUYS
                 elif row.updated_at != edited_at:
                     edited_at = row.updated_at
                     engine.reconfigure(engine_config_for(row))
@@ -260,7 +260,7 @@ class StrategyRunner:
                 return "handed over"
             if stop:
                 board.touch(status="stopping")
-                engine.stop(cancel_all=stop == "all")
+                engine.stop(cancel_all=stop is co.StopMode.CANCEL_ALL)
                 return "stopped"
             if now >= next_tick:
                 next_tick = max(next_tick + interval, now)  # a slow tick delays the next, never a burst
@@ -269,7 +269,7 @@ class StrategyRunner:
             self._heartbeat()
             time.sleep(max(0.0, min(self.poll, next_tick - time.monotonic())))
 
-    def _stop_signal(self) -> str | None:
+    def _stop_signal(self) -> co.StopMode | None:
         try:
             return co.stop_requested(self.client, self.strategy_id)
         except redis.RedisError:
