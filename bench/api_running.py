@@ -44,7 +44,7 @@ from bench._harness import (
     pids_named,
     print_table,
 )
-from tests.processes import free_port, wait_for
+from tests.processes import free_port, wait_until
 
 PATH = "/api/strategies/running"
 GOAL_P99_MS = 50.0
@@ -255,7 +255,7 @@ def main() -> int:
             except OSError:
                 return False
 
-        wait_for(answers, 60, "gunicorn to answer", 0.2)
+        wait_until(answers, 60, "gunicorn to answer", 0.2)
         pids = server.family()
         assert bench.redis.proc is not None
         redis_pid = bench.redis.proc.pid

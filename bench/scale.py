@@ -58,7 +58,7 @@ from bench._harness import (
     pids_named,
     print_table,
 )
-from tests.processes import descendants, wait_for
+from tests.processes import descendants, wait_until
 
 LOOP_INTERVAL = 1.0
 TICK_WRITE = re.compile(r'^(\d+\.\d+) \[\d+ lua\] "HSET" "strategy:running:(\d+)" (.*)$')
@@ -452,14 +452,14 @@ def main() -> int:
             log(f"--- N={count}: adding {count - len(workers)} strategy workers")
             while len(workers) < count:
                 workers.append(bench.strategy_worker(f"strategy-worker-{len(workers):03d}", env, worker_class))
-            wait_for(partial(workers_at_least, count), 240, f"{count} RQ strategy workers", 1.0)
+            wait_until(partial(workers_at_least, count), 240, f"{count} RQ strategy workers", 1.0)
             log(f"N={count}: workers up after {time.monotonic() - began:.0f} s; starting strategies")
             for strategy in strategies[:count]:
                 if strategy.desired_state != "running":
                     start_strategy(strategy)
                     strategy.desired_state = "running"
             ids = [s.pk for s in strategies[:count]]
-            wait_for(partial(all_fresh, ids), 240, f"all {count} strategies to tick", 1.0)
+            wait_until(partial(all_fresh, ids), 240, f"all {count} strategies to tick", 1.0)
             log(f"N={count}: all ticking after {time.monotonic() - began:.0f} s; settling {args.settle:.0f} s")
             time.sleep(args.settle)
             log(f"N={count}: measuring {args.seconds:.0f} s")

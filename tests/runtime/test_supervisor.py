@@ -6,11 +6,14 @@ import time
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from aresbot.redis import get_rq_redis
 from exchanges.base import AuthenticationError
 from strategies.models import Strategy
 from tests.factories import make_paper_account, make_strategy
+from tests.processes import wait_until
 from trading.runtime import coordination as co
 from trading.runtime import runner as runtime
 from trading.runtime.jobs import supervise
@@ -100,6 +103,14 @@ def test_a_stopped_or_deleted_strategy_is_not_run(alice, redis_client):
     assert redis_client.keys("strategy:lock:*") == []
 
 
+def lease_lost(runner: runtime.StrategyRunner) -> bool:
+    try:
+        runner.check_lease()
+    except runtime.LeaseLost:
+        return True
+    return False
+
+
 def test_the_pulse_keeps_a_slow_tick_alive_and_the_fence_refuses_sends_without_redis(wanted, redis_client):
     from exchanges.base import NetworkError
 
@@ -110,16 +121,19 @@ def test_the_pulse_keeps_a_slow_tick_alive_and_the_fence_refuses_sends_without_r
     runtime.threading.Thread(target=runner._pulse, args=(done,), daemon=True).start()
     try:
         redis_client.hset(f"strategy:running:{wanted.pk}", "updated_at", "1.0")
-        time.sleep(0.5)  # the engine's thread is "blocked in a tick": no progress, yet the pulse goes on
-        assert float(redis_client.hget(f"strategy:running:{wanted.pk}", "updated_at")) > time.time() - 2
+        # The engine's thread is "blocked in a tick": it makes no progress, yet the pulse goes on.
+        wait_until(
+            lambda: float(redis_client.hget(f"strategy:running:{wanted.pk}", "updated_at")) > 1.0,
+            5,
+            "the pulse to refresh the status",
+        )
         runner.check_lease()
         redis_client.set(f"strategy:lock:{wanted.pk}", "another-job")
-        time.sleep(0.3)
-        with pytest.raises(runtime.LeaseLost):
-            runner.check_lease()
+        wait_until(lambda: lease_lost(runner), 5, "the pulse to find the lease taken")
     finally:
         done.set()
-    broken = runtime.StrategyRunner(wanted.pk, "job-6", client=redis.Redis(port=1, socket_connect_timeout=0.2))
+    unreachable = redis.Redis(port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))  # fail at once
+    broken = runtime.StrategyRunner(wanted.pk, "job-6", client=unreachable)
     with pytest.raises(NetworkError, match="lease cannot be confirmed"):
         broken.fence()
 
