@@ -12,8 +12,8 @@ FROM python:3.11-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential default-libmysqlclient-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
-COPY requirements.txt requirements-core.txt /tmp/
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
+COPY requirements/prod.txt /tmp/requirements.txt
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt
 
 # --- stage 3: the slim runtime, as a non-root user
 FROM python:3.11-slim
