@@ -249,10 +249,10 @@ def measure(
     window.cpu = {
         name: (sum(cpu_seconds(p) for p in members) - cpu_before[name]) / elapsed for name, members in pids.items()
     }
-    window.machine_busy = (busy1 - busy0) / max(1.0, total1 - total0)
+    window.machine_busy = (busy1 - busy0) / max(0.01, total1 - total0)
     window.pressure = (pressure1 - pressure0) / 1e6 / elapsed
     window.db = {name: (db1[name] - db0[name]) / elapsed for name in DB_COUNTERS}
-    window.loadavg = Path("/proc/loadavg").read_text().split(" ")[0]
+    window.loadavg = f"{os.getloadavg()[0]:.2f}"
     window.db_connections, window.max_connections = mysql_connections(bench.database)
     for name in ("work-horses", "strategy workers"):
         mem = [memory_kb(pid) for pid in pids[name]]
