@@ -2,7 +2,8 @@
 # AresBot image: one image for web, workers and the scheduler; the command picks the role.
 
 # --- stage 1: the SPA (Vue 3 + Vite). Until the SPA lands, frontend/ has no package.json and this stage is empty.
-FROM node:20-slim AS spa
+# Node 26: the active LTS line since 2026-10-28 (24 is in maintenance); a major tag brings its patch releases.
+FROM node:26-slim AS spa
 WORKDIR /spa
 COPY frontend/ ./
 RUN if [ -f package.json ]; then npm ci --no-audit --no-fund && npm run build; else mkdir -p dist; fi
