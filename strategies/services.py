@@ -15,6 +15,7 @@ from strategies.models import Strategy
 from trading.choices import ACTIVE_ORDER_STATUSES
 from trading.models import Order
 from trading.runtime import coordination as co
+from trading.runtime.queues import enqueue_run, enqueue_stop_without_engine
 
 # The running list a user's dashboard polls is kept this long (strategies/api/views.py); any write to the user's
 # strategies drops it, so only the engines' own status updates can be up to this old.
@@ -43,8 +44,6 @@ def start_strategy(strategy: Strategy) -> Strategy:
 
     409 when it already runs; 400 naming the reason when its account cannot trade.
     """
-    from trading.runtime.jobs import enqueue_run  # the runtime imports this module's models: import at call time
-
     account = strategy.account
     if not account.is_active:
         raise ValidationError({"account": f"Account {account.name!r} is inactive: activate it first."})
@@ -73,8 +72,6 @@ def stop_strategy(strategy: Strategy, *, cancel_all: bool = False) -> Strategy:
     """Idempotent. The engine sees the signal within STRATEGY_STOP_POLL_INTERVAL, cancels its open buys (and
     with `cancel_all` its take-profits), writes its last status and releases the lease. When no engine holds
     the strategy, a control job does the cancelling instead, so nothing is left resting."""
-    from trading.runtime.jobs import enqueue_stop_without_engine
-
     Strategy.objects.filter(pk=strategy.pk).update(desired_state=DesiredState.STOPPED)
     client = get_redis()
     forget_running(strategy.owner_id)

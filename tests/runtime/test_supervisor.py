@@ -14,6 +14,7 @@ from tests.conftest import make_paper_account, make_strategy
 from trading.runtime import coordination as co
 from trading.runtime import runner as runtime
 from trading.runtime.jobs import supervise
+from trading.runtime.runner import RunOutcome
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,8 +84,8 @@ class _FailingEngine:
 
 def test_a_fatal_exchange_error_shows_in_status_backs_off_and_frees_the_lease(wanted, clean_redis, monkeypatch):
     monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _FailingEngine())
-    outcome = runtime.StrategyRunner(wanted.pk, "job-9", client=clean_redis).run()
-    assert outcome.startswith("error:")
+    result = runtime.StrategyRunner(wanted.pk, "job-9", client=clean_redis).run()
+    assert result.outcome is RunOutcome.ERROR
     status = clean_redis.hgetall(f"strategy:running:{wanted.pk}")
     assert status["status"] == "error"
     assert "Invalid API-key" in status["last_error"]
@@ -95,8 +96,8 @@ def test_a_fatal_exchange_error_shows_in_status_backs_off_and_frees_the_lease(wa
 
 def test_a_stopped_or_deleted_strategy_is_not_run(alice, clean_redis):
     strategy = make_strategy(alice, make_paper_account(alice))
-    assert runtime.StrategyRunner(strategy.pk, "j", client=clean_redis).run().startswith("not started")
-    assert runtime.StrategyRunner(999999, "j", client=clean_redis).run().startswith("gone")
+    assert runtime.StrategyRunner(strategy.pk, "j", client=clean_redis).run().outcome is RunOutcome.NOT_STARTED
+    assert runtime.StrategyRunner(999999, "j", client=clean_redis).run().outcome is RunOutcome.GONE
     assert clean_redis.keys("strategy:lock:*") == []
 
 
@@ -132,7 +133,7 @@ class _LeaseLosingEngine:
 def test_a_job_that_lost_its_lease_leaves_the_new_holders_signal_and_status_alone(wanted, clean_redis, monkeypatch):
     monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _LeaseLosingEngine())
     co.raise_stop(clean_redis, wanted.pk, ttl_seconds=60)
-    outcome = runtime.StrategyRunner(wanted.pk, "job-old", client=clean_redis).run()
-    assert outcome.startswith("lease lost")
+    result = runtime.StrategyRunner(wanted.pk, "job-old", client=clean_redis).run()
+    assert result.outcome is RunOutcome.LEASE_LOST
     assert co.stop_requested(clean_redis, wanted.pk) == "1"
     assert co.backoff_error(clean_redis, wanted.pk) is None  # losing a lease is not a failure to back off from
