@@ -15,10 +15,10 @@ from trading.runtime import runner as runtime
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_more_levels_at_a_new_offset_are_placed_while_the_strategy_runs(alice, clean_redis, monkeypatch):
+def test_more_levels_at_a_new_offset_are_placed_while_the_strategy_runs(alice, redis_client, monkeypatch):
     monkeypatch.setattr(runtime, "DB_CHECK_SECONDS", 0.1)
     strategy = still_strategy(alice)
-    with RunnerThread(runtime.StrategyRunner(strategy.pk, "job-1", client=clean_redis)) as run:
+    with RunnerThread(runtime.StrategyRunner(strategy.pk, "job-1", client=redis_client)) as run:
         ladder = [Decimal("29700"), Decimal("29400"), Decimal("29100")]  # 30000 × (1 − 1 % × i)
         wait_for(lambda: open_buy_prices(strategy) == ladder, 20, "the ladder on the book")
         edited = Strategy.objects.get(pk=strategy.pk)
@@ -29,5 +29,5 @@ def test_more_levels_at_a_new_offset_are_placed_while_the_strategy_runs(alice, c
         # that no buy holds: 30000 × (1 − 1.5 %).
         wait_for(lambda: len(open_buy_prices(strategy)) == 4, 20, "a fourth buy on the book")
         assert open_buy_prices(strategy) == [Decimal("29700"), Decimal("29550"), Decimal("29400"), Decimal("29100")]
-        runtime.co.raise_stop(clean_redis, strategy.pk, ttl_seconds=60)
+        runtime.co.raise_stop(redis_client, strategy.pk, ttl_seconds=60)
         assert run.result() == "stopped"

@@ -28,11 +28,11 @@ def fenced_runner(strategy, client: redis.Redis) -> StrategyRunner:
     return StrategyRunner(strategy.pk, "job-old", client=client, lock_ttl=60, poll_interval=30)
 
 
-def test_an_engine_whose_lease_was_taken_places_no_order(alice, clean_redis):
+def test_an_engine_whose_lease_was_taken_places_no_order(alice, redis_client):
     strategy = still_strategy(alice)
-    with RunnerThread(fenced_runner(strategy, clean_redis)) as run:
+    with RunnerThread(fenced_runner(strategy, redis_client)) as run:
         wait_for(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
-        clean_redis.set(co.LOCK_KEY.format(id=strategy.pk), "job-new")
+        redis_client.set(co.LOCK_KEY.format(id=strategy.pk), "job-new")
         # The owner cancels a buy by hand: the engine wants that level back, so it will try to place an order.
         nearest = book_orders(strategy, status="open").order_by("-price").first()
         assert nearest is not None
@@ -42,21 +42,21 @@ def test_an_engine_whose_lease_was_taken_places_no_order(alice, clean_redis):
         # It did try: the order was journaled (write-ahead) and never sent.
         assert Order.objects.filter(strategy=strategy, status="pending", side="buy").count() == 1
         assert "lease" in run.result()
-    assert lock_holder(clean_redis, strategy) == "job-new"
+    assert lock_holder(redis_client, strategy) == "job-new"
 
 
-def test_an_engine_whose_lease_was_taken_cancels_nothing_when_stopped(alice, clean_redis):
+def test_an_engine_whose_lease_was_taken_cancels_nothing_when_stopped(alice, redis_client):
     strategy = still_strategy(alice)
-    with RunnerThread(fenced_runner(strategy, clean_redis)) as run:
+    with RunnerThread(fenced_runner(strategy, redis_client)) as run:
         wait_for(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
-        clean_redis.set(co.LOCK_KEY.format(id=strategy.pk), "job-new")
-        co.raise_stop(clean_redis, strategy.pk, ttl_seconds=60)  # a stop cancels the buys, if the lease allows
+        redis_client.set(co.LOCK_KEY.format(id=strategy.pk), "job-new")
+        co.raise_stop(redis_client, strategy.pk, ttl_seconds=60)  # a stop cancels the buys, if the lease allows
         wait_for(run.ended, 20, "the engine to end")
         # The buys now belong to the new holder: the old job canceled none of them.
         assert book_orders(strategy, status="open").count() == 3
         assert not book_orders(strategy, status="canceled").exists()
         assert "lease" in run.result()
-    assert lock_holder(clean_redis, strategy) == "job-new"
+    assert lock_holder(redis_client, strategy) == "job-new"
 
 
 class _Recorder:

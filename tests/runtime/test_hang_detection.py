@@ -41,26 +41,26 @@ class _SlowEngine:
         return None
 
 
-def test_an_engine_that_makes_no_progress_lets_its_lease_lapse(alice, clean_redis, monkeypatch):
+def test_an_engine_that_makes_no_progress_lets_its_lease_lapse(alice, redis_client, monkeypatch):
     strategy = still_strategy(alice)
-    runner = runtime.StrategyRunner(strategy.pk, "job-hung", client=clean_redis, lock_ttl=1, poll_interval=0.1)
+    runner = runtime.StrategyRunner(strategy.pk, "job-hung", client=redis_client, lock_ttl=1, poll_interval=0.1)
     engine = _SlowEngine(runner, hang_after=0.5, tick_seconds=60)
     monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: engine)
     try:
         with RunnerThread(runner) as run:
             wait_for(engine.entered.is_set, 20, "the engine to enter its tick")
-            successor = co.Lease(clean_redis, strategy.pk, "job-next", ttl_seconds=30)
+            successor = co.Lease(redis_client, strategy.pk, "job-next", ttl_seconds=30)
             wait_for(successor.acquire, 20, "the hung engine's lease to lapse")
             engine.release.set()  # it wakes up: it finds the lease gone and ends without touching anything
             assert "lease" in run.result()
-            assert lock_holder(clean_redis, strategy) == "job-next"
+            assert lock_holder(redis_client, strategy) == "job-next"
     finally:
         engine.release.set()
 
 
-def test_an_engine_with_slow_ticks_that_finish_keeps_its_lease(alice, clean_redis, monkeypatch):
+def test_an_engine_with_slow_ticks_that_finish_keeps_its_lease(alice, redis_client, monkeypatch):
     strategy = still_strategy(alice)
-    runner = runtime.StrategyRunner(strategy.pk, "job-slow", client=clean_redis, lock_ttl=1, poll_interval=0.1)
+    runner = runtime.StrategyRunner(strategy.pk, "job-slow", client=redis_client, lock_ttl=1, poll_interval=0.1)
     # Each tick outlasts the lease (the pulse renews it meanwhile) and three of them outlast hang_after.
     engine = _SlowEngine(runner, hang_after=2, tick_seconds=1.3)
     monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: engine)
@@ -68,9 +68,9 @@ def test_an_engine_with_slow_ticks_that_finish_keeps_its_lease(alice, clean_redi
         with RunnerThread(runner) as run:
             wait_for(lambda: engine.ticks_done >= 3 or run.ended(), 30, "three slow ticks")
             assert not run.ended()
-            assert lock_holder(clean_redis, strategy) == "job-slow"
-            assert not co.Lease(clean_redis, strategy.pk, "job-next", ttl_seconds=30).acquire()
-            co.raise_stop(clean_redis, strategy.pk, ttl_seconds=60)
+            assert lock_holder(redis_client, strategy) == "job-slow"
+            assert not co.Lease(redis_client, strategy.pk, "job-next", ttl_seconds=30).acquire()
+            co.raise_stop(redis_client, strategy.pk, ttl_seconds=60)
             engine.release.set()
             assert run.result() == "stopped"
     finally:

@@ -26,7 +26,7 @@ from exchanges.paper.feeds import feed_from_spec
 from exchanges.paper.store import DbPaperStore, book_key
 from strategies.choices import DesiredState
 from strategies.models import Strategy
-from tests.conftest import make_paper_account, make_strategy
+from tests.factories import make_paper_account, make_strategy
 from tests.processes import wait_for
 from trading.runtime import coordination as co
 from trading.runtime.runner import StrategyRunner
