@@ -232,3 +232,12 @@ def test_the_browsable_api_shows_the_same_running_list(alice, grid, clean_redis)
     page = client.get("/api/strategies/running", HTTP_ACCEPT="text/html")
     assert page.status_code == 200
     assert as_json[0]["name"] in page.content.decode()
+
+
+def test_the_demo_command_says_why_it_did_not_start_the_demo(alice, clean_redis):
+    alice.is_superuser = True
+    alice.save()
+    make_paper_account(alice, name="Demo paper account", is_active=False)
+    with pytest.raises(CommandError, match="created but not started: Account 'Demo paper account' is inactive"):
+        call_command("create_demo", stdout=io.StringIO())
+    assert Strategy.objects.get(owner=alice).desired_state == "stopped"
