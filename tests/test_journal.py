@@ -7,8 +7,8 @@ import pytest
 
 from exchanges.base import OrderStatus, Side
 from exchanges.paper.faults import Fault, FaultInjector
-from tests.conftest import make_paper_account, make_strategy
 from tests.core.harness import START, Harness
+from tests.factories import make_paper_account, make_strategy
 from trading.core.types import FillRecord
 from trading.journal import OrmJournal
 from trading.models import EngineState, Fill, Order, Position

@@ -16,32 +16,25 @@ from exchanges.ccxt.feed import LiveTickerFeed
 from exchanges.clock import ManualClock
 from exchanges.paper.exchange import PaperExchange
 from tests.ccxt.fake_binance import API_KEY, API_SECRET, Reply
-from tests.conftest import make_paper_account
+from tests.factories import make_account, make_paper_account
 from trading.runtime.factory import build_exchange
 
 
 @pytest.fixture
-def account_on(alice, transport, scope, settings, redis_client):
+def new_binance_account(alice, transport, scope, settings):
+    """Alice's Binance account, its limiter keys under this test's outbound-IP label (`scope`)."""
     settings.EXCHANGE_OUTBOUND_IP = scope
-    made: list[ExchangeAccount] = []
 
     def make(**fields) -> ExchangeAccount:
-        account = ExchangeAccount(owner=alice, name=f"acct{len(made)}", **fields)
-        account.full_clean()
-        account.save()
-        made.append(account)
-        return account
+        return make_account(alice, "binance", "binance", api_key=API_KEY, api_secret=API_SECRET, **fields)
 
-    yield make
-    for account in made:  # per-account buckets outlive the test database's ids
-        for key in redis_client.scan_iter(f"ratelimit:binance*:{account.pk}:*"):
-            redis_client.delete(key)
+    return make
 
 
 def test_a_binance_account_gets_the_ccxt_adapter_with_its_keys_and_shared_limits(
-    account_on, transport, scope, redis_client
+    new_binance_account, transport, scope, redis_client
 ):
-    account = account_on(exchange="binance", api_key=API_KEY, api_secret=API_SECRET)
+    account = new_binance_account()
     exchange = build_exchange(account)
     assert isinstance(exchange, CcxtExchange)
     assert exchange.fetch_balance()["USDT"].free == D("10000")
@@ -52,8 +45,8 @@ def test_a_binance_account_gets_the_ccxt_adapter_with_its_keys_and_shared_limits
     assert int(redis_client.get(f"ratelimit:binance:{account.pk}:orders:10s:sum")) == 1
 
 
-def test_a_testnet_account_talks_to_the_testnet(account_on, transport, scope, redis_client):
-    account = account_on(exchange="binance", api_key=API_KEY, api_secret=API_SECRET, testnet=True)
+def test_a_testnet_account_talks_to_the_testnet(new_binance_account, transport, scope, redis_client):
+    account = new_binance_account(testnet=True)
     build_exchange(account).fetch_balance()
     assert {r.host for r in transport.requests} == {"testnet.binance.vision"}
     assert redis_client.exists(f"ratelimit:binance-testnet:ip:{scope}:sum") == 1

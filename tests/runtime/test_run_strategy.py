@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.models import ExchangeAccount
 from exchanges.models import PaperBookRecord
-from tests.conftest import make_paper_account, make_strategy
+from tests.factories import make_account, make_paper_account, make_strategy
 from trading.models import Fill, Order, Position
+from trading.runtime.coordination import Lease
 
 pytestmark = pytest.mark.django_db
 DAY = Path(__file__).resolve().parent.parent / "fixtures" / "BTCUSDT-1m-2022-05-05.csv"
@@ -53,27 +53,21 @@ def test_it_refuses_an_unknown_strategy():
 
 
 def test_a_live_account_cannot_use_the_simulated_clock_or_feeds(alice):
-    account = ExchangeAccount.objects.create(owner=alice, name="live", exchange="binance", api_key="k", api_secret="s")
+    account = make_account(alice, "live", "binance", api_key="k" * 20, api_secret="s" * 20)
     strategy = make_strategy(alice, account)
     with pytest.raises(CommandError, match="only apply to paper accounts"):
         call_command("run_strategy", strategy.pk, "--ticks", "1", "--fast")
 
 
-def test_it_refuses_a_strategy_whose_lease_a_worker_holds(alice):
-    from aresbot.redis import get_redis
-    from trading.runtime.coordination import Lease
-
+def test_it_refuses_a_strategy_whose_lease_a_worker_holds(alice, redis_client):
     strategy = make_strategy(alice, make_paper_account(alice))
-    lease = Lease(get_redis(), strategy.pk, "worker-job", ttl_seconds=30)
-    assert lease.acquire()
-    try:
-        with pytest.raises(CommandError, match="is held by worker-job"):
-            call_command(
-                "run_strategy", strategy.pk, "--ticks", "1", "--fast", "--feed", "random", "--start-price", "30000"
-            )
-        assert not Order.objects.filter(strategy=strategy).exists()
-    finally:
-        lease.release()
+    assert Lease(redis_client, strategy.pk, "worker-job", ttl_seconds=30).acquire()
+    with pytest.raises(CommandError, match="is held by worker-job"):
+        call_command(
+            "run_strategy", strategy.pk, "--ticks", "1", "--fast", "--feed", "random", "--start-price", "30000"
+        )
+    assert not Order.objects.filter(strategy=strategy).exists()
+    assert redis_client.get(f"strategy:lock:{strategy.pk}") == "worker-job"  # the worker's lease is left alone
 
 
 def test_a_random_feed_needs_a_start_price(alice):
