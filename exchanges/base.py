@@ -22,6 +22,7 @@ from typing import Protocol
 ZERO = Decimal(0)
 
 
+# The order enums, defined once: the core trades with them, the trade-record models' choices are made from them.
 class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"
@@ -33,19 +34,18 @@ class OrderType(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    """The values of trading.choices.OrderStatus. PENDING and LOST exist only in the journal, never on an exchange."""
+    """An order's status, on the exchange and in the journal (the Order model's choices are made from it)."""
 
-    PENDING = "pending"
+    PENDING = "pending"  # journaled, not yet acknowledged by the exchange: only in the journal
     OPEN = "open"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     CANCELED = "canceled"
     REJECTED = "rejected"
-    LOST = "lost"
+    LOST = "lost"  # journaled before sending, and the exchange never received it: only in the journal
 
 
 ACTIVE_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
-DONE_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.LOST})
 
 
 # --- errors ------

@@ -10,9 +10,9 @@ from rest_framework.exceptions import ValidationError
 from aresbot.api import Conflict
 from aresbot.redis import get_redis
 from exchanges import registry
+from exchanges.base import ACTIVE_STATUSES
 from strategies.choices import DesiredState
 from strategies.models import Strategy
-from trading.choices import ACTIVE_ORDER_STATUSES
 from trading.models import Order
 from trading.runtime import coordination as co
 
@@ -82,7 +82,7 @@ def stop_strategy(strategy: Strategy, *, cancel_all: bool = False) -> Strategy:
     co.raise_stop(client, strategy.pk, ttl_seconds=settings.STRATEGY_LOCK_TTL * 2, cancel_all=cancel_all)
     co.clear_enqueued(client, strategy.pk)
     no_engine = client.get(co.LOCK_KEY.format(id=strategy.pk)) is None
-    if no_engine and Order.objects.filter(strategy=strategy, status__in=ACTIVE_ORDER_STATUSES).exists():
+    if no_engine and Order.objects.filter(strategy=strategy, status__in=ACTIVE_STATUSES).exists():
         enqueue_stop_without_engine(strategy.pk, cancel_all)
     strategy.refresh_from_db()
     return strategy

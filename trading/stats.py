@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
 
-from trading.choices import OrderSide
+from exchanges.base import Side
 from trading.models import Fill, Position
 
 ZERO = Decimal(0)
@@ -39,8 +39,8 @@ def trade_stats(fills: QuerySet[Fill], positions: QuerySet[Position]) -> dict[st
     notional = ExpressionWrapper(F("price") * F("amount"), output_field=DecimalField(max_digits=65, decimal_places=30))
     counts = fills.aggregate(
         count=Count("id"),
-        buys=Count("id", filter=Q(side=OrderSide.BUY)),
-        sells=Count("id", filter=Q(side=OrderSide.SELL)),
+        buys=Count("id", filter=Q(side=Side.BUY)),
+        sells=Count("id", filter=Q(side=Side.SELL)),
     )
     volume: dict[str, Decimal] = defaultdict(Decimal)
     for row in fills.values("strategy__symbol").annotate(v=Sum(notional)).order_by():
