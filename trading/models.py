@@ -15,6 +15,10 @@ MONEY_DIGITS, MONEY_PLACES = 40, 18
 
 
 class Order(models.Model):
+    """An order as the engine journaled it. `filled`, `cost`, `average_price` and `fee` are its totals over its
+    fills, written by the journal in the same transaction as the fills; they are trusted as stored (the engine
+    resumes from them), never recomputed from the fills."""
+
     strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="orders")
     client_order_id = models.CharField(max_length=36, unique=True)
     exchange_order_id = models.CharField(max_length=100, blank=True, default="")
@@ -31,6 +35,12 @@ class Order(models.Model):
     )
     amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     filled = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0)
+    cost = models.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        default=0,
+        help_text="Quote value of its fills (Σ price × amount); the average price is this over filled, rounded.",
+    )
     average_price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True)
     fee = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0)
     fee_currency = models.CharField(max_length=20, blank=True, default="")
