@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from accounts.errors import AccountCannotTrade
 from accounts.fields import EncryptedTextField, SealedSecret
 from exchanges import registry
 
@@ -50,6 +51,17 @@ class ExchangeAccount(models.Model):
     @property
     def is_paper(self) -> bool:
         return self.exchange == registry.PAPER
+
+    def check_can_trade(self) -> None:
+        """Raise AccountCannotTrade naming the reason when an engine could not trade on this account: the one
+        check before a start, whoever asks for it (API, admin, commands)."""
+        if not self.is_active:
+            raise AccountCannotTrade(f"Account {self.name!r} is inactive: activate it first.")
+        if not registry.is_supported(self.exchange):
+            raise AccountCannotTrade(f"Account {self.name!r} names an unknown exchange.")
+        needs = registry.credential_needs(self.exchange)
+        if (needs.api_key and not self.api_key) or (needs.secret and not self.api_secret):
+            raise AccountCannotTrade(f"Account {self.name!r} has no API credentials.")
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
