@@ -13,8 +13,9 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.errors import AccountCannotTrade
-from accounts.fields import EncryptedTextField, SealedSecret
+from accounts.fields import EncryptedTextField, SealedSecret, reveal
 from exchanges import registry
+from trading.runtime.spec import AccountSpec
 
 ASSET_RE = re.compile(r"^[A-Z0-9]{1,20}$")
 MAX_CREDENTIAL_LENGTH = 512
@@ -118,6 +119,19 @@ class ExchangeAccount(models.Model):
             if needed and not getattr(self, field):
                 errors[field] = f"{self.exchange} requires this credential."
         return errors
+
+    def exchange_spec(self) -> AccountSpec:
+        """What the runtime's exchange factory needs to trade on this account, credentials revealed."""
+        return AccountSpec(
+            pk=self.pk,
+            name=self.name,
+            exchange=self.exchange,
+            testnet=self.testnet,
+            paper_balances=dict(self.paper_balances),
+            api_key=reveal(self.api_key),
+            secret=reveal(self.api_secret),
+            passphrase=reveal(self.passphrase),
+        )
 
     def credential_key_ids(self) -> set[str]:
         values: list[object] = [self.api_key, self.api_secret, self.passphrase]

@@ -69,7 +69,7 @@ def _api_exchange(account: ExchangeAccount) -> CcxtExchange:
 
     # One attempt, short waits: a person is waiting for the answer, and will press the button again.
     limiter = SharedRateLimiter(get_redis(), max_wait=API_MAX_WAIT)
-    return ccxt_exchange_for(account, limiter=limiter, backoff=Backoff(attempts=1))
+    return ccxt_exchange_for(account.exchange_spec(), limiter=limiter, backoff=Backoff(attempts=1))
 
 
 def verify_account(account: ExchangeAccount) -> Verification:

@@ -341,15 +341,15 @@ def engine_host_estimate(ids: list[int]) -> HostEstimate:
     import gc
 
     import trading.runtime.factory  # noqa: F401 (imports are the per-process cost, not the per-engine one)
-    from strategies.models import Strategy
     from trading.core.memory import InMemoryStatusBoard
     from trading.runtime.build import build_engine
+    from trading.runtime.spec import strategy_source
 
     gc.collect()
     before = memory_kb(os.getpid())[0]
     engines = []
-    for strategy in Strategy.objects.select_related("account").filter(pk__in=ids):
-        engine = build_engine(strategy, status_board=InMemoryStatusBoard())
+    for spec in filter(None, map(strategy_source().load, ids)):
+        engine = build_engine(spec, status_board=InMemoryStatusBoard())
         engine.start()
         engines.append(engine)
     cpu0 = time.process_time()

@@ -21,7 +21,7 @@ from strategies.models import Strategy
 from strategies.status import StrategyRef, runtime_view
 from trading.models import Order
 from trading.runtime import coordination as co
-from trading.runtime.jobs import enqueue_run, enqueue_stop_without_engine
+from trading.runtime.queues import enqueue_run, enqueue_stop_without_engine
 
 # The running list a user's dashboard polls is kept this long; any write to the user's strategies drops it, so
 # only the engines' own status updates can be up to this old.

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 
-from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
@@ -31,9 +30,6 @@ class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance: Strategy) -> None:
         delete_strategy(instance)
-
-    def _locked_queryset(self) -> QuerySet[Strategy]:
-        return self.get_queryset().select_related("account")
 
     @extend_schema(request=None, responses={200: StrategySerializer})
     @action(detail=True, methods=["post"])
