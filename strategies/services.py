@@ -14,11 +14,11 @@ from django.db import transaction
 from rest_framework.renderers import JSONRenderer
 
 from aresbot.redis import get_redis
+from exchanges.base import ACTIVE_STATUSES
 from strategies.choices import DesiredState
 from strategies.errors import StrategyAlreadyRunning, StrategyIsRunning
 from strategies.models import Strategy
 from strategies.status import StrategyRef, runtime_view
-from trading.choices import ACTIVE_ORDER_STATUSES
 from trading.models import Order
 from trading.runtime import coordination as co
 from trading.runtime.queues import enqueue_run, enqueue_stop_without_engine
@@ -120,5 +120,5 @@ def _after_stop(strategy_id: int, owner_id: int, cancel_all: bool) -> None:
     co.raise_stop(client, strategy_id, ttl_seconds=settings.STRATEGY_LOCK_TTL * 2, cancel_all=cancel_all)
     co.clear_enqueued(client, strategy_id)
     no_engine = client.get(co.LOCK_KEY.format(id=strategy_id)) is None
-    if no_engine and Order.objects.filter(strategy_id=strategy_id, status__in=ACTIVE_ORDER_STATUSES).exists():
+    if no_engine and Order.objects.filter(strategy_id=strategy_id, status__in=ACTIVE_STATUSES).exists():
         enqueue_stop_without_engine(strategy_id, cancel_all)
