@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 from accounts.crypto import Keyring
+from accounts.errors import AccountInUse
 from accounts.fields import SealedSecret
 from accounts.models import ExchangeAccount
-from aresbot.api import Conflict
 from exchanges.base import Balance, ExchangeError, FatalExchangeError, OrderRejected
 from exchanges.models import PaperBookRecord
-from exchanges.paper_store import book_key
+from exchanges.paper.store import book_key
 
 if TYPE_CHECKING:
-    from exchanges.ccxt_exchange import CcxtExchange
-    from exchanges.ccxt_verify import Verification
+    from exchanges.ccxt.exchange import CcxtExchange
+    from exchanges.ccxt.verify import Verification
 
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 
@@ -28,9 +28,7 @@ def delete_account(account: ExchangeAccount) -> None:
         locked = ExchangeAccount.objects.select_for_update().get(pk=account.pk)
         count = locked.strategies.count()
         if count:
-            raise Conflict(
-                f"Account {locked.name!r} has {count} strateg{'y' if count == 1 else 'ies'}: delete or move them first."
-            )
+            raise AccountInUse(locked.name, count)
         locked.delete()
 
 
@@ -66,19 +64,19 @@ def _api_exchange(account: ExchangeAccount) -> CcxtExchange:
     # Imported here: CCXT costs ~0.4 s to import, and most web requests never talk to an exchange.
     from aresbot.redis import get_redis
     from exchanges.backoff import Backoff
-    from exchanges.factory import ccxt_exchange_for
-    from exchanges.ratelimit import SharedRateLimiter
+    from exchanges.ccxt.ratelimit import SharedRateLimiter
+    from trading.runtime.factory import ccxt_exchange_for
 
     # One attempt, short waits: a person is waiting for the answer, and will press the button again.
     limiter = SharedRateLimiter(get_redis(), max_wait=API_MAX_WAIT)
-    return ccxt_exchange_for(account, limiter=limiter, backoff=Backoff(attempts=1))
+    return ccxt_exchange_for(account.exchange_spec(), limiter=limiter, backoff=Backoff(attempts=1))
 
 
 def verify_account(account: ExchangeAccount) -> Verification:
     """Can this account's key read the balance and trade? A paper account always can."""
-    from exchanges.ccxt_errors import Reason, reason_of
-    from exchanges.ccxt_verify import Verification, verify
-    from exchanges.factory import outbound_ip
+    from exchanges.ccxt.errors import Reason, reason_of
+    from exchanges.ccxt.verify import Verification, verify
+    from trading.runtime.factory import outbound_ip
 
     if account.is_paper:
         return Verification(True, account.exchange, assets=len(paper_balances(account)))
@@ -111,6 +109,6 @@ def account_balances(account: ExchangeAccount) -> dict[str, Balance]:
 def classify_failure(error: ExchangeError) -> tuple[str, bool]:
     """(reason, refused): why an exchange call failed, and whether the exchange refused it (rather than being
     unreachable or rate-limited, which a later try may get past)."""
-    from exchanges.ccxt_errors import reason_of
+    from exchanges.ccxt.errors import reason_of
 
     return str(reason_of(error)), isinstance(error, FatalExchangeError | OrderRejected)

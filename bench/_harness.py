@@ -348,13 +348,13 @@ class Bench:
         return proc
 
     def strategy_worker(
-        self, name: str, env: dict[str, str], worker_class: str = "trading.worker.StrategyWorker"
+        self, name: str, env: dict[str, str], worker_class: str = "trading.runtime.worker.StrategyWorker"
     ) -> Proc:
         args = [PYTHON, "manage.py", "rqworker", "strategies", "--worker-class", worker_class]
         return self.spawn(name, args, env)
 
     def control_worker(self, name: str, env: dict[str, str]) -> Proc:
-        args = [PYTHON, "manage.py", "rqworker", "control", "--worker-class", "trading.worker.ControlWorker"]
+        args = [PYTHON, "manage.py", "rqworker", "control", "--worker-class", "trading.runtime.worker.ControlWorker"]
         return self.spawn(name, args, env)
 
     def scheduler(self, name: str, env: dict[str, str]) -> Proc:

@@ -5,7 +5,7 @@
 The app runs under gunicorn (`gunicorn aresbot.wsgi:application --workers 4`, sync workers, DEBUG off) on a free
 loopback port, on a scratch MariaDB database and a private redis-server. The user has 100 strategies whose
 desired_state is running (set in the database directly, so no run job is queued), each with a lease and a
-realistic `strategy:running:{id}` hash written through `trading.coordination` (Lease.acquire + write_status):
+realistic `strategy:running:{id}` hash written through `trading.runtime.coordination` (Lease.acquire + write_status):
 no engine runs, because the endpoint only reads the rows and the hashes; an engine would only change the values.
 The same user also has 20 stopped strategies without a hash (filtered out), and another user 50 running ones
 (never shown), so the owner filter and the running filter both do work. Authentication is an API token
@@ -77,7 +77,7 @@ def seed(count: int) -> tuple[str, set[int]]:
     from accounts.models import ApiToken, ExchangeAccount
     from aresbot.redis import get_redis
     from strategies.models import Strategy
-    from trading import coordination as co
+    from trading.runtime import coordination as co
 
     users = get_user_model().objects
     alice = users.create_user("bench-api", password="bench-api-password")

@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from exchanges.clock import ManualClock
-from exchanges.feeds import RandomWalkFeed
-from exchanges.paper import PaperExchange
-from exchanges.paper_book import InMemoryPaperStore
-from trading.core_types import EngineConfig, Journal
-from trading.engine import TradingEngine
-from trading.memory import InMemoryJournal, InMemoryStatusBoard
+from exchanges.paper.book import InMemoryPaperStore
+from exchanges.paper.exchange import PaperExchange
+from exchanges.paper.feeds import RandomWalkFeed
+from trading.core.engine import TradingEngine
+from trading.core.memory import InMemoryJournal, InMemoryStatusBoard
+from trading.core.types import EngineConfig, Journal
 
 START = datetime(2022, 5, 5, tzinfo=UTC)
 

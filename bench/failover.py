@@ -3,8 +3,8 @@
     .venv/bin/python bench/failover.py [--runs 5] [--configs default,ttl5,ttl5-stale5] [--max-minutes 20]
 
 The real pieces, as separate processes on a private redis-server and a scratch MariaDB database:
-two `manage.py rqworker strategies --worker-class trading.worker.StrategyWorker`, one
-`manage.py rqworker control --worker-class trading.worker.ControlWorker` and the RQ cron scheduler
+two `manage.py rqworker strategies --worker-class trading.runtime.worker.StrategyWorker`, one
+`manage.py rqworker control --worker-class trading.runtime.worker.ControlWorker` and the RQ cron scheduler
 `manage.py rqcron aresbot.cron` (supervise every SUPERVISE_INTERVAL). One paper strategy (1 s loop) on a
 random-walk feed. Per run: wait until it ticks, wait a random 0..SUPERVISE_INTERVAL s (so that the kill does not
 always fall at the same phase of the supervisor), kill -9 the worker that runs it and its work-horse, then poll
@@ -67,7 +67,7 @@ def create_strategy() -> Any:
     from django.contrib.auth import get_user_model
 
     from accounts.models import ExchangeAccount
-    from exchanges.paper_store import DbPaperStore, book_key
+    from exchanges.paper.store import DbPaperStore, book_key
     from strategies.models import Strategy
 
     user = get_user_model().objects.create_user("bench-failover", password="bench-failover-password")
@@ -106,7 +106,7 @@ def rq_workers_ready(count: int) -> bool:
     from rq import Worker
 
     from aresbot.redis import get_rq_redis
-    from trading.jobs import STRATEGY_QUEUE
+    from trading.runtime.queues import STRATEGY_QUEUE
 
     workers = [w for w in Worker.all(connection=get_rq_redis()) if STRATEGY_QUEUE in w.queue_names()]
     return len(workers) >= count
@@ -126,7 +126,7 @@ def node_running(workers: list[Proc], task_id: str) -> Proc:
 
 
 def ticking(client: Any, sid: int, not_task: str | None = None, after: float = 0.0) -> dict[str, str] | None:
-    from trading import coordination as co
+    from trading.runtime import coordination as co
 
     h: dict[str, str] = client.hgetall(co.RUNNING_KEY.format(id=sid))
     if (
@@ -141,7 +141,7 @@ def ticking(client: Any, sid: int, not_task: str | None = None, after: float = 0
 
 def one_run(bench: Bench, env: dict[str, str], workers: list[Proc], sid: int, supervise: float, n: int) -> Run:
     from aresbot.redis import get_redis
-    from trading import coordination as co
+    from trading.runtime import coordination as co
 
     client = get_redis()
     wait_for(lambda: rq_workers_ready(WORKERS), 60, f"{WORKERS} strategy workers")

@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 import redis
 
 sys.path.insert(0, ".")
-from exchanges.ratelimit import Bucket, SharedRateLimiter
+from exchanges.ccxt.ratelimit import Bucket, SharedRateLimiter
 
 
 def latency(url: str, n: int = 2000) -> list[float]:

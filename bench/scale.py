@@ -4,7 +4,7 @@
 
 Each strategy has its own paper account and its own random-walk feed (so engines do not serialize on one paper
 book row), a 1 s loop_interval, 5 grid levels 0.2 % apart. One `manage.py rqworker strategies --worker-class
-trading.worker.StrategyWorker` process per strategy (each forks one work-horse that runs the engine for as long
+trading.runtime.worker.StrategyWorker` process per strategy (each forks one work-horse that runs the engine for as long
 as the strategy runs), one control worker and the RQ cron scheduler, on a private redis-server and a scratch
 MariaDB database, all with the default runtime settings. Counts are run in ascending order on the same cluster:
 workers and strategies are added up to the next count, then, once every strategy ticks, the bench waits
@@ -95,7 +95,7 @@ def create_strategies(count: int) -> list[Any]:
     from django.contrib.auth import get_user_model
 
     from accounts.models import ExchangeAccount
-    from exchanges.paper_store import DbPaperStore, book_key
+    from exchanges.paper.store import DbPaperStore, book_key
     from strategies.models import Strategy
 
     user = get_user_model().objects.create_user("bench-scale", password="bench-scale-password")
@@ -152,7 +152,7 @@ def all_fresh(ids: list[int]) -> bool:
 
 def fresh_count(ids: list[int], max_age: float = 3.0) -> int:
     from aresbot.redis import get_redis
-    from trading import coordination as co
+    from trading.runtime import coordination as co
 
     pipe = get_redis().pipeline(transaction=False)
     for sid in ids:
@@ -217,7 +217,7 @@ def measure(
     bench: Bench, count: int, ids: list[int], workers: list[Proc], control: Proc, cron: Proc, seconds: float
 ) -> Window:
     from aresbot.redis import get_redis
-    from trading import coordination as co
+    from trading.runtime import coordination as co
 
     assert bench.redis.proc is not None
     client = get_redis()
@@ -340,16 +340,16 @@ def engine_host_estimate(ids: list[int]) -> HostEstimate:
     bare tick. Run after the cluster has stopped, on the same strategies, with a status board in memory."""
     import gc
 
-    import exchanges.factory  # noqa: F401 (imports are the per-process cost, not the per-engine one)
-    from strategies.models import Strategy
-    from trading.build import build_engine
-    from trading.memory import InMemoryStatusBoard
+    import trading.runtime.factory  # noqa: F401 (imports are the per-process cost, not the per-engine one)
+    from trading.core.memory import InMemoryStatusBoard
+    from trading.runtime.build import build_engine
+    from trading.runtime.spec import strategy_source
 
     gc.collect()
     before = memory_kb(os.getpid())[0]
     engines = []
-    for strategy in Strategy.objects.select_related("account").filter(pk__in=ids):
-        engine = build_engine(strategy, status_board=InMemoryStatusBoard())
+    for spec in filter(None, map(strategy_source().load, ids)):
+        engine = build_engine(spec, status_board=InMemoryStatusBoard())
         engine.start()
         engines.append(engine)
     cpu0 = time.process_time()
@@ -438,7 +438,9 @@ def main() -> int:
         from strategies.services import start_strategy
 
         env = bench.env()
-        worker_class = "bench._preload.PreloadStrategyWorker" if args.preload else "trading.worker.StrategyWorker"
+        worker_class = (
+            "bench._preload.PreloadStrategyWorker" if args.preload else "trading.runtime.worker.StrategyWorker"
+        )
         strategies = create_strategies(counts[-1])
         control = bench.control_worker("control-worker", env)
         cron = bench.scheduler("rqcron", env)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -9,14 +8,15 @@ import redis
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from accounts.models import ExchangeAccount
 from aresbot.redis import get_redis
-from strategies.models import Strategy
+from tests.factories import make_user
 
 
 @pytest.fixture
-def clean_redis() -> Iterator[redis.Redis]:
-    """The app's own Redis connection (REDIS_URL: database 14 in tests), emptied before and after the test."""
+def redis_client() -> Iterator[redis.Redis]:
+    """The app's own Redis connection (REDIS_URL: a database of the tests' own, 14 by default), emptied before and
+    after the test, so that no key of one test meets another. The runtime tests that kill and restart Redis use a
+    private redis-server instead (`private_redis_server` in tests/runtime/conftest.py)."""
     client = get_redis()
     client.flushdb()
     yield client
@@ -25,12 +25,12 @@ def clean_redis() -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def alice(db: Any) -> User:
-    return User.objects.create_user("alice", password="alice-password")
+    return make_user("alice")
 
 
 @pytest.fixture
 def bob(db: Any) -> User:
-    return User.objects.create_user("bob", password="bob-password")
+    return make_user("bob")
 
 
 @pytest.fixture
@@ -45,25 +45,3 @@ def bob_client(bob: User) -> APIClient:
     client = APIClient()
     client.force_authenticate(bob)
     return client
-
-
-def make_paper_account(owner: User, name: str = "paper", **kwargs: Any) -> ExchangeAccount:
-    account = ExchangeAccount(owner=owner, name=name, exchange="paper", paper_balances={"USDT": "10000"}, **kwargs)
-    account.full_clean()
-    account.save()
-    return account
-
-
-def make_strategy(owner: User, account: ExchangeAccount, name: str = "grid", **kwargs: Any) -> Strategy:
-    values: dict[str, Any] = {
-        "symbol": "BTC/USDT",
-        "grid_levels": 5,
-        "buy_offset_pct": Decimal("1"),
-        "sell_offset_pct": Decimal("1"),
-        "order_size_quote": Decimal("20"),
-    }
-    values.update(kwargs)
-    strategy = Strategy(owner=owner, account=account, name=name, **values)
-    strategy.full_clean()
-    strategy.save()
-    return strategy

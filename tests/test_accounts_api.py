@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import ExchangeAccount
-from tests.conftest import make_paper_account, make_strategy
+from tests.factories import make_paper_account, make_strategy
 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 API_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"

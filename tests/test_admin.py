@@ -21,10 +21,11 @@ from rest_framework.test import APIClient
 
 from accounts.fields import SealedSecret, reveal
 from accounts.models import ApiToken, ExchangeAccount
+from exchanges.base import Side
 from strategies.choices import DesiredState
 from strategies.models import Strategy
-from tests.conftest import make_paper_account, make_strategy
-from trading.choices import ExitReason, OrderRole, OrderSide, OrderStatus
+from tests.factories import make_account, make_fill, make_order, make_paper_account, make_position, make_strategy
+from trading.core.types import ExitReason
 from trading.models import Fill, Order, Position
 
 API_KEY = "alice-binance-key-7Hq2Lm9Xw4Tz"
@@ -74,10 +75,7 @@ def sealed(value: object) -> SealedSecret:
 
 
 def binance_account(owner: User, name: str = "binance") -> ExchangeAccount:
-    account = ExchangeAccount(owner=owner, name=name, exchange="binance", api_key=API_KEY, api_secret=API_SECRET)
-    account.full_clean()
-    account.save()
-    return account
+    return make_account(owner, name, "binance", api_key=API_KEY, api_secret=API_SECRET)
 
 
 # --- validation parity -------------------------------------------------------------------------------------------
@@ -259,11 +257,7 @@ def test_a_blank_credential_keeps_the_stored_one_a_typed_one_replaces_it(web, ad
 
 
 def test_the_clear_box_removes_a_credential_and_the_model_judges_the_result(web, admin_alice):
-    account = ExchangeAccount(
-        owner=admin_alice, name="kraken", exchange="kraken", api_key=API_KEY, api_secret=API_SECRET, passphrase="otp"
-    )
-    account.full_clean()
-    account.save()
+    account = make_account(admin_alice, "kraken", "kraken", api_key=API_KEY, api_secret=API_SECRET, passphrase="otp")
     form = account_form(admin_alice, name="kraken", exchange="kraken", clear_passphrase="on")
     assert web.post(admin_url(ExchangeAccount, "change", account.pk), form).status_code == 302
     account.refresh_from_db()
@@ -328,49 +322,21 @@ def test_a_token_with_a_past_expiry_is_refused(web, admin_alice):
 # --- the trade record ---------------------------------------------------------------------------------------------
 
 
-def make_trades(strategy: Strategy, count: int = 1, *, positions: bool = True) -> None:
-    for _ in range(count):
-        n = Order.objects.count()
-        buy = Order.objects.create(
-            strategy=strategy,
-            client_order_id=f"ab-{strategy.pk}-{n}",
-            symbol=strategy.symbol,
-            side=OrderSide.BUY,
-            role=OrderRole.GRID_BUY,
-            price=Decimal("100"),
-            amount=Decimal("0.2"),
-            filled=Decimal("0.2"),
-            status=OrderStatus.FILLED,
-        )
-        sell = Order.objects.create(
-            strategy=strategy,
-            client_order_id=f"ab-{strategy.pk}-{n}-tp",
-            symbol=strategy.symbol,
-            side=OrderSide.SELL,
-            role=OrderRole.TAKE_PROFIT,
-            price=Decimal("101"),
-            amount=Decimal("0.2"),
-            filled=Decimal("0.2"),
-            status=OrderStatus.FILLED,
-        )
-        now = timezone.now()
-        Fill.objects.create(
-            order=buy, strategy=strategy, side="buy", trade_id=f"t{n}", price=100, amount="0.2", executed_at=now
-        )
-        if not positions:
-            continue
-        Position.objects.create(
-            strategy=strategy,
-            entry_order=buy,
-            exit_order=sell,
-            quantity=Decimal("0.2"),
-            entry_price=Decimal("100"),
-            opened_at=now,
-            closed_at=now,
-            exit_price=Decimal("101"),
-            realized_pnl=Decimal("0.2"),
-            exit_reason=ExitReason.TAKE_PROFIT,
-        )
+def make_trades(strategy: Strategy) -> None:
+    """One round trip: a filled buy, its fill, and the lot its take-profit closed."""
+    buy = make_order(strategy, Side.BUY, "100", "0.2")
+    sell = make_order(strategy, Side.SELL, "101", "0.2")
+    now = timezone.now()
+    make_fill(buy, now)
+    make_position(
+        buy,
+        now,
+        exit_order=sell,
+        closed_at=now,
+        exit_price=Decimal("101"),
+        realized_pnl=Decimal("0.2"),
+        exit_reason=ExitReason.TAKE_PROFIT,
+    )
 
 
 @pytest.mark.parametrize("model", [Order, Fill, Position])

@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import ExchangeAccount
 from strategies.models import Strategy
-from tests.conftest import make_paper_account
+from tests.factories import make_paper_account
 
 
 @pytest.mark.parametrize("url", ["/api/accounts", "/api/strategies"])

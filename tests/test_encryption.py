@@ -15,6 +15,7 @@ from accounts.crypto import CredentialKeyError, key_id
 from accounts.fields import reveal
 from accounts.models import ExchangeAccount
 from aresbot.logging import RedactSecretsFilter, redact
+from tests.factories import make_account
 
 API_KEY = "okx-api-key-3f9c2a7e-51d4-4b8e-9a0f"
 API_SECRET = "0F4A2C9E7B1D3A5C8E6F0B2D4A6C8E0F"
@@ -28,10 +29,7 @@ KEY_B = "b2" * 32
 
 def okx_account(owner: User, name: str = "okx", **secrets: str) -> ExchangeAccount:
     values = {"api_key": API_KEY, "api_secret": API_SECRET, "passphrase": PASSPHRASE, **secrets}
-    account = ExchangeAccount(owner=owner, name=name, exchange="okx", **values)
-    account.full_clean()
-    account.save()
-    return account
+    return make_account(owner, name, "okx", **values)
 
 
 def raw_columns(account_id: int) -> dict[str, str]:
@@ -164,9 +162,7 @@ def test_a_ciphertext_moved_into_another_column_fails_authentication(alice, alic
 @pytest.fixture
 def written_under_key_a(alice: User, bob: User, settings: Any) -> list[ExchangeAccount]:
     settings.ENCRYPTION_KEY, settings.ENCRYPTION_OLD_KEYS = KEY_A, []
-    kraken = ExchangeAccount(owner=bob, name="kraken", exchange="kraken", api_key=API_KEY, api_secret=API_SECRET)
-    kraken.full_clean()
-    kraken.save()
+    kraken = make_account(bob, "kraken", "kraken", api_key=API_KEY, api_secret=API_SECRET)
     accounts = [okx_account(alice), kraken]
     settings.ENCRYPTION_KEY, settings.ENCRYPTION_OLD_KEYS = KEY_B, [KEY_A]
     return accounts

@@ -3,41 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from strategies.models import Strategy
-from tests.conftest import make_paper_account, make_strategy
-from trading.models import Fill, Order
+from tests.factories import make_fill, make_order, make_paper_account, make_strategy
 
 
 @pytest.fixture
 def bobs_things(bob):
     account = make_paper_account(bob, name="bob paper")
     strategy = make_strategy(bob, account, name="bob grid")
-    order = Order.objects.create(
-        strategy=strategy,
-        client_order_id="ab1-1",
-        symbol="BTC/USDT",
-        side="buy",
-        role="grid_buy",
-        price=Decimal("100"),
-        amount=Decimal("0.1"),
-        status="filled",
-        filled=Decimal("0.1"),
-    )
-    fill = Fill.objects.create(
-        order=order,
-        strategy=strategy,
-        side="buy",
-        trade_id="t1",
-        price=Decimal("100"),
-        amount=Decimal("0.1"),
-        executed_at=timezone.now() - timedelta(minutes=1),
-    )
+    fill = make_fill(make_order(strategy, "buy", "100", "0.1"), timezone.now() - timedelta(minutes=1))
     return account, strategy, fill
 
 

@@ -6,15 +6,15 @@ import pytest
 import redis
 from rest_framework.test import APIClient
 
+from accounts.models import ExchangeAccount
 from aresbot.redis import get_rq_redis
 from strategies.models import Strategy
-from tests.conftest import make_paper_account, make_strategy
-from trading import coordination as co
-from trading.models import Order
+from tests.factories import make_account, make_order, make_paper_account, make_strategy
+from trading.runtime import coordination as co
 
 
 @pytest.fixture(autouse=True)
-def _empty_redis(clean_redis: redis.Redis) -> None:
+def _empty_redis(redis_client: redis.Redis) -> None:
     """Every test here starts and ends with the app's Redis database empty."""
 
 
@@ -79,11 +79,7 @@ def test_start_is_refused_with_the_reason_when_the_account_is_inactive(alice_cli
 
 
 def test_start_is_refused_when_the_account_has_no_credentials(alice_client, alice):
-    from accounts.models import ExchangeAccount
-
-    account = ExchangeAccount(owner=alice, name="b", exchange="binance", api_key="k" * 20, api_secret="s" * 20)
-    account.full_clean()
-    account.save()
+    account = make_account(alice, "b", "binance", api_key="k" * 20, api_secret="s" * 20)
     ExchangeAccount.objects.filter(pk=account.pk).update(api_secret="")
     strategy = make_strategy(alice, account)
     r = alice_client.post(f"/api/strategies/{strategy.id}/start")
@@ -91,39 +87,36 @@ def test_start_is_refused_when_the_account_has_no_credentials(alice_client, alic
     assert "no API credentials" in r.json()["account"]
 
 
-def test_stop_is_idempotent_and_raises_the_signal(alice_client, grid, clean_redis):
+def test_stop_is_idempotent_and_raises_the_signal(alice_client, grid, redis_client, django_capture_on_commit_callbacks):
     Strategy.objects.filter(pk=grid.pk).update(desired_state="running")
-    fake_engine(clean_redis, grid)
+    fake_engine(redis_client, grid)
     for _ in range(2):
-        r = alice_client.post(f"/api/strategies/{grid.id}/stop")
+        with django_capture_on_commit_callbacks(execute=True):
+            r = alice_client.post(f"/api/strategies/{grid.id}/stop")
         assert r.status_code == 200
         assert r.json()["desired_state"] == "stopped"
-    assert co.stop_requested(clean_redis, grid.pk) == "1"
-    alice_client.post(f"/api/strategies/{grid.id}/stop?cancel_all=true")
-    assert co.stop_requested(clean_redis, grid.pk) == "all"
+    assert co.stop_requested(redis_client, grid.pk) == "1"
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(f"/api/strategies/{grid.id}/stop?cancel_all=true")
+    assert co.stop_requested(redis_client, grid.pk) == "all"
     assert queued_jobs("control") == []  # an engine holds it: the engine does the cancelling
 
 
-def test_stop_without_an_engine_queues_the_cancelling_when_orders_rest(alice_client, grid):
+def test_stop_without_an_engine_queues_the_cancelling_when_orders_rest(
+    alice_client, grid, django_capture_on_commit_callbacks
+):
     Strategy.objects.filter(pk=grid.pk).update(desired_state="running")
-    assert alice_client.post(f"/api/strategies/{grid.id}/stop").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        assert alice_client.post(f"/api/strategies/{grid.id}/stop").status_code == 200
     assert queued_jobs("control") == []  # nothing rests: nothing to do
-    Order.objects.create(
-        strategy=grid,
-        client_order_id="ab1-1",
-        symbol="BTC/USDT",
-        side="buy",
-        role="grid_buy",
-        price=1,
-        amount=1,
-        status="open",
-    )
-    assert alice_client.post(f"/api/strategies/{grid.id}/stop").status_code == 200
+    make_order(grid, "buy", status="open")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert alice_client.post(f"/api/strategies/{grid.id}/stop").status_code == 200
     assert len(queued_jobs("control")) == 1
 
 
-def test_status_shows_the_hash_and_the_node(alice_client, grid, clean_redis):
-    fake_engine(clean_redis, grid)
+def test_status_shows_the_hash_and_the_node(alice_client, grid, redis_client):
+    fake_engine(redis_client, grid)
     body = alice_client.get(f"/api/strategies/{grid.id}/status").json()
     assert body["running"] is True
     assert body["node"] == {"ip": "10.0.0.7", "hostname": "node-7"}
@@ -149,21 +142,21 @@ def test_status_of_a_stopped_strategy_is_empty(alice_client, grid):
     }
 
 
-def test_status_shows_a_fatal_error_while_the_supervisor_backs_off(alice_client, grid, clean_redis):
-    co.record_failure(clean_redis, grid.pk, "binance: invalid API key")
+def test_status_shows_a_fatal_error_while_the_supervisor_backs_off(alice_client, grid, redis_client):
+    co.record_failure(redis_client, grid.pk, "binance: invalid API key")
     assert alice_client.get(f"/api/strategies/{grid.id}/status").json()["retry_after_error"] == (
         "binance: invalid API key"
     )
 
 
 def test_the_running_list_takes_one_query_and_one_pipeline(
-    alice_client, alice, clean_redis, django_assert_max_num_queries
+    alice_client, alice, redis_client, django_assert_max_num_queries
 ):
     account = make_paper_account(alice)
     strategies = [make_strategy(alice, account, name=f"g{i}") for i in range(30)]
     for s in strategies[:20]:
         Strategy.objects.filter(pk=s.pk).update(desired_state="running")
-        fake_engine(clean_redis, s)
+        fake_engine(redis_client, s)
     Strategy.objects.filter(pk=strategies[20].pk).update(desired_state="running")  # wanted, not yet running
     with django_assert_max_num_queries(1):
         body = alice_client.get("/api/strategies/running").json()
@@ -173,8 +166,8 @@ def test_the_running_list_takes_one_query_and_one_pipeline(
     assert all(row["node"]["ip"] == "10.0.0.7" for row in running)
 
 
-def test_runtime_endpoints_are_scoped_to_the_owner(bob_client, grid, clean_redis):
-    fake_engine(clean_redis, grid)
+def test_runtime_endpoints_are_scoped_to_the_owner(bob_client, grid, redis_client):
+    fake_engine(redis_client, grid)
     for method, url in (("post", "start"), ("post", "stop"), ("get", "status")):
         assert getattr(bob_client, method)(f"/api/strategies/{grid.id}/{url}").status_code == 404
     assert bob_client.get("/api/strategies/running").json() == []
@@ -183,17 +176,17 @@ def test_runtime_endpoints_are_scoped_to_the_owner(bob_client, grid, clean_redis
     assert Strategy.objects.get(pk=grid.pk).desired_state == "stopped"
 
 
-def test_workers_lists_live_nodes_and_what_each_runs(alice_client, alice, grid, clean_redis):
+def test_workers_lists_live_nodes_and_what_each_runs(alice_client, alice, grid, redis_client):
     other = make_strategy(alice, grid.account, name="second")
-    fake_engine(clean_redis, grid, ip="10.0.0.7", host="node-7")
-    fake_engine(clean_redis, other, ip="10.0.0.8", host="node-8")
-    co.heartbeat(clean_redis, "10.0.0.9", "node-9", ttl_seconds=60)
-    clean_redis.sadd("workers:active", "10.0.0.66")  # a node whose heartbeat expired
+    fake_engine(redis_client, grid, ip="10.0.0.7", host="node-7")
+    fake_engine(redis_client, other, ip="10.0.0.8", host="node-8")
+    co.heartbeat(redis_client, "10.0.0.9", "node-9", ttl_seconds=60)
+    redis_client.sadd("workers:active", "10.0.0.66")  # a node whose heartbeat expired
     body = alice_client.get("/api/workers").json()
     assert [n["ip"] for n in body] == ["10.0.0.7", "10.0.0.8", "10.0.0.9"]
     assert body[0]["strategies"] == [{"id": grid.id, "name": grid.name, "symbol": "BTC/USDT", "status": "running"}]
     assert body[2]["strategies"] == []
-    assert "10.0.0.66" not in clean_redis.smembers("workers:active")
+    assert "10.0.0.66" not in redis_client.smembers("workers:active")
 
 
 def test_unauthenticated_runtime_calls_are_refused(grid):
@@ -203,7 +196,7 @@ def test_unauthenticated_runtime_calls_are_refused(grid):
     assert client.get("/api/workers").status_code == 401
 
 
-def test_admin_actions_start_and_stop(alice, grid, clean_redis, django_capture_on_commit_callbacks):
+def test_admin_actions_start_and_stop(alice, grid, redis_client, django_capture_on_commit_callbacks):
     from django.test import Client
 
     alice.is_staff = alice.is_superuser = True
@@ -218,12 +211,13 @@ def test_admin_actions_start_and_stop(alice, grid, clean_redis, django_capture_o
     assert len(queued_jobs("strategies")) == 1
     r = web.post(url, {"action": "start_selected", "_selected_action": [grid.pk]}, follow=True)
     assert "already running" in r.content.decode()
-    r = web.post(url, {"action": "stop_selected", "_selected_action": [grid.pk]}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = web.post(url, {"action": "stop_selected", "_selected_action": [grid.pk]}, follow=True)
     assert Strategy.objects.get(pk=grid.pk).desired_state == "stopped"
-    assert co.stop_requested(clean_redis, grid.pk) == "1"
+    assert co.stop_requested(redis_client, grid.pk) == "1"
 
 
-def test_operator_commands_start_stop_and_show_a_table(grid, clean_redis):
+def test_operator_commands_start_stop_and_show_a_table(grid, redis_client, django_capture_on_commit_callbacks):
     import io
 
     from django.core.management import CommandError, call_command
@@ -233,40 +227,42 @@ def test_operator_commands_start_stop_and_show_a_table(grid, clean_redis):
     assert "started" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("start_strategy", grid.pk, stdout=io.StringIO(), stderr=io.StringIO())
-    fake_engine(clean_redis, grid)
+    fake_engine(redis_client, grid)
     out = io.StringIO()
     call_command("strategy_status", stdout=out)
     table = out.getvalue()
     assert grid.name in table
     assert "node-7 10.0.0.7" in table
     assert "workers:active: 10.0.0.7 (node-7)" in table
-    call_command("stop_strategy", grid.pk, "--cancel-all", stdout=io.StringIO())
-    assert co.stop_requested(clean_redis, grid.pk) == "all"
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("stop_strategy", grid.pk, "--cancel-all", stdout=io.StringIO())
+    assert co.stop_requested(redis_client, grid.pk) == "all"
     with pytest.raises(CommandError, match="no such strategies: 999999"):
         call_command("stop_strategy", 999999, stdout=io.StringIO())
 
 
 def test_the_running_list_is_kept_a_second_and_dropped_by_any_change(
-    alice_client, grid, clean_redis, django_capture_on_commit_callbacks
+    alice_client, grid, redis_client, django_capture_on_commit_callbacks
 ):
     Strategy.objects.filter(pk=grid.pk).update(desired_state="running")
-    fake_engine(clean_redis, grid)
+    fake_engine(redis_client, grid)
     first = alice_client.get("/api/strategies/running").json()
     assert first[0]["status"]["pending_buys"] == 3
-    clean_redis.hset(f"strategy:running:{grid.pk}", "pending_buys", "4")  # an engine's next tick
+    redis_client.hset(f"strategy:running:{grid.pk}", "pending_buys", "4")  # an engine's next tick
     assert alice_client.get("/api/strategies/running").json() == first  # the kept copy
-    assert 0 < clean_redis.pttl(f"api:running:{grid.owner_id}") <= 1000
-    clean_redis.delete(f"api:running:{grid.owner_id}")  # as if the second had passed
+    assert 0 < redis_client.pttl(f"api:running:{grid.owner_id}") <= 1000
+    redis_client.delete(f"api:running:{grid.owner_id}")  # as if the second had passed
     assert alice_client.get("/api/strategies/running").json()[0]["status"]["pending_buys"] == 4
     with django_capture_on_commit_callbacks(execute=True):
         alice_client.patch(f"/api/strategies/{grid.id}", {"name": "renamed"}, format="json")
     assert alice_client.get("/api/strategies/running").json()[0]["name"] == "renamed"
-    alice_client.post(f"/api/strategies/{grid.id}/stop")
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(f"/api/strategies/{grid.id}/stop")
     assert alice_client.get("/api/strategies/running").json()[0]["desired_state"] == "stopped"
 
 
-def test_each_user_has_their_own_running_list(alice_client, bob_client, grid, clean_redis):
+def test_each_user_has_their_own_running_list(alice_client, bob_client, grid, redis_client):
     Strategy.objects.filter(pk=grid.pk).update(desired_state="running")
-    fake_engine(clean_redis, grid)
+    fake_engine(redis_client, grid)
     assert len(alice_client.get("/api/strategies/running").json()) == 1
     assert bob_client.get("/api/strategies/running").json() == []

@@ -9,7 +9,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from strategies.models import Strategy
-from tests.conftest import make_paper_account, make_strategy
+from tests.factories import make_order, make_paper_account, make_position, make_strategy
+from trading.models import Order, Position
 
 
 @pytest.fixture
@@ -182,28 +183,8 @@ def test_deleting_a_running_strategy_is_refused(alice_client, account):
 
 
 def test_deleting_a_stopped_strategy_removes_its_trade_history(alice_client, account):
-    from datetime import UTC, datetime
-
-    from trading.models import Order, Position
-
     strategy = make_strategy(account.owner, account)
-    entry = Order.objects.create(
-        strategy=strategy,
-        client_order_id="ab9-1",
-        symbol="BTC/USDT",
-        side="buy",
-        role="grid_buy",
-        price=Decimal("100"),
-        amount=Decimal("1"),
-        status="filled",
-    )
-    Position.objects.create(
-        strategy=strategy,
-        entry_order=entry,
-        quantity=Decimal("1"),
-        entry_price=Decimal("100"),
-        opened_at=datetime(2024, 1, 1, tzinfo=UTC),
-    )
+    make_position(make_order(strategy, "buy", "100", "1"))
     assert alice_client.delete(f"/api/strategies/{strategy.id}").status_code == 204
     assert not Order.objects.exists()
     assert not Position.objects.exists()

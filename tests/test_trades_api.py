@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import make_paper_account, make_strategy
-from trading.models import Fill, Order, Position
+from tests.factories import make_fill, make_order, make_paper_account, make_position, make_strategy
 
 D = Decimal
 
@@ -17,62 +16,22 @@ def utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-_seq = iter(range(1, 10_000))
-
-
-def order(strategy, side: str, price: str, amount: str, role: str) -> Order:
-    return Order.objects.create(
-        strategy=strategy,
-        client_order_id=f"ab{strategy.id}-{next(_seq)}",
-        symbol=strategy.symbol,
-        side=side,
-        role=role,
-        price=D(price),
-        amount=D(amount),
-        filled=D(amount),
-        status="filled",
-    )
-
-
 def round_trip(strategy, buy: str, sell: str, amount: str, fee_rate: str, bought: datetime, sold: datetime):
     """A lot bought and sold, fees paid in quote; returns the position with its net PnL."""
-    entry = order(strategy, "buy", buy, amount, "grid_buy")
-    exit_ = order(strategy, "sell", sell, amount, "take_profit")
+    entry = make_order(strategy, "buy", buy, amount)
+    exit_ = make_order(strategy, "sell", sell, amount)
     quote = strategy.symbol.split("/")[1]
     buy_fee = D(buy) * D(amount) * D(fee_rate)
     sell_fee = D(sell) * D(amount) * D(fee_rate)
-    Fill.objects.create(
-        order=entry,
-        strategy=strategy,
-        side="buy",
-        trade_id=f"b{entry.id}",
-        price=D(buy),
-        amount=D(amount),
-        fee=buy_fee,
-        fee_currency=quote,
-        executed_at=bought,
-    )
-    Fill.objects.create(
-        order=exit_,
-        strategy=strategy,
-        side="sell",
-        trade_id=f"s{exit_.id}",
-        price=D(sell),
-        amount=D(amount),
-        fee=sell_fee,
-        fee_currency=quote,
-        executed_at=sold,
-    )
+    make_fill(entry, bought, fee=buy_fee, fee_currency=quote)
+    make_fill(exit_, sold, fee=sell_fee, fee_currency=quote)
     pnl = (D(sell) - D(buy)) * D(amount) - buy_fee - sell_fee
-    return Position.objects.create(
-        strategy=strategy,
-        entry_order=entry,
+    return make_position(
+        entry,
+        bought,
         exit_order=exit_,
-        quantity=D(amount),
-        entry_price=D(buy),
         entry_fee_quote=buy_fee,
         exit_fee_quote=sell_fee,
-        opened_at=bought,
         closed_at=sold,
         exit_price=D(sell),
         realized_pnl=pnl,
@@ -91,21 +50,9 @@ def history(alice):
     round_trip(btc, "61000", "60000", "0.002", "0.001", utc(2024, 3, 1, 10, 0), utc(2024, 3, 1, 16, 0))
     round_trip(eth, "0.05", "0.0505", "1", "0.001", utc(2024, 3, 2, 1, 0), utc(2024, 3, 2, 2, 0))
     # An open lot: a buy fill, no exit yet.
-    entry = order(btc, "buy", "59000", "0.001", "grid_buy")
-    Fill.objects.create(
-        order=entry,
-        strategy=btc,
-        side="buy",
-        trade_id="open",
-        price=D("59000"),
-        amount=D("0.001"),
-        fee=D("0.059"),
-        fee_currency="USDT",
-        executed_at=utc(2024, 3, 2, 3, 0),
-    )
-    Position.objects.create(
-        strategy=btc, entry_order=entry, quantity=D("0.001"), entry_price=D("59000"), opened_at=utc(2024, 3, 2, 3, 0)
-    )
+    entry = make_order(btc, "buy", "59000", "0.001")
+    make_fill(entry, utc(2024, 3, 2, 3, 0), fee=D("0.059"), fee_currency="USDT")
+    make_position(entry, utc(2024, 3, 2, 3, 0))
     return btc, eth
 
 

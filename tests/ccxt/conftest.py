@@ -6,13 +6,12 @@ from typing import Any
 
 import pytest
 import redis
-from django.conf import settings
 
 from exchanges.backoff import Backoff
-from exchanges.ccxt_client import forget_markets, make_client, use_transport
-from exchanges.ccxt_exchange import CcxtExchange
-from exchanges.ccxt_limits import BinanceSpotPlan
-from exchanges.ratelimit import SharedRateLimiter
+from exchanges.ccxt.client import forget_markets, make_client, use_transport
+from exchanges.ccxt.exchange import CcxtExchange
+from exchanges.ccxt.limits import BinanceSpotPlan
+from exchanges.ccxt.ratelimit import SharedRateLimiter
 from tests.ccxt.fake_binance import API_KEY, API_SECRET, FakeBinance
 
 
@@ -31,19 +30,9 @@ def transport(fake: FakeBinance) -> Iterator[FakeBinance]:
 
 
 @pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True, socket_timeout=2)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def scope(redis_client: redis.Redis) -> Iterator[str]:
-    """A fresh outbound-IP label, so limiter keys never meet another test's (or another run's)."""
-    ip = f"test-{uuid.uuid4().hex[:12]}"
-    yield ip
-    for key in redis_client.scan_iter(f"ratelimit:*{ip}*"):
-        redis_client.delete(key)
+def scope(redis_client: redis.Redis) -> str:
+    """A fresh outbound-IP label for the limiter's keys, in the emptied Redis database of `redis_client`."""
+    return f"test-{uuid.uuid4().hex[:12]}"
 
 
 class Sleeps(list[float]):

@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from exchanges.ratelimit import Bucket, SharedRateLimiter
+from exchanges.ccxt.ratelimit import Bucket, SharedRateLimiter
 
 
 def hammer(url: str, key: str, limit: int, window: float, seconds: float, seed: int) -> list[tuple[int, int]]:

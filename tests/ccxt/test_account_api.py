@@ -8,16 +8,13 @@ import pytest
 
 from accounts.models import ExchangeAccount
 from tests.ccxt.fake_binance import API_KEY, API_SECRET, Reply, Timeout
-from tests.conftest import make_paper_account
+from tests.factories import make_account, make_paper_account
 
 
 @pytest.fixture
 def binance_account(alice, transport, scope, settings) -> ExchangeAccount:
     settings.EXCHANGE_OUTBOUND_IP = scope
-    account = ExchangeAccount(owner=alice, name="Main", exchange="binance", api_key=API_KEY, api_secret=API_SECRET)
-    account.full_clean()
-    account.save()
-    return account
+    return make_account(alice, "Main", "binance", api_key=API_KEY, api_secret=API_SECRET)
 
 
 def verify(client, account):

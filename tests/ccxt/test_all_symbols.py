@@ -20,8 +20,8 @@ from decimal import Decimal as D
 import pytest
 
 from exchanges.base import OrderRejected, OrderRequest, OrderType, Side
-from exchanges.ccxt_client import make_client
-from exchanges.ccxt_exchange import CcxtExchange
+from exchanges.ccxt.client import make_client
+from exchanges.ccxt.exchange import CcxtExchange
 from tests.ccxt.fake_binance import (
     API_KEY,
     API_SECRET,
@@ -30,8 +30,8 @@ from tests.ccxt.fake_binance import (
     filter_failure,
     fixture,
 )
-from trading.core_types import EngineConfig
-from trading.grid import GridStrategy
+from trading.core.grid import GridStrategy
+from trading.core.types import EngineConfig
 
 TICKS = (D(10) ** 3, D(10) ** 4, D(10) ** 5, D(10) ** 6)
 SIZES = (D("1.5"), D(20))

@@ -25,7 +25,7 @@ from exchanges.base import (
     RetryableError,
     Side,
 )
-from exchanges.ccxt_errors import (
+from exchanges.ccxt.errors import (
     ClockSkew,
     IpBanned,
     IpNotWhitelisted,

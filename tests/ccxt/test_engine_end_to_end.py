@@ -10,13 +10,13 @@ from decimal import Decimal as D
 import pytest
 
 from exchanges.base import OrderStatus
-from exchanges.ccxt_errors import KeyRejected
+from exchanges.ccxt.errors import KeyRejected
 from exchanges.clock import ManualClock
 from tests.ccxt.conftest import binance_adapter
 from tests.ccxt.fake_binance import Timeout
-from trading.core_types import EngineConfig, Role
-from trading.engine import TradingEngine
-from trading.memory import InMemoryJournal, InMemoryStatusBoard
+from trading.core.engine import TradingEngine
+from trading.core.memory import InMemoryJournal, InMemoryStatusBoard
+from trading.core.types import EngineConfig, Role
 
 CONFIG = EngineConfig(
     strategy_id=7,

@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 
 from exchanges.base import RateLimitExceeded
-from exchanges.ccxt_limits import BINANCE_DEFAULT_LIMITS, BinanceSpotPlan, CostPlan
-from exchanges.ratelimit import Bucket, SharedRateLimiter
+from exchanges.ccxt.limits import BINANCE_DEFAULT_LIMITS, BinanceSpotPlan, CostPlan
+from exchanges.ccxt.ratelimit import Bucket, SharedRateLimiter
 from tests.ccxt.limiter_worker import hammer
 
 LIMIT, WINDOW, SECONDS, PROCESSES = 100, 2.0, 5.0, 6

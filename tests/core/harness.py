@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 
 from exchanges.base import OrderState, OrderStatus, Side
 from exchanges.clock import ManualClock
-from exchanges.faults import FaultInjector
-from exchanges.feeds import ManualFeed
 from exchanges.markets import market_rules
-from exchanges.paper import PaperExchange
-from exchanges.paper_book import InMemoryPaperStore
-from trading.core_types import EngineConfig, EngineStatus, Journal, Lot, OrderRecord
-from trading.engine import TradingEngine
-from trading.memory import InMemoryJournal, InMemoryStatusBoard
+from exchanges.paper.book import InMemoryPaperStore
+from exchanges.paper.exchange import PaperExchange
+from exchanges.paper.faults import FaultInjector
+from exchanges.paper.feeds import ManualFeed
+from trading.core.engine import TradingEngine
+from trading.core.memory import InMemoryJournal, InMemoryStatusBoard
+from trading.core.types import EngineConfig, EngineStatus, Journal, Lot, OrderRecord
 
 D = Decimal
 START = datetime(2022, 5, 5, tzinfo=UTC)

@@ -4,8 +4,8 @@ from decimal import Decimal as D
 
 from exchanges.markets import market_rules
 from tests.core.harness import make_config
-from trading.core_types import Lot
-from trading.grid import GridStrategy
+from trading.core.grid import GridStrategy
+from trading.core.types import Lot
 
 BTC = market_rules("BTC/USDT")
 ETHBTC = market_rules("ETH/BTC")

@@ -5,8 +5,8 @@ from decimal import Decimal as D
 
 from exchanges.base import OrderStatus, OrderType, Side
 from exchanges.markets import market_rules
-from trading.core_types import FillRecord, OrderRecord, Role
-from trading.positions import PositionTracker, dust_basis
+from trading.core.positions import PositionTracker, dust_basis
+from trading.core.types import FillRecord, OrderRecord, Role
 
 BTC = market_rules("BTC/USDT")
 T0 = datetime(2022, 5, 5, tzinfo=UTC)

@@ -12,13 +12,13 @@ import pytest
 
 from exchanges.base import ZERO, Side
 from exchanges.clock import ManualClock
-from exchanges.feeds import CandleReplayFeed, load_binance_klines_csv
 from exchanges.markets import market_rules
-from exchanges.paper import PaperExchange
-from exchanges.paper_book import InMemoryPaperStore
+from exchanges.paper.book import InMemoryPaperStore
+from exchanges.paper.exchange import PaperExchange
+from exchanges.paper.feeds import CandleReplayFeed, load_binance_klines_csv
 from tests.core.harness import make_config
-from trading.engine import TradingEngine
-from trading.memory import InMemoryJournal, InMemoryStatusBoard
+from trading.core.engine import TradingEngine
+from trading.core.memory import InMemoryJournal, InMemoryStatusBoard
 
 FILE = Path(__file__).resolve().parent.parent / "fixtures" / "BTCUSDT-1m-2022-05-05.csv"
 BTC = market_rules("BTC/USDT")

@@ -5,8 +5,8 @@ from decimal import Decimal as D
 from zoneinfo import ZoneInfo
 
 from tests.core.harness import make_config
-from trading.core_types import ExitReason, Lot
-from trading.risk import RiskManager
+from trading.core.risk import RiskManager
+from trading.core.types import ExitReason, Lot
 
 T0 = datetime(2022, 5, 5, 10, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -42,7 +42,14 @@ class Worker:
     def __init__(self, env: dict[str, str], queue: str = "strategies", worker_class: str = "StrategyWorker") -> None:
         self.log = open(os.environ.get("ARESBOT_TEST_WORKER_LOG", os.devnull), "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", queue, "--worker-class", f"trading.worker.{worker_class}"],
+            [
+                sys.executable,
+                "manage.py",
+                "rqworker",
+                queue,
+                "--worker-class",
+                f"trading.runtime.worker.{worker_class}",
+            ],
             cwd=ROOT,
             env=env,
             stdout=self.log,

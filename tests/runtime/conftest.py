@@ -1,27 +1,23 @@
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-import redis
+from pytest_django.fixtures import Settings
+
+from aresbot.redis import reset_clients
+from tests.processes import RedisServer
 
 
 @pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    """A real Redis connection on a database of its own, emptied before and after each test.
-
-    Database 13 keeps these tests away from the app's own database 0 (and from anyone's data in it).
-    """
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
-    client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
-
-
-@pytest.fixture
-def job_id() -> str:
-    return str(uuid.uuid4())
+def private_redis_server(tmp_path: Path, settings: Settings) -> Iterator[RedisServer]:
+    """A redis-server of the test's own on a free port, which the test may kill and restart; the app's clients
+    (REDIS_URL) point at it for the test's duration. Tests that only need Redis use `redis_client` instead."""
+    server = RedisServer(tmp_path)
+    server.start()
+    settings.REDIS_URL = server.url
+    reset_clients()
+    yield server
+    server.stop()
+    reset_clients()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from trading import coordination as co
+from trading.runtime import coordination as co
 
 
 def test_only_one_holder_gets_a_lease(redis_client):

@@ -8,18 +8,19 @@ import pytest
 import redis
 
 from aresbot.redis import get_rq_redis
-from exchanges.base import AuthenticationError
+from exchanges.base import AuthenticationError, NetworkError
 from strategies.models import Strategy
-from tests.conftest import make_paper_account, make_strategy
-from trading import coordination as co
-from trading import runtime
-from trading.jobs import supervise
+from tests.factories import make_paper_account, make_strategy
+from trading.runtime import coordination as co
+from trading.runtime import runner as runtime
+from trading.runtime.jobs import supervise
+from trading.runtime.runner import RunOutcome
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _empty_redis(clean_redis: redis.Redis) -> None:
+def _empty_redis(redis_client: redis.Redis) -> None:
     """Every test here starts and ends with the app's Redis database empty."""
 
 
@@ -40,33 +41,33 @@ def test_it_queues_a_strategy_that_should_run_once(wanted):
     assert len(queued()) == 1
 
 
-def test_it_leaves_a_live_engine_alone(wanted, clean_redis):
-    lease = co.Lease(clean_redis, wanted.pk, "job-1", ttl_seconds=30)
+def test_it_leaves_a_live_engine_alone(wanted, redis_client):
+    lease = co.Lease(redis_client, wanted.pk, "job-1", ttl_seconds=30)
     assert lease.acquire()
     lease.write_status({"status": "running"}, 60)
     counts = supervise()
     assert (counts["enqueued"], counts["broken"]) == (0, 0)
-    assert clean_redis.get(f"strategy:lock:{wanted.pk}") == "job-1"
+    assert redis_client.get(f"strategy:lock:{wanted.pk}") == "job-1"
 
 
-def test_it_breaks_the_lease_of_an_engine_that_went_silent(wanted, clean_redis, settings):
+def test_it_breaks_the_lease_of_an_engine_that_went_silent(wanted, redis_client, settings):
     settings.STRATEGY_STALE_AFTER = 5
-    lease = co.Lease(clean_redis, wanted.pk, "job-1", ttl_seconds=30)
+    lease = co.Lease(redis_client, wanted.pk, "job-1", ttl_seconds=30)
     assert lease.acquire()
     lease.write_status({"status": "running"}, 60)
-    clean_redis.hset(f"strategy:running:{wanted.pk}", "updated_at", f"{time.time() - 6:.3f}")
+    redis_client.hset(f"strategy:running:{wanted.pk}", "updated_at", f"{time.time() - 6:.3f}")
     counts = supervise()
     assert (counts["broken"], counts["enqueued"]) == (1, 1)  # broken and queued again in the same pass
-    assert clean_redis.get(f"strategy:lock:{wanted.pk}") is None
+    assert redis_client.get(f"strategy:lock:{wanted.pk}") is None
     assert not lease.renew()  # the silent engine, should it wake up, is fenced off
     assert len(queued()) == 1
 
 
-def test_it_does_not_restart_a_failing_strategy_in_a_tight_loop(wanted, clean_redis):
-    co.record_failure(clean_redis, wanted.pk, "binance: invalid API key")
+def test_it_does_not_restart_a_failing_strategy_in_a_tight_loop(wanted, redis_client):
+    co.record_failure(redis_client, wanted.pk, "binance: invalid API key")
     counts = supervise()
     assert (counts["enqueued"], counts["backing_off"]) == (0, 1)
-    clean_redis.delete(f"strategy:backoff:{wanted.pk}")  # the backoff ran out
+    redis_client.delete(f"strategy:backoff:{wanted.pk}")  # the backoff ran out
     assert supervise()["enqueued"] == 1
 
 
@@ -81,44 +82,27 @@ class _FailingEngine:
         raise AuthenticationError("binance: Invalid API-key, IP, or permissions for action (-2015)")
 
 
-def test_a_fatal_exchange_error_shows_in_status_backs_off_and_frees_the_lease(wanted, clean_redis, monkeypatch):
+def test_a_fatal_exchange_error_shows_in_status_backs_off_and_frees_the_lease(wanted, redis_client, monkeypatch):
     monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _FailingEngine())
-    outcome = runtime.StrategyRunner(wanted.pk, "job-9", client=clean_redis).run()
-    assert outcome.startswith("error:")
-    status = clean_redis.hgetall(f"strategy:running:{wanted.pk}")
+    result = runtime.StrategyRunner(wanted.pk, "job-9", client=redis_client).run()
+    assert result.outcome is RunOutcome.ERROR
+    status = redis_client.hgetall(f"strategy:running:{wanted.pk}")
     assert status["status"] == "error"
     assert "Invalid API-key" in status["last_error"]
-    assert clean_redis.get(f"strategy:lock:{wanted.pk}") is None
-    assert str(co.backoff_error(clean_redis, wanted.pk)).startswith("binance: Invalid API-key")
+    assert redis_client.get(f"strategy:lock:{wanted.pk}") is None
+    assert str(co.backoff_error(redis_client, wanted.pk)).startswith("binance: Invalid API-key")
     assert supervise()["backing_off"] == 1
 
 
-def test_a_stopped_or_deleted_strategy_is_not_run(alice, clean_redis):
+def test_a_stopped_or_deleted_strategy_is_not_run(alice, redis_client):
     strategy = make_strategy(alice, make_paper_account(alice))
-    assert runtime.StrategyRunner(strategy.pk, "j", client=clean_redis).run().startswith("not started")
-    assert runtime.StrategyRunner(999999, "j", client=clean_redis).run().startswith("gone")
-    assert clean_redis.keys("strategy:lock:*") == []
+    assert runtime.StrategyRunner(strategy.pk, "j", client=redis_client).run().outcome is RunOutcome.NOT_STARTED
+    assert runtime.StrategyRunner(999999, "j", client=redis_client).run().outcome is RunOutcome.GONE
+    assert redis_client.keys("strategy:lock:*") == []
 
 
-def test_the_pulse_keeps_a_slow_tick_alive_and_the_fence_refuses_sends_without_redis(wanted, clean_redis):
-    from exchanges.base import NetworkError
-
-    runner = runtime.StrategyRunner(wanted.pk, "job-5", client=clean_redis, lock_ttl=3, poll_interval=0.1)
-    assert runner.lease.acquire()
-    runner.lease.write_status({"status": "running"}, 30)
-    done = runtime.threading.Event()
-    runtime.threading.Thread(target=runner._pulse, args=(done,), daemon=True).start()
-    try:
-        clean_redis.hset(f"strategy:running:{wanted.pk}", "updated_at", "1.0")
-        time.sleep(0.5)  # the engine's thread is "blocked in a tick": no progress, yet the pulse goes on
-        assert float(clean_redis.hget(f"strategy:running:{wanted.pk}", "updated_at")) > time.time() - 2
-        runner.check_lease()
-        clean_redis.set(f"strategy:lock:{wanted.pk}", "another-job")
-        time.sleep(0.3)
-        with pytest.raises(runtime.LeaseLost):
-            runner.check_lease()
-    finally:
-        done.set()
+def test_the_fence_refuses_sends_while_redis_cannot_confirm_the_lease(wanted):
+    # The pulse, on virtual time, is in test_runner.py.
     broken = runtime.StrategyRunner(wanted.pk, "job-6", client=redis.Redis(port=1, socket_connect_timeout=0.2))
     with pytest.raises(NetworkError, match="lease cannot be confirmed"):
         broken.fence()
@@ -129,10 +113,10 @@ class _LeaseLosingEngine:
         raise runtime.LeaseLost("taken by another job")
 
 
-def test_a_job_that_lost_its_lease_leaves_the_new_holders_signal_and_status_alone(wanted, clean_redis, monkeypatch):
+def test_a_job_that_lost_its_lease_leaves_the_new_holders_signal_and_status_alone(wanted, redis_client, monkeypatch):
     monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _LeaseLosingEngine())
-    co.raise_stop(clean_redis, wanted.pk, ttl_seconds=60)
-    outcome = runtime.StrategyRunner(wanted.pk, "job-old", client=clean_redis).run()
-    assert outcome.startswith("lease lost")
-    assert co.stop_requested(clean_redis, wanted.pk) == "1"
-    assert co.backoff_error(clean_redis, wanted.pk) is None  # losing a lease is not a failure to back off from
+    co.raise_stop(redis_client, wanted.pk, ttl_seconds=60)
+    result = runtime.StrategyRunner(wanted.pk, "job-old", client=redis_client).run()
+    assert result.outcome is RunOutcome.LEASE_LOST
+    assert co.stop_requested(redis_client, wanted.pk) == "1"
+    assert co.backoff_error(redis_client, wanted.pk) is None  # losing a lease is not a failure to back off from

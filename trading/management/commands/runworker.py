@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from trading.jobs import CONTROL_QUEUE, STRATEGY_QUEUE
+from trading.runtime.queues import CONTROL_QUEUE, STRATEGY_QUEUE
 
 
 class Command(BaseCommand):
@@ -30,9 +30,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         count = options["concurrency"] or settings.WORKER_CONCURRENCY
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "rqworker"]
-        commands = [[*manage, STRATEGY_QUEUE, "--worker-class", "trading.worker.StrategyWorker"]] * count
+        commands = [[*manage, STRATEGY_QUEUE, "--worker-class", "trading.runtime.worker.StrategyWorker"]] * count
         if not options["no_control"]:
-            commands.append([*manage, CONTROL_QUEUE, "--worker-class", "trading.worker.ControlWorker"])
+            commands.append([*manage, CONTROL_QUEUE, "--worker-class", "trading.runtime.worker.ControlWorker"])
         children = [subprocess.Popen(cmd) for cmd in commands]  # noqa: S603
         self.stdout.write(f"{count} strategy worker(s){'' if options['no_control'] else ' + 1 control worker'} up")
         stopping = False

@@ -1,0 +1,1 @@
+"""Any CCXT exchange, Binance first: client, orders, pre-send limits, errors, verify, live feed, rate limiter."""

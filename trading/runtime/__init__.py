@@ -1,0 +1,1 @@
+"""Running engines on RQ + Redis: leases and status hashes, the runner, jobs, workers, and building an engine."""

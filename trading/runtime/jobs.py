@@ -1,0 +1,120 @@
+"""RQ job functions: run a strategy's engine, stop one that has no engine, and supervise them all.
+
+Jobs take primary keys and re-read the row, so a job queued before an edit or a delete acts on what is true now.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.db import close_old_connections
+from rq import get_current_job
+
+from aresbot.redis import get_redis
+from trading.runtime import coordination as co
+from trading.runtime.build import build_engine
+from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
+from trading.runtime.queues import enqueue_run
+from trading.runtime.runner import (
+    FencedExchange,
+    LeasedStatusBoard,
+    RunOutcome,
+    StrategyRunner,
+    install_handover_signal,
+)
+from trading.runtime.spec import strategy_source
+
+log = logging.getLogger(__name__)
+
+
+def _holder() -> str:
+    job = get_current_job()
+    return job.id if job is not None else f"local-{uuid.uuid4()}"
+
+
+def run_strategy(strategy_id: int) -> str:
+    """Run one strategy's engine until it is stopped, its lease is lost, or it fails fatally."""
+    close_old_connections()
+    if get_current_job() is not None:
+        install_handover_signal()
+    return str(StrategyRunner(strategy_id, _holder(), client=get_redis()).run())
+
+
+def stop_without_engine(strategy_id: int, cancel_all: bool = False) -> str:
+    """A stop that found no engine running: take the lease, reconcile, cancel what a stop cancels, let go.
+
+    Without this, the buys of a strategy whose worker died would stay resting on the exchange after "stop".
+    """
+    close_old_connections()
+    client = get_redis()
+    spec = strategy_source().load(strategy_id)
+    if spec is None or spec.running:
+        return "nothing to do"
+    lease = co.Lease(client, strategy_id, _holder(), settings.STRATEGY_LOCK_TTL)
+    if not lease.acquire():
+        return "an engine holds the strategy: it handles the stop signal itself"
+
+    def fence() -> None:
+        if not lease.renew():
+            raise RuntimeError("lease lost while stopping")
+
+    try:
+        board = LeasedStatusBoard(lease, {"task_id": lease.holder}, ttl_seconds=settings.STRATEGY_LOCK_TTL)
+        engine = build_engine(spec, status_board=board, wrap_exchange=lambda ex: FencedExchange(ex, fence))
+        engine.start(first_tick=False)
+        engine.stop(cancel_all=cancel_all)
+        co.delete_status(client, strategy_id)
+        co.clear_stop(client, strategy_id)
+        return str(RunOutcome.STOPPED)
+    finally:
+        lease.release()
+
+
+def supervise(*, clock: RuntimeClock = SYSTEM_CLOCK) -> dict[str, int]:
+    """Every few seconds (RQ cron): run what should run, break the leases of engines that stopped responding.
+
+    One query and one pipeline per pass, whatever the number of strategies.
+    """
+    close_old_connections()
+    client = get_redis()
+    co.prune_workers(client)
+    wanted = strategy_source().wanted_ids()
+    pipe = client.pipeline(transaction=False)
+    for sid in wanted:
+        pipe.get(co.LOCK_KEY.format(id=sid))
+        pipe.hget(co.RUNNING_KEY.format(id=sid), "updated_at")
+        pipe.exists(co.ENQUEUED_KEY.format(id=sid))
+        pipe.exists(co.BACKOFF_KEY.format(id=sid))
+    answers = pipe.execute()
+    now = clock.time()
+    counts = {"wanted": len(wanted), "enqueued": 0, "broken": 0, "backing_off": 0}
+    for index, sid in enumerate(wanted):
+        holder, updated_at, enqueued, backing_off = answers[4 * index : 4 * index + 4]
+        if holder is not None:
+            # An engine that has written nothing for STRATEGY_STALE_AFTER: its node is gone (or hung, and its
+            # fence will stop it at its next send). Break the lease instead of waiting out its TTL, and queue
+            # the strategy again in this same pass.
+            if not (_is_stale(updated_at, now) and co.break_stale_lease(client, sid, holder)):
+                continue
+            log.warning("strategy %s: lease of %s broken (no status for a while)", sid, holder)
+            counts["broken"] += 1
+            co.clear_enqueued(client, sid)
+            enqueued = False
+        if backing_off:
+            counts["backing_off"] += 1
+            continue
+        if not enqueued and enqueue_run(sid) is not None:
+            counts["enqueued"] += 1
+    return counts
+
+
+def _is_stale(updated_at: str | None, now: float) -> bool:
+    if not updated_at:
+        # A lease without a status hash: the engine is starting (it writes within a second) or the hash expired.
+        return False
+    try:
+        return now - float(updated_at) > settings.STRATEGY_STALE_AFTER
+    except ValueError:
+        return False

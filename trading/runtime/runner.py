@@ -1,0 +1,358 @@
+"""StrategyRunner: one strategy's engine inside an RQ job, under a Redis lease.
+
+The runner owns everything around the engine's tick (ARCHITECTURE.md step 7): it takes the lease, renews it
+every STRATEGY_STOP_POLL_INTERVAL from a pulse thread (so a tick blocked on a slow exchange does not look like a
+dead node), polls the stop signal as often, writes the status hash (only while it holds the lease), and always
+cleans up. Every order and cancel passes a fence that renews the
+lease first, so a worker that has lost its strategy cannot send one more order.
+
+Failure handling, by cause:
+- lease lost (expired, broken by the supervisor, taken): stop at once, touch neither the exchange nor the hash;
+  the supervisor starts a fresh job that rebuilds the engine from the database and reconciles;
+- Redis unreachable: no orders while the lease cannot be confirmed (a send is refused as retryable, so the
+  engine reconciles before trying again); after a whole lease TTL without confirmation, give up as above;
+- database unreachable: the engine journals before it sends, so nothing goes out; reconnect and tick again;
+- fatal exchange error (bad credentials, missing permission): the status says why, the lease is released and
+  the supervisor backs off before trying again, instead of restarting in a tight loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
+
+from exchanges.base import Exchange, ExchangeError, FatalExchangeError, NetworkError, OrderRequest, OrderState
+from trading.core.engine import TradingEngine
+from trading.core.types import EngineState, EngineStatus
+from trading.runtime import coordination as co
+from trading.runtime.build import build_engine
+from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
+from trading.runtime.spec import StrategySettings, StrategySource, StrategySpec, strategy_source
+
+log = logging.getLogger(__name__)
+
+# How often the runner reads the strategy row: to notice a stop the Redis signal missed, and edits.
+DB_CHECK_SECONDS = 5.0
+NODE_HEARTBEAT_SECONDS = 5.0
+
+
+# Set by SIGTERM in the work-horse (the worker is shutting down): engines hand their strategies over.
+_handover = threading.Event()
+
+
+def install_handover_signal() -> None:
+    """In the work-horse: SIGTERM means "this worker is going away", not "stop the strategy"."""
+    _handover.clear()
+    signal.signal(signal.SIGTERM, lambda signum, frame: _handover.set())
+
+
+class _Unknown:
+    """The strategy row could not be read (database away)."""
+
+
+UNKNOWN = _Unknown()
+
+
+class RunOutcome(StrEnum):
+    """How a run ended. The runner cleans up by it; the job's result (`rq info`, the admin) shows it."""
+
+    STOPPED = "stopped"  # stop signal or desired state: buys cancelled, status removed, the signal consumed
+    HANDED_OVER = "handed over"  # the worker is shutting down: orders stay, the next engine reconciles them
+    LEASE_LOST = "lease lost"  # another job holds the strategy now: its signal and status are not ours to touch
+    ERROR = "error"  # failed: the status says why, and the supervisor backs off before trying again
+    GONE = "gone"  # the strategy was deleted
+    NOT_STARTED = "not started"  # the strategy is stopped, or another job holds it
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outcome: RunOutcome
+    detail: str = ""
+
+    def __str__(self) -> str:
+        """The job's return value: `stopped`, `lease lost: …`, `error: …`."""
+        return f"{self.outcome}: {self.detail}" if self.detail else str(self.outcome)
+
+
+class LeaseLost(Exception):
+    """This job no longer holds the strategy's lease; nothing more may be sent for it."""
+
+
+class FencedExchange:
+    """The engine's exchange, with the lease renewed before every order or cancel (the fence)."""
+
+    def __init__(self, inner: Exchange, fence: Callable[[], None]) -> None:
+        self._inner = inner
+        self._fence = fence
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def place_order(self, request: OrderRequest) -> OrderState:
+        self._fence()
+        return self._inner.place_order(request)
+
+    def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderState | ExchangeError]:
+        self._fence()
+        return self._inner.place_orders(requests)
+
+    def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        self._fence()
+        return self._inner.cancel_order(symbol, client_order_id)
+
+
+class LeasedStatusBoard:
+    """Publishes each EngineStatus into `strategy:running:{id}`, fenced by the lease."""
+
+    def __init__(self, lease: co.Lease, base: dict[str, str], ttl_seconds: float) -> None:
+        self.lease = lease
+        self.base = base
+        self.ttl_seconds = ttl_seconds
+        self.last: EngineStatus | None = None
+
+    def publish(self, status: EngineStatus) -> None:
+        self.last = status
+        try:
+            self.lease.write_status({**self.base, **status.redis_fields()}, self.ttl_seconds)
+        except redis.RedisError as exc:  # a status write is never worth failing a tick over
+            log.warning("strategy %s: status not written: %s", status.strategy_id, exc)
+
+    def touch(self, **fields: object) -> bool:
+        return self.lease.write_status({**self.base, **fields}, self.ttl_seconds)
+
+
+class StrategyRunner:
+    def __init__(
+        self,
+        strategy_id: int,
+        holder: str,
+        *,
+        client: redis.Redis,
+        source: StrategySource | None = None,
+        clock: RuntimeClock = SYSTEM_CLOCK,
+        lock_ttl: float | None = None,
+        poll_interval: float | None = None,
+        stale_after: float | None = None,
+        worker_ip: str = "",
+    ) -> None:
+        self.strategy_id = strategy_id
+        self.holder = holder
+        self.client = client
+        self.source = source or strategy_source()
+        self.clock = clock
+        self.lock_ttl = float(lock_ttl or settings.STRATEGY_LOCK_TTL)
+        self.poll = float(poll_interval or settings.STRATEGY_STOP_POLL_INTERVAL)
+        self.stale_after = float(stale_after or settings.STRATEGY_STALE_AFTER)
+        # The hash outlives a few missed writes, never a dead node for long.
+        self.status_ttl = max(3 * self.lock_ttl, 3 * self.stale_after)
+        self.lease = co.Lease(client, strategy_id, holder, self.lock_ttl, self.status_ttl, clock=clock)
+        self.ip, self.hostname = co.node_identity(worker_ip or settings.WORKER_IP)
+        self._last_renew = 0.0
+        self._last_heartbeat = 0.0
+        self._lost = threading.Event()
+        self._progress = clock.monotonic()
+        self.hang_after = 120.0
+
+    # --- the fence and the pulse -------------------------------------------------------------------------------------
+    def fence(self) -> None:
+        """Renew the lease now; raise unless this job still holds it. Called before every order and cancel.
+
+        Redis unreachable: the send is refused as a retryable error, so the engine reconciles before it tries
+        again; it never sends while the lease cannot be confirmed.
+        """
+        try:
+            held = self.lease.renew()
+        except redis.RedisError as exc:
+            raise NetworkError(f"not sent: the strategy's lease cannot be confirmed (Redis: {exc})") from exc
+        if not held:
+            self._lost.set()
+            raise LeaseLost("lease expired or taken by another job")
+        self._last_renew = self.clock.monotonic()
+
+    def _pulse(self, done: threading.Event) -> None:
+        """Renew the lease (and with it the status pulse) every poll, also while a tick blocks on a slow exchange.
+
+        Without it a tick slower than STRATEGY_STALE_AFTER would look like a dead node to the supervisor. An
+        engine thread that makes no progress at all for `hang_after` is taken to be hung: the pulse stops, the
+        lease lapses, and another worker takes over (the fence keeps the hung one from sending).
+        """
+        while not self.clock.wait(done, self.poll):
+            if not self._beat():
+                return
+
+    def _beat(self) -> bool:
+        """One beat of the pulse; False when the pulse ends (the engine is hung, or the lease is lost)."""
+        if self.clock.monotonic() - self._progress > self.hang_after:
+            log.error(
+                "strategy %s: engine made no progress for %.0f s; letting the lease lapse",
+                self.strategy_id,
+                self.hang_after,
+            )
+            return False
+        try:
+            if not self.lease.renew():
+                self._lost.set()
+                return False
+            self._last_renew = self.clock.monotonic()
+        except redis.RedisError:
+            pass  # the engine's thread decides what lasting Redis trouble means (check_lease)
+        return True
+
+    def check_lease(self) -> None:
+        """Between ticks: raise LeaseLost when the pulse lost the lease, or could not confirm it for a whole TTL."""
+        if self._lost.is_set():
+            raise LeaseLost("lease expired or taken by another job")
+        if self.clock.monotonic() - self._last_renew > self.lock_ttl:
+            raise LeaseLost("Redis unreachable for longer than the lease")
+
+    # --- the job -----------------------------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        current = self.source.settings(self.strategy_id)
+        if current is None:
+            return RunResult(RunOutcome.GONE, "the strategy was deleted")
+        if not current.running:
+            return RunResult(RunOutcome.NOT_STARTED, "the strategy is stopped")
+        if not self.lease.acquire():
+            return RunResult(RunOutcome.NOT_STARTED, f"held by {self.lease.holder_now()}")
+        self._last_renew = self.clock.monotonic()
+        co.clear_enqueued(self.client, self.strategy_id)
+        board = LeasedStatusBoard(
+            self.lease,
+            {
+                "task_id": self.holder,
+                "worker_ip": self.ip,
+                "worker_hostname": self.hostname,
+                "started_at": f"{self.clock.time():.3f}",
+            },
+            self.status_ttl,
+        )
+        result = RunResult(RunOutcome.STOPPED)
+        done = threading.Event()
+        threading.Thread(target=self._pulse, args=(done,), name=f"pulse-{self.strategy_id}", daemon=True).start()
+        try:
+            # The account is read here, inside the try: credentials that cannot be decrypted (a missing key) are
+            # a failure shown in the status and backed off from, like an exchange refusing them.
+            spec = self.source.load(self.strategy_id)
+            if spec is None:
+                result = RunResult(RunOutcome.GONE, "the strategy was deleted")
+            else:
+                board.touch(status=EngineState.RUNNING, last_error="")
+                engine = build_engine(
+                    spec, status_board=board, wrap_exchange=lambda inner: FencedExchange(inner, self.fence)
+                )
+                result = self._loop(spec, engine, board)
+        except LeaseLost as exc:
+            log.warning("strategy %s: %s; this job stops without touching the exchange", self.strategy_id, exc)
+            # Not "stopped": the stop signal and the status hash may already belong to the new holder.
+            result = RunResult(RunOutcome.LEASE_LOST, str(exc))
+        except FatalExchangeError as exc:
+            co.record_failure(self.client, self.strategy_id, str(exc))
+            self._safe_touch(board, status=EngineState.ERROR, last_error=f"fatal: {exc}")
+            result = RunResult(RunOutcome.ERROR, str(exc))
+        except Exception as exc:
+            co.record_failure(self.client, self.strategy_id, f"{type(exc).__name__}: {exc}")
+            self._safe_touch(board, status=EngineState.ERROR, last_error=f"{type(exc).__name__}: {exc}")
+            log.exception("strategy %s: engine failed", self.strategy_id)
+            result = RunResult(RunOutcome.ERROR, f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            done.set()
+            self._release(result)
+        return result
+
+    def _loop(self, spec: StrategySpec, engine: TradingEngine, board: LeasedStatusBoard) -> RunResult:
+        engine.start()
+        co.clear_failures(self.client, self.strategy_id)
+        interval = float(spec.config.loop_interval)
+        self.hang_after = max(120.0, 10 * interval)
+        next_tick = self.clock.monotonic() + interval
+        next_db_check = self.clock.monotonic() + DB_CHECK_SECONDS
+        edited_at = spec.version
+        while True:
+            self._progress = now = self.clock.monotonic()
+            stop = self._stop_signal()
+            if now >= next_db_check:
+                next_db_check = now + DB_CHECK_SECONDS
+                row = self._read_settings()
+                if isinstance(row, _Unknown):
+                    pass  # the database is away: keep the current settings, the stop signal still works
+                elif row is None or not row.running:
+                    stop = stop or co.StopMode.CANCEL_BUYS
+                elif row.version != edited_at:
+                    edited_at = row.version
+                    engine.reconfigure(row.config)
+                    interval = float(row.config.loop_interval)
+            if _handover.is_set():
+                # Not a stop: the strategy should keep running, elsewhere. Orders stay as they are; the next
+                # engine reconciles them. Releasing the lease now lets the supervisor move it at once.
+                log.info("strategy %s: worker shutting down, handing the strategy over", self.strategy_id)
+                return RunResult(RunOutcome.HANDED_OVER)
+            if stop:
+                board.touch(status=EngineState.STOPPING)
+                engine.stop(cancel_all=stop is co.StopMode.CANCEL_ALL)
+                return RunResult(RunOutcome.STOPPED)
+            if now >= next_tick:
+                next_tick = max(next_tick + interval, now)  # a slow tick delays the next, never a burst
+                self._tick(engine)
+            self.check_lease()
+            self._heartbeat()
+            self.clock.sleep(max(0.0, min(self.poll, next_tick - self.clock.monotonic())))
+
+    def _stop_signal(self) -> co.StopMode | None:
+        try:
+            return co.stop_requested(self.client, self.strategy_id)
+        except redis.RedisError:
+            return None  # Redis away: no signal to read; the database check still sees a stop
+
+    def _tick(self, engine: TradingEngine) -> None:
+        try:
+            engine.tick()
+        except DatabaseError as exc:
+            # Nothing was sent for a write that failed (write-ahead); reconnect and let the next tick reconcile.
+            log.warning("strategy %s: database error, reconnecting: %s", self.strategy_id, exc)
+            connection.close()
+            close_old_connections()
+
+    def _read_settings(self) -> StrategySettings | _Unknown | None:
+        try:
+            return self.source.settings(self.strategy_id)
+        except DatabaseError as exc:
+            log.warning("strategy %s: database unreachable: %s", self.strategy_id, exc)
+            connection.close()
+            return UNKNOWN
+
+    def _heartbeat(self) -> None:
+        now = self.clock.monotonic()
+        if now - self._last_heartbeat >= NODE_HEARTBEAT_SECONDS:
+            self._last_heartbeat = now
+            try:
+                co.heartbeat(self.client, self.ip, self.hostname, ttl_seconds=3 * NODE_HEARTBEAT_SECONDS)
+            except redis.RedisError:
+                pass  # check_lease decides what lasting Redis trouble means
+
+    def _safe_touch(self, board: LeasedStatusBoard, **fields: object) -> None:
+        try:
+            board.touch(**fields)
+        except redis.RedisError:
+            pass
+
+    def _release(self, result: RunResult) -> None:
+        try:
+            # Only the holder may remove its status: a cleanly ended run shows no stale hash.
+            ended_cleanly = result.outcome in (RunOutcome.STOPPED, RunOutcome.HANDED_OVER)
+            if ended_cleanly and self.lease.holder_now() == self.holder:
+                co.delete_status(self.client, self.strategy_id)
+            if result.outcome is RunOutcome.STOPPED:
+                co.clear_stop(self.client, self.strategy_id)
+            self.lease.release()
+        except redis.RedisError as exc:
+            log.warning("strategy %s: lease not released (it will expire): %s", self.strategy_id, exc)

@@ -1,0 +1,68 @@
+"""The RQ worker class for AresBot nodes: a plain RQ worker that also keeps its node in `workers:active`."""
+
+from __future__ import annotations
+
+import os
+import signal
+from types import FrameType
+from typing import Any
+
+import redis
+from django.conf import settings
+from rq import SimpleWorker, Worker
+
+from trading.runtime import coordination as co
+
+# RQ calls heartbeat() at least this often while idle (worker_ttl − 15 s); the node key lives three times that.
+WORKER_TTL = 30
+NODE_TTL = 3 * (WORKER_TTL - 15)
+
+
+class _NodeHeartbeat:
+    connection: redis.Redis
+
+    def node_heartbeat(self) -> None:
+        ip, hostname = co.node_identity(settings.WORKER_IP)
+        try:
+            co.heartbeat(self.connection, ip, hostname, ttl_seconds=NODE_TTL)
+        except redis.RedisError:
+            pass  # RQ's own heartbeat reports a lost Redis; this one must not turn it into a crash
+
+
+class StrategyWorker(_NodeHeartbeat, Worker):
+    """Runs one engine per job in a forked work-horse, so a crashing engine never takes the worker down.
+
+    RQ's warm shutdown waits for the current job to end, and an engine's job ends only when its strategy stops.
+    So the first SIGTERM is passed on to the work-horse, whose engine hands the strategy over: it releases its
+    lease at its next poll (placing and cancelling nothing), and the supervisor starts it on another worker.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("worker_ttl", WORKER_TTL)
+        super().__init__(*args, **kwargs)
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        super().request_stop(signum, frame)
+        if self.horse_pid:
+            try:
+                os.kill(self.horse_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> Any:
+        result = super().heartbeat(timeout, pipeline)
+        self.node_heartbeat()
+        return result
+
+
+class ControlWorker(_NodeHeartbeat, SimpleWorker):
+    """Runs the short control jobs (supervise, stop) in-process: forking for a 10 ms job would cost more."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("worker_ttl", WORKER_TTL)
+        super().__init__(*args, **kwargs)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> Any:
+        result = super().heartbeat(timeout, pipeline)
+        self.node_heartbeat()
+        return result
