@@ -215,7 +215,7 @@ def load(
     result.seconds = time.monotonic() - began
     self1 = resource.getrusage(resource.RUSAGE_SELF)
     busy1, total1 = machine_cpu()
-    result.machine_busy = (busy1 - busy0) / max(1.0, total1 - total0)
+    result.machine_busy = (busy1 - busy0) / max(0.01, total1 - total0)
     result.client_cpu = (self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime) / result.seconds
     result.server_cpu = (sum(cpu_seconds(p) for p in servers) - server0) / result.seconds
     result.db_cpu = (sum(cpu_seconds(p) for p in db_pids) - db0) / result.seconds

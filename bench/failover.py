@@ -106,7 +106,7 @@ def rq_workers_ready(count: int) -> bool:
     from rq import Worker
 
     from aresbot.redis import get_rq_redis
-    from trading.runtime.jobs import STRATEGY_QUEUE
+    from trading.runtime.queues import STRATEGY_QUEUE
 
     workers = [w for w in Worker.all(connection=get_rq_redis()) if STRATEGY_QUEUE in w.queue_names()]
     return len(workers) >= count

@@ -249,10 +249,10 @@ def measure(
     window.cpu = {
         name: (sum(cpu_seconds(p) for p in members) - cpu_before[name]) / elapsed for name, members in pids.items()
     }
-    window.machine_busy = (busy1 - busy0) / max(1.0, total1 - total0)
+    window.machine_busy = (busy1 - busy0) / max(0.01, total1 - total0)
     window.pressure = (pressure1 - pressure0) / 1e6 / elapsed
     window.db = {name: (db1[name] - db0[name]) / elapsed for name in DB_COUNTERS}
-    window.loadavg = Path("/proc/loadavg").read_text().split(" ")[0]
+    window.loadavg = f"{os.getloadavg()[0]:.2f}"
     window.db_connections, window.max_connections = mysql_connections(bench.database)
     for name in ("work-horses", "strategy workers"):
         mem = [memory_kb(pid) for pid in pids[name]]
@@ -341,15 +341,15 @@ def engine_host_estimate(ids: list[int]) -> HostEstimate:
     import gc
 
     import trading.runtime.factory  # noqa: F401 (imports are the per-process cost, not the per-engine one)
-    from strategies.models import Strategy
     from trading.core.memory import InMemoryStatusBoard
     from trading.runtime.build import build_engine
+    from trading.runtime.spec import strategy_source
 
     gc.collect()
     before = memory_kb(os.getpid())[0]
     engines = []
-    for strategy in Strategy.objects.select_related("account").filter(pk__in=ids):
-        engine = build_engine(strategy, status_board=InMemoryStatusBoard())
+    for spec in filter(None, map(strategy_source().load, ids)):
+        engine = build_engine(spec, status_board=InMemoryStatusBoard())
         engine.start()
         engines.append(engine)
     cpu0 = time.process_time()

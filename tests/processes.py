@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import redis
 
 
@@ -35,19 +36,11 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
 
 
 def descendants(pid: int) -> list[int]:
-    """Every process forked below `pid`, found through /proc (RQ work-horses sit in process groups of their own)."""
-    found: list[int] = []
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        for child in children:
-            found.append(int(child))
-            pending.append(int(child))
-    return found
+    """Every process forked below `pid` (RQ work-horses sit in process groups of their own); [] once it is gone."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 class RedisServer:

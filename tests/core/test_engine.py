@@ -28,8 +28,8 @@ def test_a_filled_buy_opens_a_lot_and_places_its_take_profit():
     assert (lot.level_price, lot.quantity, lot.entry_fee_quote) == (D("29700.00"), D("0.00067"), D("0.01989900"))
     [tp] = h.open_orders(Side.SELL)
     assert (tp.price, tp.amount) == (D("29997.00"), D("0.00067"))
-    assert h.engine.orders[tp.client_order_id].role is Role.TAKE_PROFIT
-    assert h.engine.orders[tp.client_order_id].parent == lot.entry_client_order_id
+    assert h.engine.book[tp.client_order_id].role is Role.TAKE_PROFIT
+    assert h.engine.book[tp.client_order_id].parent == lot.entry_client_order_id
     assert (status.pending_buys, status.pending_sells, status.position_count) == (2, 1, 1)
 
 

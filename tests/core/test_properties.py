@@ -167,11 +167,11 @@ def test_invariants_hold_over_random_paths_and_faults(config: dict[str, Any], st
     faults = FaultInjector(schedule)
     h = Harness("30000", faults=faults, buy_fee_in_base=buy_fee_in_base, **config)
     status = h.start()
-    check_every_tick(h, synced=not h.engine.needs_reconcile and not status.last_error)
+    check_every_tick(h, synced=not h.engine.reconciler.needed and not status.last_error)
     for price, gap in prices(D(30000), steps):
         before = h.engine.last_error
         h.step(price, seconds=gap)
-        check_every_tick(h, synced=not h.engine.needs_reconcile and h.engine.last_error == before)
+        check_every_tick(h, synced=not h.engine.reconciler.needed and h.engine.last_error == before)
     settle(h)
     check_every_tick(h)
     check_books(h, D(10000))

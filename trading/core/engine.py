@@ -1,25 +1,26 @@
 """TradingEngine: one strategy's loop, against an Exchange, a Journal and a StatusBoard. No Django.
 
-Each `tick()` runs the steps of ARCHITECTURE.md's engine loop:
-1. fetch the price;
-2. sync orders: book new fills; a finished buy opens a lot, a completely filled exit closes one;
-5. stops: sell at market the lots the price stop or time stop says to sell (cancelling their take-profit first),
+The engine owns an OrderBook (its active orders, trading.core.book), a PositionTracker (its lots) and a Reconciler
+(trading.core.reconcile) that applies whatever the exchange answers about its orders. Each `tick()` runs, in order:
+1. reconcile, when the last tick ended in an error (and on start): see below;
+2. fetch the price;
+3. sync orders: book new fills; a finished buy opens a lot, a completely filled exit closes one;
+4. exits: sell at market the lots the price stop or time stop says to sell (cancelling their take-profit first),
    and give every other lot without an exit its take-profit at entry × (1 + sell_offset%) (lowered to the
    market's max price only when that still covers the fees: GridStrategy.take_profit);
-4. reprice: when the price is past the threshold above the ladder's anchor, cancel the untouched buys and
-   re-anchor the ladder at the price (trailing up) — decided before step 3 so that no order is placed and
-   canceled within one tick;
-3. keep up to grid_levels buys at anchor × (1 − offset% × i), below the price, within the risk limits; a daily
-   loss or loss-streak pause cancels untouched buys and places none;
-6. every `balance_check_every` ticks, compare the base balance with what the open lots and the dust hold;
-7. publish the status. (Lease renewal and the stop signal belong to the runtime around the engine.)
+5. reprice: when the price is past the threshold above the ladder's anchor, cancel the untouched buys and
+   re-anchor the ladder at the price (trailing up) — decided before the ladder is filled, so that no order is
+   placed and canceled within one tick; a daily loss or loss-streak pause instead cancels the untouched buys;
+6. ladder: keep up to grid_levels buys at anchor × (1 − offset% × i), below the price, within the risk limits
+   (none while paused); then a take-profit for a lot that a buy canceled part-filled in step 5 opened;
+7. every `balance_check_every` ticks, compare the base balance with what the open lots and the dust hold;
+8. publish the status. (Lease renewal and the stop signal belong to the runtime around the engine.)
 
 Write-ahead: every order gets its client order id and is journaled `pending` before it is sent. A network
 error or timeout while sending is never answered by sending again: the engine marks itself for reconcile,
 which looks the order up by client id — found: its state is adopted (and its fills booked); unknown to the
 exchange (older than the exchange's order_visibility_delay): marked `lost`. Reconcile runs on `start()` and at
-the beginning of the tick after any error, so a crash or restart continues from the same book. That half of
-the engine (reconcile, sync, booking fills into lots) lives in trading/core/reconcile.py.
+the beginning of the tick after any error, so a crash or restart continues from the same book.
 
 Status: `publish()` hands the StatusBoard an EngineStatus every tick; `last_error` keeps the latest error with
 its time until another replaces it, so a one-tick network blip is still visible on the dashboard.
@@ -36,7 +37,6 @@ from exchanges.base import (
     ZERO,
     Exchange,
     InsufficientFunds,
-    OrderNotFound,
     OrderNotSent,
     OrderRejected,
     OrderRequest,
@@ -47,12 +47,14 @@ from exchanges.base import (
     Side,
 )
 from exchanges.clock import Clock
+from trading.core.book import OrderBook
 from trading.core.grid import GridStrategy
 from trading.core.positions import PositionTracker
-from trading.core.reconcile import OrderSync
+from trading.core.reconcile import Reconciler
 from trading.core.risk import RiskManager
 from trading.core.types import (
     EngineConfig,
+    EngineState,
     EngineStatus,
     ExitReason,
     Journal,
@@ -64,8 +66,11 @@ from trading.core.types import (
 
 log = logging.getLogger(__name__)
 
+# Closed lots kept in memory for the risk rules: today's and the last few are all they read.
+_CLOSED_KEPT = 500
 
-class TradingEngine(OrderSync):
+
+class TradingEngine:
     def __init__(
         self,
         config: EngineConfig,
@@ -85,13 +90,10 @@ class TradingEngine(OrderSync):
         self.rules = exchange.market(config.symbol)
         self.grid = GridStrategy(config, self.rules)
         self.risk = RiskManager(config, tz or UTC)
-        self.positions = PositionTracker(self.rules)
-        self.orders: dict[str, OrderRecord] = {}  # active orders (pending, open, partially filled) by client id
         self.closed: list[Lot] = []  # lots closed today or among the last few, in closing order (risk rules)
         self.anchor: Decimal | None = None
         self.price: Decimal | None = None
-        self.state = "stopped"
-        self.needs_reconcile = True
+        self.state = EngineState.STOPPED
         self.last_error = ""
         self.ticks = 0
         self.balance_check_every = balance_check_every
@@ -100,8 +102,22 @@ class TradingEngine(OrderSync):
         self._paused: list[str] = []
         self._notes: list[str] = []
         self._balance_note = ""
-        self._seen: dict[str, OrderState] = {}  # last exchange answer per open order, when it matched the record
-        self._counts: tuple[int, int] | None = None  # (buys, sells) among self.orders, until they change
+        self._load(OrderBook(), PositionTracker(self.rules))
+
+    def _load(self, book: OrderBook, positions: PositionTracker) -> None:
+        self.book = book
+        self.positions = positions
+        self.reconciler = Reconciler(
+            self.exchange,
+            self.journal,
+            book,
+            positions,
+            symbol=self.config.symbol,
+            client_id_prefix=self.config.client_id_prefix,
+            clock=self.clock,
+            note=self._note,
+            lot_closed=self._remember_closed,
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------------------------------
     def start(self, *, first_tick: bool = True) -> EngineStatus:
@@ -113,17 +129,14 @@ class TradingEngine(OrderSync):
         snapshot = self.journal.load(
             closed_since=self.risk.day_start(now), last_closed=self.config.max_consecutive_losses or 0
         )
-        self.orders = {o.client_order_id: o for o in snapshot.orders}
-        self._seen, self._counts = {}, None
-        self.positions = PositionTracker(self.rules, snapshot.lots, snapshot.dust)
+        self._load(OrderBook(snapshot.orders), PositionTracker(self.rules, snapshot.lots, snapshot.dust))
         self.closed = sorted(snapshot.closed_lots, key=lambda lot: lot.closed_at or now)
         self.anchor = snapshot.anchor
         self._seq = snapshot.last_sequence
-        self.state = "running"
-        self.needs_reconcile = True
+        self.state = EngineState.RUNNING
         if first_tick:
             return self.tick()
-        self.reconcile()
+        self.reconciler.reconcile()
         return self.publish(now)
 
     def reconfigure(self, config: EngineConfig) -> None:
@@ -137,13 +150,13 @@ class TradingEngine(OrderSync):
     def tick(self) -> EngineStatus:
         now = self.clock.now()
         self.ticks += 1
-        self.state = "running"  # also after an error: the runtime ticking again means it is retrying
+        self.state = EngineState.RUNNING  # also after an error: the runtime ticking again means it is retrying
         self._paused, self._notes = [], []
         try:
-            if self.needs_reconcile:
-                self.reconcile()
+            if self.reconciler.needed:
+                self.reconciler.reconcile()
             price = self.price = self.exchange.fetch_price(self.config.symbol)
-            self._sync_orders()
+            self.reconciler.sync()
             self._manage_exits(price, now)
             self._manage_ladder(price, now)
             # A buy canceled part-filled by the ladder step opened a lot: it gets its take-profit now, not a tick later.
@@ -151,12 +164,12 @@ class TradingEngine(OrderSync):
             if self.ticks % self.balance_check_every == 1 or self.balance_check_every == 1:
                 self._check_balance()
         except RetryableError as exc:
-            self.needs_reconcile = True
+            self.reconciler.require()
             self._error(exc, now)
         except Exception as exc:
             # A fatal exchange error, a database error, a bug: the runtime decides; the status says what happened.
-            self.needs_reconcile = True
-            self.state = "error"
+            self.reconciler.require()
+            self.state = EngineState.ERROR
             self._error(exc, now)
             self.publish(now)
             raise
@@ -166,25 +179,36 @@ class TradingEngine(OrderSync):
         """Cancel the resting grid buys and publish the final status. Lots keep their take-profits, unless
         `cancel_all` asks to cancel those too (the lots stay held; the next start gives them new exits)."""
         now = self.clock.now()
-        self.state = "stopping"
+        self.state = EngineState.STOPPING
         self._paused, self._notes = [], []
         try:
-            if self.needs_reconcile:
-                self.reconcile()
+            if self.reconciler.needed:
+                self.reconciler.reconcile()
             self._cancel_buys(untouched_only=False)
             if cancel_all:
-                self._cancel_orders([o for o in self.orders.values() if o.role is Role.TAKE_PROFIT])
+                self._cancel_orders(self.book.with_role(Role.TAKE_PROFIT))
             elif self.price is not None:
                 self._place_take_profits([lot for lot in self.positions.open.values() if not lot.exit_client_order_id])
-            self.state = "stopped"
+            self.state = EngineState.STOPPED
         except Exception as exc:
-            self.state = "error"
+            self.state = EngineState.ERROR
             self._error(exc, now)
             self.publish(now)
             raise
         return self.publish(now)
 
-    # --- step 5: stops and take-profits ------------------------------------------------------------------------------
+    def _note(self, note: str) -> None:
+        self._notes.append(note)
+
+    def _remember_closed(self, lot: Lot, now: datetime) -> None:
+        self.closed.append(lot)
+        if len(self.closed) > _CLOSED_KEPT:
+            since = self.risk.day_start(now)
+            keep = self.config.max_consecutive_losses or 0
+            tail = self.closed[-keep:] if keep else []
+            self.closed = [x for x in self.closed[: -keep or None] if x.closed_at and x.closed_at >= since] + tail
+
+    # --- step 4: exits (stops and take-profits) ----------------------------------------------------------------------
     def _manage_exits(self, price: Decimal, now: datetime) -> None:
         needs_take_profit: list[Lot] = []
         for lot in list(self.positions.open.values()):
@@ -209,15 +233,11 @@ class TradingEngine(OrderSync):
         self._send(drafts)
 
     def _stop_out(self, lot: Lot, reason: ExitReason, price: Decimal) -> None:
-        exit_order = self.orders.get(lot.exit_client_order_id or "")
+        exit_order = self.book.get(lot.exit_client_order_id or "")
         if exit_order is not None:
             if exit_order.role is not Role.TAKE_PROFIT or exit_order.status is OrderStatus.PENDING:
                 return  # already selling at market, or an unresolved send that reconcile must settle first
-            try:
-                state = self.exchange.cancel_order(self.config.symbol, exit_order.client_order_id)
-            except OrderNotFound:
-                state = self.exchange.fetch_order(self.config.symbol, client_order_id=exit_order.client_order_id)
-            self._apply(exit_order, state)
+            self.reconciler.cancel(exit_order)
             found = self.positions.open.get(lot.entry_client_order_id)
             if found is None:
                 return  # the take-profit filled before the cancel reached it
@@ -228,19 +248,19 @@ class TradingEngine(OrderSync):
             return
         self._send([self._draft(Role(str(reason)), Side.SELL, OrderType.MARKET, amount, None, lot)])
 
-    # --- steps 3 and 4: the ladder -----------------------------------------------------------------------------------
+    # --- steps 5 and 6: reprice and the ladder -----------------------------------------------------------------------
     def _manage_ladder(self, price: Decimal, now: datetime) -> None:
         self._paused.extend(self.risk.pause_reasons(self.closed, now))
         if self._paused:
             self._cancel_buys(untouched_only=True)
             return
-        buys = [o for o in self.orders.values() if o.role is Role.GRID_BUY]
+        buys = self.book.with_role(Role.GRID_BUY)
         anchor = self.anchor
         if anchor is None or (not buys and not self.positions.open):
             anchor = price
         elif self.grid.should_reprice(anchor, price):
             self._cancel_buys(untouched_only=True)
-            buys = [o for o in self.orders.values() if o.role is Role.GRID_BUY]
+            buys = self.book.with_role(Role.GRID_BUY)
             anchor = price
         if anchor != self.anchor:
             self.journal.save(anchor=anchor)
@@ -268,7 +288,7 @@ class TradingEngine(OrderSync):
     def _cancel_buys(self, *, untouched_only: bool) -> None:
         """Cancel resting grid buys. `untouched_only` spares a partly filled buy whose filled part could not be
         sold on its own (below the market minimums); a sellable part becomes a lot with its take-profit."""
-        for record in [o for o in self.orders.values() if o.role is Role.GRID_BUY]:
+        for record in self.book.with_role(Role.GRID_BUY):
             if record.status is OrderStatus.PENDING:
                 continue  # unresolved: reconcile settles it first
             if untouched_only and record.filled > 0 and record.price is not None:
@@ -283,11 +303,7 @@ class TradingEngine(OrderSync):
         for record in records:
             if record.status is OrderStatus.PENDING:
                 continue  # unresolved: reconcile settles it first
-            try:
-                state = self.exchange.cancel_order(self.config.symbol, record.client_order_id)
-            except OrderNotFound:
-                state = self.exchange.fetch_order(self.config.symbol, client_order_id=record.client_order_id)
-            self._apply(record, state)
+            self.reconciler.cancel(record)
 
     # --- sending -----------------------------------------------------------------------------------------------------
     def _draft(
@@ -316,20 +332,19 @@ class TradingEngine(OrderSync):
             if d.parent is not None
         ]
         self.journal.save(orders=drafts, lots=lots)
-        self._counts = None
         for draft in drafts:
-            self.orders[draft.client_order_id] = draft
+            self.book.put(draft)
         requests = [OrderRequest(d.client_order_id, d.symbol, d.side, d.type, d.amount, d.price) for d in drafts]
         results = self.exchange.place_orders(requests)
         unknown: RetryableError | None = None
         now = self.clock.now()
         for draft, result in zip(drafts, results, strict=True):
             if isinstance(result, OrderState):
-                self._apply(draft, result)
+                self.reconciler.apply(draft, result)
             elif isinstance(result, RetryableError):
                 unknown = result  # stays pending: reconcile finds out whether it arrived
             elif isinstance(result, OrderNotSent):
-                self._mark_lost(draft, str(result), now)
+                self.reconciler.mark_lost(draft, str(result), now)
             else:
                 self._reject(draft, result, now)
         if unknown is not None:
@@ -337,7 +352,7 @@ class TradingEngine(OrderSync):
 
     def _reject(self, draft: OrderRecord, error: Exception, now: datetime) -> None:
         message = f"{type(error).__name__}: {error}"
-        self._mark_lost(draft, message, now, OrderStatus.REJECTED)
+        self.reconciler.mark_lost(draft, message, now, OrderStatus.REJECTED)
         if isinstance(error, InsufficientFunds):
             self._paused.append(f"insufficient funds: {error}")
         elif isinstance(error, OrderRejected):
@@ -345,7 +360,7 @@ class TradingEngine(OrderSync):
         else:
             self._notes.append(f"order {draft.client_order_id} failed: {message}")
 
-    # --- steps 6 and 7 -----------------------------------------------------------------------------------------------
+    # --- steps 7 and 8: balance check, publish -----------------------------------------------------------------------
     def _check_balance(self) -> None:
         balance = self.exchange.fetch_balance().get(self.rules.base)
         held = self.positions.held + self.positions.dust_quantity
@@ -361,10 +376,6 @@ class TradingEngine(OrderSync):
         log.warning("strategy %s: %s", self.config.strategy_id, self.last_error)
 
     def publish(self, now: datetime) -> EngineStatus:
-        if self._counts is None:
-            buys = sum(1 for order in self.orders.values() if order.side is Side.BUY)
-            self._counts = (buys, len(self.orders) - buys)
-        buys, sells = self._counts
         notes = tuple(dict.fromkeys(self._notes)) + self.positions.notes()
         if self._balance_note:
             notes += (self._balance_note,)
@@ -374,8 +385,8 @@ class TradingEngine(OrderSync):
             state=self.state,
             updated_at=now,
             current_price=self.price,
-            pending_buys=buys,
-            pending_sells=sells,
+            pending_buys=self.book.buys,
+            pending_sells=self.book.sells,
             position_count=len(self.positions.open),
             anchor_price=self.anchor,
             realized_pnl_today=self.risk.realized_today(self.closed, now),

@@ -1,5 +1,9 @@
-"""Keeping the journal in step with the exchange: reconcile by client order id, sync order states each tick,
-book fills into lots, and write off orders the exchange never received. The TradingEngine's first half.
+"""Reconciler: keeping the journal and the order book in step with the exchange, by client order id.
+
+It resolves the orders written ahead whose sending had no known outcome, syncs the active orders with the exchange
+every tick, adopts an order of ours that surfaced late, books fills into lots, and writes off orders the exchange
+never received (`lost`) or refused (`rejected`). The engine decides which orders to place and cancel; everything
+the exchange answers about them comes through here.
 
 Every change the exchange reports is journaled in one `save` (order, its new fills, the lot they open or close),
 so a crash between two saves leaves nothing half-booked; the next reconcile picks up from there.
@@ -7,110 +11,129 @@ so a crash between two saves leaves nothing half-booked; the next reconcile pick
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from exchanges.base import ACTIVE_STATUSES, ZERO, Exchange, MarketRules, OrderNotFound, OrderState, OrderStatus
+from exchanges.base import ACTIVE_STATUSES, ZERO, Exchange, OrderNotFound, OrderState, OrderStatus
 from exchanges.clock import Clock
+from trading.core.book import OrderBook
 from trading.core.positions import PositionTracker
-from trading.core.risk import RiskManager
-from trading.core.types import EngineConfig, FillRecord, Journal, Lot, OrderRecord, Role
-
-# Closed lots kept in memory for the risk rules: today's and the last few are all they read.
-_CLOSED_KEPT = 500
+from trading.core.types import FillRecord, Journal, Lot, OrderRecord, Role
 
 
-class OrderSync:
-    """State shared with TradingEngine; see there. No I/O but through `exchange` and `journal`."""
+class Reconciler:
+    """No I/O but through `exchange` and `journal`. What a user should see goes to `note`; every lot that closes
+    goes to `lot_closed` (the engine keeps the recent ones for its risk rules)."""
 
-    config: EngineConfig
-    exchange: Exchange
-    journal: Journal
-    clock: Clock
-    rules: MarketRules
-    risk: RiskManager
-    positions: PositionTracker
-    orders: dict[str, OrderRecord]
-    closed: list[Lot]
-    needs_reconcile: bool
-    _notes: list[str]
-    _seen: dict[str, OrderState]
-    _counts: tuple[int, int] | None
+    def __init__(
+        self,
+        exchange: Exchange,
+        journal: Journal,
+        book: OrderBook,
+        positions: PositionTracker,
+        *,
+        symbol: str,
+        client_id_prefix: str,
+        clock: Clock,
+        note: Callable[[str], None],
+        lot_closed: Callable[[Lot, datetime], None],
+    ) -> None:
+        self.exchange = exchange
+        self.journal = journal
+        self.book = book
+        self.positions = positions
+        self.symbol = symbol
+        self.client_id_prefix = client_id_prefix
+        self.clock = clock
+        self.note = note
+        self.lot_closed = lot_closed
+        # Until a reconcile finds every order's state: true on creation (a start), and after any error.
+        self.needed = True
+
+    def require(self) -> None:
+        """The outcome of something sent is unknown (an error): reconcile before acting again."""
+        self.needed = True
 
     def reconcile(self) -> None:
         """Resolve every `pending` order by client id, then sync all active orders with the exchange."""
         now = self.clock.now()
         delay = self.exchange.order_visibility_delay
-        for record in [o for o in self.orders.values() if o.status is OrderStatus.PENDING]:
+        for record in self.book.pending():
             try:
-                state = self.exchange.fetch_order(self.config.symbol, client_order_id=record.client_order_id)
+                state = self.exchange.fetch_order(self.symbol, client_order_id=record.client_order_id)
             except OrderNotFound:
                 if not delay or now - record.created_at >= delay:
-                    self._mark_lost(record, "the exchange never received it", now)
+                    self.mark_lost(record, "the exchange never received it", now)
                 continue
-            self._apply(record, state)
-        self._sync_orders(include_unknown=True)
-        self.needs_reconcile = any(o.status is OrderStatus.PENDING for o in self.orders.values())
+            self.apply(record, state)
+        self.sync(include_unknown=True)
+        self.needed = bool(self.book.pending())
 
-    # --- step 2: sync ------------------------------------------------------------------------------------------------
-    def _sync_orders(self, include_unknown: bool = False) -> None:
-        if not self.orders and not include_unknown:
+    def sync(self, include_unknown: bool = False) -> None:
+        """Adopt what the exchange says about every active order. `include_unknown`: look at the exchange's open
+        orders even when the book is empty (an order of ours may have surfaced late)."""
+        if not len(self.book) and not include_unknown:
             return
-        open_states = {s.client_order_id: s for s in self.exchange.fetch_open_orders(self.config.symbol)}
-        seen = self._seen
-        for record in list(self.orders.values()):
+        open_states = {s.client_order_id: s for s in self.exchange.fetch_open_orders(self.symbol)}
+        for record in list(self.book):
             if record.status is OrderStatus.PENDING:
-                self.needs_reconcile = True
+                self.needed = True
                 continue
             state = open_states.pop(record.client_order_id, None)
-            if state is not None and state is seen.get(record.client_order_id):
+            if state is not None and state is self.book.last_seen(record.client_order_id):
                 continue  # the very answer already applied: an exchange that caches unchanged orders costs nothing
             if state is None:
                 # Not open any more: filled or canceled since the last look. Ask for its final state.
                 try:
-                    state = self.exchange.fetch_order(self.config.symbol, client_order_id=record.client_order_id)
+                    state = self.exchange.fetch_order(self.symbol, client_order_id=record.client_order_id)
                 except OrderNotFound:
-                    self._mark_lost(record, "open in the journal, unknown to the exchange", self.clock.now())
+                    self.mark_lost(record, "open in the journal, unknown to the exchange", self.clock.now())
                     continue
             if (
                 state.filled != record.filled
                 or state.status != record.status
                 or state.exchange_order_id != record.exchange_order_id
             ):
-                self._apply(record, state)
+                self.apply(record, state)
             elif state.is_open:
-                seen[record.client_order_id] = state
-        prefix = self.config.client_id_prefix
+                self.book.put(record, seen=state)
         for client_id, state in open_states.items():
-            if client_id.startswith(prefix):
+            if client_id.startswith(self.client_id_prefix):
                 self._adopt(client_id, state)
+
+    def cancel(self, record: OrderRecord) -> None:
+        """Cancel an order and adopt its final state. One no longer open (it filled, or was canceled meanwhile)
+        is looked up instead: its fills must be booked all the same."""
+        try:
+            state = self.exchange.cancel_order(self.symbol, record.client_order_id)
+        except OrderNotFound:
+            state = self.exchange.fetch_order(self.symbol, client_order_id=record.client_order_id)
+        self.apply(record, state)
 
     def _adopt(self, client_id: str, state: OrderState) -> None:
         """An open order of ours the engine does not track: one marked lost that reached the exchange after all."""
         record = self.journal.find_order(client_id)
         if record is None:
-            self._notes.append(f"unknown open order {client_id} on the exchange: not in the journal, left alone")
+            self.note(f"unknown open order {client_id} on the exchange: not in the journal, left alone")
             return
-        self.orders[client_id] = record
-        self._counts = None
+        self.book.put(record)
         lot = self.positions.open.get(record.parent) if record.parent is not None else None
         if record.role is Role.GRID_BUY:
-            replaced = any(o.price == record.price and o is not record for o in self.orders.values())
+            replaced = any(o.price == record.price and o is not record for o in self.book)
         else:
             replaced = lot is None or lot.exit_client_order_id not in (None, client_id)
         if replaced:
             # It was written off and replaced before it surfaced: keeping both would buy a level twice or
             # sell a lot twice, so the late one goes.
-            try:
-                state = self.exchange.cancel_order(self.config.symbol, client_id)
-            except OrderNotFound:
-                state = self.exchange.fetch_order(self.config.symbol, client_order_id=client_id)
-            self._notes.append(f"order {client_id}, written off as {record.status}, surfaced late: canceled")
-        elif lot is not None:
+            self.note(f"order {client_id}, written off as {record.status}, surfaced late: canceled")
+            self.cancel(record)
+            return
+        if lot is not None:
             self.positions.set_exit(lot, client_id)
-        self._apply(record, state)
+        self.apply(record, state)
 
-    def _apply(self, record: OrderRecord, state: OrderState) -> None:
+    def apply(self, record: OrderRecord, state: OrderState) -> None:
         """Adopt the exchange's state of an order: book its new fills, open or close lots, journal it at once."""
         now = self.clock.now()
         fills = self._new_fills(record, state)
@@ -140,23 +163,9 @@ class OrderSync:
                 lot = self.positions.apply_exit(lot, updated, fills, now)
                 lots.append(lot)
                 if not lot.is_open:
-                    self._remember_closed(lot, now)
+                    self.lot_closed(lot, now)
         self.journal.save(orders=[updated], fills=fills, lots=lots)
-        self._counts = None
-        if updated.is_active:
-            self.orders[updated.client_order_id] = updated
-            self._seen[updated.client_order_id] = state
-        else:
-            self.orders.pop(updated.client_order_id, None)
-            self._seen.pop(updated.client_order_id, None)
-
-    def _remember_closed(self, lot: Lot, now: datetime) -> None:
-        self.closed.append(lot)
-        if len(self.closed) > _CLOSED_KEPT:
-            since = self.risk.day_start(now)
-            keep = self.config.max_consecutive_losses or 0
-            tail = self.closed[-keep:] if keep else []
-            self.closed = [x for x in self.closed[: -keep or None] if x.closed_at and x.closed_at >= since] + tail
+        self.book.update(updated, state)
 
     def _new_fills(self, record: OrderRecord, state: OrderState) -> list[FillRecord]:
         if state.trades:
@@ -186,7 +195,7 @@ class OrderSync:
         trade_id = f"total-{state.filled:f}"
         return [FillRecord(record.client_order_id, trade_id, record.side, price, amount, fee, state.fee_currency, at)]
 
-    def _mark_lost(self, record: OrderRecord, why: str, now: datetime, status: OrderStatus = OrderStatus.LOST) -> None:
+    def mark_lost(self, record: OrderRecord, why: str, now: datetime, status: OrderStatus = OrderStatus.LOST) -> None:
         """Close an order that never reached the exchange (LOST) or that it refused (REJECTED)."""
         lost = replace(record, status=status, error=why[:500], closed_at=now)
         lots: list[Lot] = []
@@ -195,6 +204,4 @@ class OrderSync:
             if lot is not None and lot.exit_client_order_id == record.client_order_id:
                 lots.append(self.positions.set_exit(lot, None))
         self.journal.save(orders=[lost], lots=lots)
-        self.orders.pop(record.client_order_id, None)
-        self._seen.pop(record.client_order_id, None)
-        self._counts = None
+        self.book.remove(record.client_order_id)

@@ -20,7 +20,7 @@ PRICE_QUANTUM = Decimal("1e-18")  # the models' 18 decimal places
 
 
 class Role(StrEnum):
-    """The values of trading.choices.OrderRole."""
+    """What an order is for (the Order model's `role` choices are made from it)."""
 
     GRID_BUY = "grid_buy"
     TAKE_PROFIT = "take_profit"
@@ -29,7 +29,7 @@ class Role(StrEnum):
 
 
 class ExitReason(StrEnum):
-    """The values of trading.choices.ExitReason."""
+    """Why a lot was closed (the Position model's `exit_reason` choices are made from it)."""
 
     TAKE_PROFIT = "take_profit"
     STOP_LOSS = "stop_loss"
@@ -214,7 +214,7 @@ class EngineStatus:
 
     strategy_id: int
     symbol: str
-    state: str  # running | stopping | stopped | error
+    state: EngineState
     updated_at: datetime
     current_price: Decimal | None = None
     pending_buys: int = 0
@@ -230,7 +230,7 @@ class EngineStatus:
     def redis_fields(self) -> dict[str, str]:
         """The fields of strategy:running:{id} this snapshot owns (the runtime adds task_id, worker, started_at)."""
         return {
-            "status": self.state,
+            "status": self.state.value,
             "current_price": "" if self.current_price is None else format(self.current_price, "f"),
             "pending_buys": str(self.pending_buys),
             "pending_sells": str(self.pending_sells),
