@@ -41,8 +41,11 @@ def test_the_version_is_read_from_what_redis_server_version_prints(output, versi
     assert parse_redis_version(output) == version
 
 
-def test_the_stated_minimum_is_redis_7_2():
-    assert MINIMUM_REDIS == (7, 2)
+@pytest.mark.parametrize("version", [(7, 1, 99), (7, 0, 15)])
+def test_a_machine_redis_server_just_below_the_minimum_is_not_called_new_enough(version):
+    _chosen, why = choose_redis_server(machine(version), BUNDLED)
+    assert why != "7.2 or newer"
+    assert version < (*MINIMUM_REDIS, 0)
 
 
 @pytest.mark.parametrize("version", [(7, 2, 0), (7, 4, 1), (8, 0, 2), (10, 0, 0)])
