@@ -105,3 +105,9 @@ def test_cooldown_needs_n_losses_in_a_row():
         lot(closed=T0, pnl="-1"),
     ]
     assert risk.pause_reasons(broken, T0) == []  # a break-even exit is not a loss: it ends the streak
+
+
+def test_realized_pnl_today_is_decimal_money_even_before_anything_closed():
+    realized = RiskManager(make_config(), UTC).realized_today([], T0)
+    assert isinstance(realized, D)
+    assert f"{realized:f}" == "0"

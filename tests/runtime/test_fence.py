@@ -28,7 +28,7 @@ def fenced_runner(strategy, client: redis.Redis) -> StrategyRunner:
     return StrategyRunner(strategy.pk, "job-old", client=client, lock_ttl=60, poll_interval=30)
 
 
-def test_an_engine_whose_lease_was_taken_places_no_order(alice, redis_client):
+def test_an_engine_whose_lease_was_taken_places_no_order(alice, redis_client, caplog):
     strategy = still_strategy(alice)
     with RunnerThread(fenced_runner(strategy, redis_client)) as run:
         wait_until(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
@@ -42,6 +42,7 @@ def test_an_engine_whose_lease_was_taken_places_no_order(alice, redis_client):
         # It did try: the order was journaled (write-ahead) and never sent.
         assert Order.objects.filter(strategy=strategy, status="pending", side="buy").count() == 1
         assert "lease" in run.result()
+    assert "lease expired or taken by another job" in caplog.text  # the job's log says why it stopped
     assert lock_holder(redis_client, strategy) == "job-new"
 
 
@@ -60,22 +61,22 @@ def test_an_engine_whose_lease_was_taken_cancels_nothing_when_stopped(alice, red
 
 
 class _Recorder:
-    """An inner exchange that records what reaches it."""
+    """An inner exchange that records what reaches it, and answers with a marker."""
 
     def __init__(self) -> None:
-        self.sent: list[str] = []
+        self.sent: list[tuple[object, ...]] = []
 
     def place_order(self, request: OrderRequest) -> OrderState:
-        self.sent.append(f"place {request.client_order_id}")
-        raise AssertionError("unreachable behind a closed fence")
+        self.sent.append(("place", request))
+        return "placed"  # type: ignore[return-value]
 
     def place_orders(self, requests: Sequence[OrderRequest]) -> list[OrderState | ExchangeError]:
-        self.sent.extend(f"place {r.client_order_id}" for r in requests)
-        return []
+        self.sent.append(("place many", *requests))
+        return ["placed many"]  # type: ignore[list-item]
 
     def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
-        self.sent.append(f"cancel {client_order_id}")
-        raise AssertionError("unreachable behind a closed fence")
+        self.sent.append(("cancel", symbol, client_order_id))
+        return "canceled"  # type: ignore[return-value]
 
     def fetch_price(self, symbol: str) -> Decimal:
         return Decimal(30000)
@@ -100,4 +101,16 @@ def test_every_kind_of_send_passes_the_fence_first_and_reads_do_not():
     assert inner.sent == []
     assert checks == ["renew"] * 3
     assert exchange.fetch_price("BTC/USDT") == Decimal(30000)  # reads need no lease
+    assert checks == ["renew"] * 3
+
+
+def test_through_an_open_fence_every_send_reaches_the_exchange_as_it_was_made():
+    inner = _Recorder()
+    checks: list[str] = []
+    exchange = FencedExchange(inner, lambda: checks.append("renew"))  # type: ignore[arg-type]
+    request = OrderRequest("ab1-1", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.001"), Decimal(29000))
+    assert exchange.place_order(request) == "placed"
+    assert exchange.place_orders([request]) == ["placed many"]
+    assert exchange.cancel_order("BTC/USDT", "ab1-1") == "canceled"
+    assert inner.sent == [("place", request), ("place many", request), ("cancel", "BTC/USDT", "ab1-1")]
     assert checks == ["renew"] * 3
