@@ -440,7 +440,6 @@ def test_a_take_profit_written_off_that_surfaces_becomes_its_lots_exit_again():
     assert [o.client_order_id for o in h.open_orders(Side.SELL)] == ["ab7-2"]
 
 
-@pytest.mark.xfail(strict=True, reason="found by mutation testing: _adopt sets the exit in memory, not in the journal")
 def test_a_take_profit_written_off_that_surfaces_is_journaled_as_its_lots_exit():
     h = Harness("30000", grid_levels=1)
     exchange = troubled(h, visibility_delay=5)

@@ -11,7 +11,7 @@ so a crash between two saves leaves nothing half-booked; the next reconcile pick
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -129,12 +129,14 @@ class Reconciler:
             self.note(f"order {client_id}, written off as {record.status}, surfaced late: canceled")
             self.cancel(record)
             return
-        if lot is not None:
-            self.positions.set_exit(lot, client_id)
-        self.apply(record, state)
+        # The lot's new exit is journaled with the order: kept in memory only, a restart would give the lot a
+        # second take-profit while this one still rests.
+        adopted = [self.positions.set_exit(lot, client_id)] if lot is not None else []
+        self.apply(record, state, lots=adopted)
 
-    def apply(self, record: OrderRecord, state: OrderState) -> None:
-        """Adopt the exchange's state of an order: book its new fills, open or close lots, journal it at once."""
+    def apply(self, record: OrderRecord, state: OrderState, *, lots: Sequence[Lot] = ()) -> None:
+        """Adopt the exchange's state of an order: book its new fills, open or close lots, journal it at once
+        (with `lots`, lots changed on the order's account that must be written in the same save)."""
         now = self.clock.now()
         fills = self._new_fills(record, state)
         filled = record.filled + sum((f.amount for f in fills), ZERO)
@@ -153,18 +155,18 @@ class Reconciler:
             last_fill_at=fills[-1].executed_at if fills else record.last_fill_at,
             closed_at=None if status in ACTIVE_STATUSES else (record.closed_at or now),
         )
-        lots: list[Lot] = []
+        changed: dict[str, Lot] = {lot.entry_client_order_id: lot for lot in lots}
         if updated.role is Role.GRID_BUY:
             if not updated.is_active and updated.filled > 0:
-                lots.extend(self.positions.open_lot(updated))
+                changed.update((lot.entry_client_order_id, lot) for lot in self.positions.open_lot(updated))
         elif updated.parent is not None:
             lot = self.positions.open.get(updated.parent)
             if lot is not None and (fills or not updated.is_active):
                 lot = self.positions.apply_exit(lot, updated, fills, now)
-                lots.append(lot)
+                changed[lot.entry_client_order_id] = lot  # the latest state of a lot passed in `lots` wins
                 if not lot.is_open:
                     self.lot_closed(lot, now)
-        self.journal.save(orders=[updated], fills=fills, lots=lots)
+        self.journal.save(orders=[updated], fills=fills, lots=list(changed.values()))
         self.book.update(updated, state)
 
     def _new_fills(self, record: OrderRecord, state: OrderState) -> list[FillRecord]:
