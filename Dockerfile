@@ -2,7 +2,8 @@
 # AresBot image: one image for web, workers and the scheduler; the command picks the role.
 
 # --- stage 1: the SPA (Vue 3 + Vite). Until the SPA lands, frontend/ has no package.json and this stage is empty.
-FROM node:20-slim AS spa
+# Node 26: the active LTS line since 2026-10-28 (24 is in maintenance); a major tag brings its patch releases.
+FROM node:26-slim AS spa
 WORKDIR /spa
 COPY frontend/ ./
 RUN if [ -f package.json ]; then npm ci --no-audit --no-fund && npm run build; else mkdir -p dist; fi
@@ -12,8 +13,8 @@ FROM python:3.11-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential default-libmysqlclient-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
-COPY requirements.txt requirements-core.txt /tmp/
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
+COPY requirements/prod.txt /tmp/requirements.txt
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt
 
 # --- stage 3: the slim runtime, as a non-root user
 FROM python:3.11-slim

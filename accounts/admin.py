@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
-from django.contrib.admin.actions import delete_selected as django_delete_selected
-from django.contrib.admin.utils import quote
-from django.db import transaction
+from django.contrib import admin
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -21,49 +18,7 @@ from accounts.fields import SecretValue, reveal
 from accounts.forms import ExchangeAccountAdminForm
 from accounts.models import ApiToken, ExchangeAccount
 from accounts.services import SECRET_FIELDS, delete_account
-from aresbot.api import Conflict
-
-
-class ServiceDeleteAdmin(admin.ModelAdmin):
-    """Deletes go through the app's service function, so the admin refuses exactly what the API refuses, with
-    the same message. Subclasses implement `delete_one`, which raises aresbot.api.Conflict to refuse."""
-
-    actions = ["delete_selected"]
-
-    def delete_one(self, obj: Any) -> None:
-        raise NotImplementedError
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        self.delete_one(obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        for obj in queryset:
-            self.delete_one(obj)
-
-    def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
-        try:
-            # Django runs a confirmed delete in a transaction, so the refusal also rolls back its history entry.
-            return super().delete_view(request, object_id, extra_context)
-        except Conflict as exc:
-            self.message_user(request, str(exc.detail), messages.ERROR)
-            opts = self.opts
-            url = reverse(
-                f"admin:{opts.app_label}_{opts.model_name}_change",
-                args=[quote(object_id)],
-                current_app=self.admin_site.name,
-            )
-            return HttpResponseRedirect(url)
-
-    # Same name as the site-wide action, which this one therefore replaces (ModelAdmin._get_base_actions).
-    @admin.action(permissions=["delete"], description="Delete selected %(verbose_name_plural)s")
-    def delete_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
-        try:
-            # One transaction: a single refused row keeps every row (and no history entry claims otherwise).
-            with transaction.atomic(using=queryset.db):
-                return django_delete_selected(self, request, queryset)
-        except Conflict as exc:
-            self.message_user(request, str(exc.detail), messages.ERROR)
-            return None
+from aresbot.admin import ServiceDeleteAdmin
 
 
 def masked(value: SecretValue) -> str:

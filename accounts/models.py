@@ -12,8 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from accounts.fields import EncryptedTextField, SealedSecret
+from accounts.errors import AccountCannotTrade
+from accounts.fields import EncryptedTextField, SealedSecret, reveal
 from exchanges import registry
+from trading.runtime.spec import AccountSpec
 
 ASSET_RE = re.compile(r"^[A-Z0-9]{1,20}$")
 MAX_CREDENTIAL_LENGTH = 512
@@ -50,6 +52,17 @@ class ExchangeAccount(models.Model):
     @property
     def is_paper(self) -> bool:
         return self.exchange == registry.PAPER
+
+    def check_can_trade(self) -> None:
+        """Raise AccountCannotTrade naming the reason when an engine could not trade on this account: the one
+        check before a start, whoever asks for it (API, admin, commands)."""
+        if not self.is_active:
+            raise AccountCannotTrade(f"Account {self.name!r} is inactive: activate it first.")
+        if not registry.is_supported(self.exchange):
+            raise AccountCannotTrade(f"Account {self.name!r} names an unknown exchange.")
+        needs = registry.credential_needs(self.exchange)
+        if (needs.api_key and not self.api_key) or (needs.secret and not self.api_secret):
+            raise AccountCannotTrade(f"Account {self.name!r} has no API credentials.")
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
@@ -106,6 +119,19 @@ class ExchangeAccount(models.Model):
             if needed and not getattr(self, field):
                 errors[field] = f"{self.exchange} requires this credential."
         return errors
+
+    def exchange_spec(self) -> AccountSpec:
+        """What the runtime's exchange factory needs to trade on this account, credentials revealed."""
+        return AccountSpec(
+            pk=self.pk,
+            name=self.name,
+            exchange=self.exchange,
+            testnet=self.testnet,
+            paper_balances=dict(self.paper_balances),
+            api_key=reveal(self.api_key),
+            secret=reveal(self.api_secret),
+            passphrase=reveal(self.passphrase),
+        )
 
     def credential_key_ids(self) -> set[str]:
         values: list[object] = [self.api_key, self.api_secret, self.passphrase]

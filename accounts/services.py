@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 from accounts.crypto import Keyring
+from accounts.errors import AccountInUse
 from accounts.fields import SealedSecret
 from accounts.models import ExchangeAccount
-from aresbot.api import Conflict
 from exchanges.base import Balance, ExchangeError, FatalExchangeError, OrderRejected
 from exchanges.models import PaperBookRecord
 from exchanges.paper.store import book_key
@@ -28,9 +28,7 @@ def delete_account(account: ExchangeAccount) -> None:
         locked = ExchangeAccount.objects.select_for_update().get(pk=account.pk)
         count = locked.strategies.count()
         if count:
-            raise Conflict(
-                f"Account {locked.name!r} has {count} strateg{'y' if count == 1 else 'ies'}: delete or move them first."
-            )
+            raise AccountInUse(locked.name, count)
         locked.delete()
 
 
@@ -71,7 +69,7 @@ def _api_exchange(account: ExchangeAccount) -> CcxtExchange:
 
     # One attempt, short waits: a person is waiting for the answer, and will press the button again.
     limiter = SharedRateLimiter(get_redis(), max_wait=API_MAX_WAIT)
-    return ccxt_exchange_for(account, limiter=limiter, backoff=Backoff(attempts=1))
+    return ccxt_exchange_for(account.exchange_spec(), limiter=limiter, backoff=Backoff(attempts=1))
 
 
 def verify_account(account: ExchangeAccount) -> Verification:

@@ -1,4 +1,8 @@
-"""Shared REST plumbing: pagination, and one exception handler so every error has the same shape."""
+"""Shared REST plumbing: pagination, and one exception handler so every error has the same shape.
+
+The services' domain errors (aresbot/errors.py) become HTTP here: a StateConflict is 409 {"detail": message},
+an InvalidField 400 {field: message}.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.crypto import CredentialKeyError
+from aresbot.errors import InvalidField, StateConflict
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +46,10 @@ def django_errors_to_drf(exc: DjangoValidationError) -> ValidationError:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         exc = django_errors_to_drf(exc)
+    elif isinstance(exc, InvalidField):
+        exc = ValidationError({exc.field: exc.message})
+    elif isinstance(exc, StateConflict):
+        exc = Conflict(exc.message)
     elif isinstance(exc, ProtectedError):
         exc = Conflict(str(exc.args[0]) if exc.args else None)
     elif isinstance(exc, CredentialKeyError):

@@ -7,7 +7,8 @@ are busy running engines can never starve it.
 from django.conf import settings
 from rq import cron
 
-from trading.runtime.jobs import CONTROL_QUEUE, supervise
+from trading.runtime.jobs import supervise
+from trading.runtime.queues import CONTROL_QUEUE
 
 cron.register(
     supervise,

@@ -207,6 +207,9 @@ WORKER_IP = envstr("WORKER_IP")
 # The public address exchanges see for this node's requests: Binance limits request weight per IP, so workers
 # behind one NAT share one budget. Empty: every worker counts against a single shared budget (safe, slower).
 EXCHANGE_OUTBOUND_IP = envstr("EXCHANGE_OUTBOUND_IP")
+# Where the runtime reads the strategies it runs (trading.runtime.spec.StrategySource): named here, like
+# AUTH_USER_MODEL, so that trading/ never imports the strategies app that depends on it.
+STRATEGY_SOURCE = "strategies.runtime_source.OrmStrategySource"
 
 # --- time ----------------------------------------------------------------------------------------------------------
 TIME_ZONE = envstr("TIME_ZONE", "UTC")

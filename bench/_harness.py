@@ -27,12 +27,12 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
+import psutil
+
 from tests.processes import RedisServer, descendants
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 # One set of keys per script run: real-looking, so that DEBUG=false settings accept them.
 _SECRET_KEY = secrets.token_urlsafe(50)
@@ -75,77 +75,59 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[obje
     print(line, flush=True)
 
 
-# --- /proc ----------------------------------------------------------------------------------------------------------
+# --- process and machine figures (psutil) --------------------------------------------------------------------------
+def snapshot(pids: Sequence[int]) -> list[psutil.Process]:
+    """The processes among `pids` that exist now. psutil remembers each one's start time, so a signal sent through
+    the snapshot later never reaches another process that reused the pid."""
+    found = []
+    for pid in pids:
+        try:
+            found.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
-def start_time(pid: int) -> int | None:
-    """The process's start time in jiffies since boot: with the pid, an identity that survives pid reuse."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(text[text.rfind(")") + 2 :].split()[19])
-
-
-def snapshot(pids: Sequence[int]) -> list[tuple[int, int]]:
-    """(pid, start time) of the processes that exist now."""
-    return [(pid, st) for pid in pids if (st := start_time(pid)) is not None]
-
-
-def kill_snapshot(processes: Sequence[tuple[int, int]], signum: int = signal.SIGKILL) -> None:
+def kill_snapshot(processes: Sequence[psutil.Process], signum: int = signal.SIGKILL) -> None:
     """Signal the processes of a snapshot that are still the same processes (never a reused pid)."""
-    for pid, started in processes:
-        if start_time(pid) == started:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signum)
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            process.send_signal(signum)
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process (0 when it is gone)."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.NoSuchProcess:
         return 0.0
-    fields = text[text.rfind(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return times.user + times.system
 
 
 def memory_kb(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) in kB from /proc/<pid>/smaps_rollup; (0, 0) when the process is gone."""
-    rss = pss = 0
+    """(RSS, PSS) in kB; (0, 0) when the process is gone."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Rss:"):
-                rss = int(line.split()[1])
-            elif line.startswith("Pss:"):
-                pss = int(line.split()[1])
-    except OSError:
-        pass
-    return rss, pss
+        memory = psutil.Process(pid).memory_full_info()
+    except psutil.NoSuchProcess:
+        return 0, 0
+    return memory.rss // 1024, memory.pss // 1024
 
 
 def machine_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine, from the first line of /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    idle = values[3] + values[4]  # idle + iowait
-    return float(sum(values) - idle), float(sum(values))
+    """(busy, total) CPU seconds of the whole machine since boot, all cores together."""
+    times = psutil.cpu_times()
+    # guest time is already inside user and nice: adding guest and guest_nice would count it twice
+    total = times.user + times.nice + times.system + times.idle + times.iowait + times.irq + times.softirq + times.steal
+    return total - times.idle - times.iowait, total
 
 
 def pids_named(*names: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() in names:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
+    return [process.pid for process in psutil.process_iter(["name"]) if process.info["name"] in names]
 
 
 # --- processes ------------------------------------------------------------------------------------------------------
 class Proc:
-    """A child in a session of its own; RQ forks work-horses into process groups of their own, found via /proc."""
+    """A child in a session of its own; RQ forks work-horses into process groups of their own, found as its children."""
 
     def __init__(self, name: str, args: Sequence[str], env: dict[str, str], log_dir: Path) -> None:
         self.name = name
@@ -244,10 +226,7 @@ def mysql_connections(database: str) -> tuple[int, int]:
 
 
 def mem_total_mb() -> float:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            return int(line.split()[1]) / 1024
-    return math.nan
+    return psutil.virtual_memory().total / 1024 / 1024
 
 
 @dataclass

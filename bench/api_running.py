@@ -44,7 +44,7 @@ from bench._harness import (
     pids_named,
     print_table,
 )
-from tests.processes import free_port, wait_for
+from tests.processes import free_port, wait_until
 
 PATH = "/api/strategies/running"
 GOAL_P99_MS = 50.0
@@ -215,7 +215,7 @@ def load(
     result.seconds = time.monotonic() - began
     self1 = resource.getrusage(resource.RUSAGE_SELF)
     busy1, total1 = machine_cpu()
-    result.machine_busy = (busy1 - busy0) / max(1.0, total1 - total0)
+    result.machine_busy = (busy1 - busy0) / max(0.01, total1 - total0)
     result.client_cpu = (self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime) / result.seconds
     result.server_cpu = (sum(cpu_seconds(p) for p in servers) - server0) / result.seconds
     result.db_cpu = (sum(cpu_seconds(p) for p in db_pids) - db0) / result.seconds
@@ -255,7 +255,7 @@ def main() -> int:
             except OSError:
                 return False
 
-        wait_for(answers, 60, "gunicorn to answer", 0.2)
+        wait_until(answers, 60, "gunicorn to answer", 0.2)
         pids = server.family()
         assert bench.redis.proc is not None
         redis_pid = bench.redis.proc.pid

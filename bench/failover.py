@@ -35,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import Bench, Proc, log, print_table
-from tests.processes import wait_for
+from tests.processes import wait_until
 
 CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
     "default": (
@@ -106,7 +106,7 @@ def rq_workers_ready(count: int) -> bool:
     from rq import Worker
 
     from aresbot.redis import get_rq_redis
-    from trading.runtime.jobs import STRATEGY_QUEUE
+    from trading.runtime.queues import STRATEGY_QUEUE
 
     workers = [w for w in Worker.all(connection=get_rq_redis()) if STRATEGY_QUEUE in w.queue_names()]
     return len(workers) >= count
@@ -144,8 +144,8 @@ def one_run(bench: Bench, env: dict[str, str], workers: list[Proc], sid: int, su
     from trading.runtime import coordination as co
 
     client = get_redis()
-    wait_for(lambda: rq_workers_ready(WORKERS), 60, f"{WORKERS} strategy workers")
-    first = wait_for(lambda: ticking(client, sid, after=time.time() - 2), 90, "the strategy to tick")
+    wait_until(lambda: rq_workers_ready(WORKERS), 60, f"{WORKERS} strategy workers")
+    first = wait_until(lambda: ticking(client, sid, after=time.time() - 2), 90, "the strategy to tick")
     time.sleep(3 + random.uniform(0, supervise))  # some ticks, then a random phase against the supervisor
     before = ticking(client, sid, after=time.time() - 2) or first
     old_task = before["task_id"]

@@ -58,7 +58,7 @@ from bench._harness import (
     pids_named,
     print_table,
 )
-from tests.processes import descendants, wait_for
+from tests.processes import descendants, wait_until
 
 LOOP_INTERVAL = 1.0
 TICK_WRITE = re.compile(r'^(\d+\.\d+) \[\d+ lua\] "HSET" "strategy:running:(\d+)" (.*)$')
@@ -249,10 +249,10 @@ def measure(
     window.cpu = {
         name: (sum(cpu_seconds(p) for p in members) - cpu_before[name]) / elapsed for name, members in pids.items()
     }
-    window.machine_busy = (busy1 - busy0) / max(1.0, total1 - total0)
+    window.machine_busy = (busy1 - busy0) / max(0.01, total1 - total0)
     window.pressure = (pressure1 - pressure0) / 1e6 / elapsed
     window.db = {name: (db1[name] - db0[name]) / elapsed for name in DB_COUNTERS}
-    window.loadavg = Path("/proc/loadavg").read_text().split(" ")[0]
+    window.loadavg = f"{os.getloadavg()[0]:.2f}"
     window.db_connections, window.max_connections = mysql_connections(bench.database)
     for name in ("work-horses", "strategy workers"):
         mem = [memory_kb(pid) for pid in pids[name]]
@@ -341,15 +341,15 @@ def engine_host_estimate(ids: list[int]) -> HostEstimate:
     import gc
 
     import trading.runtime.factory  # noqa: F401 (imports are the per-process cost, not the per-engine one)
-    from strategies.models import Strategy
     from trading.core.memory import InMemoryStatusBoard
     from trading.runtime.build import build_engine
+    from trading.runtime.spec import strategy_source
 
     gc.collect()
     before = memory_kb(os.getpid())[0]
     engines = []
-    for strategy in Strategy.objects.select_related("account").filter(pk__in=ids):
-        engine = build_engine(strategy, status_board=InMemoryStatusBoard())
+    for spec in filter(None, map(strategy_source().load, ids)):
+        engine = build_engine(spec, status_board=InMemoryStatusBoard())
         engine.start()
         engines.append(engine)
     cpu0 = time.process_time()
@@ -452,14 +452,14 @@ def main() -> int:
             log(f"--- N={count}: adding {count - len(workers)} strategy workers")
             while len(workers) < count:
                 workers.append(bench.strategy_worker(f"strategy-worker-{len(workers):03d}", env, worker_class))
-            wait_for(partial(workers_at_least, count), 240, f"{count} RQ strategy workers", 1.0)
+            wait_until(partial(workers_at_least, count), 240, f"{count} RQ strategy workers", 1.0)
             log(f"N={count}: workers up after {time.monotonic() - began:.0f} s; starting strategies")
             for strategy in strategies[:count]:
                 if strategy.desired_state != "running":
                     start_strategy(strategy)
                     strategy.desired_state = "running"
             ids = [s.pk for s in strategies[:count]]
-            wait_for(partial(all_fresh, ids), 240, f"all {count} strategies to tick", 1.0)
+            wait_until(partial(all_fresh, ids), 240, f"all {count} strategies to tick", 1.0)
             log(f"N={count}: all ticking after {time.monotonic() - began:.0f} s; settling {args.settle:.0f} s")
             time.sleep(args.settle)
             log(f"N={count}: measuring {args.seconds:.0f} s")

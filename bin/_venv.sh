@@ -1,4 +1,5 @@
-# Shared by bin/run and bin/test: make .venv with Python ≥ 3.11 and install a requirements file when it changed.
+# Shared by bin/run and bin/test: make .venv with Python ≥ 3.11 and install lock files (requirements/*.txt, written
+# by bin/lock) when they changed.
 PYTHON=${PYTHON:-python3}
 
 ensure_venv() {
@@ -10,10 +11,11 @@ ensure_venv() {
   local file stamp want
   for file in "$@"; do
     stamp=".venv/.installed-$(basename "$file")"
-    want=$(cat "$file" requirements-core.txt | sha256sum | cut -d' ' -f1)
+    want=$(sha256sum < "$file" | cut -d' ' -f1)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
       echo "Installing $file into .venv ..."
-      .venv/bin/python -m pip install -q --disable-pip-version-check -r "$file"
+      # A file whose hash the lock lacks (a re-uploaded release, a dependency bin/lock did not pin) stops the install.
+      .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$file"
       echo "$want" > "$stamp"
     fi
   done

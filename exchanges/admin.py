@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from aresbot.admin import ReadOnlyAdminMixin, plain
 from exchanges.models import PaperBookRecord, PaperOrderRecord
-from trading.admin import ReadOnlyAdminMixin, plain
 
 
 @admin.register(PaperBookRecord)

@@ -22,6 +22,12 @@ from typing import Protocol
 ZERO = Decimal(0)
 
 
+def plain_number(value: Decimal) -> str:
+    """A number as a person writes it, exactly: 8.7, not 8.7000 or 8.7E+0; 0.00000933, not 9.33E-6."""
+    return format(value.normalize(), "f") if value else "0"
+
+
+# The order enums, defined once: the core trades with them, the trade-record models' choices are made from them.
 class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"
@@ -33,19 +39,18 @@ class OrderType(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    """The values of trading.choices.OrderStatus. PENDING and LOST exist only in the journal, never on an exchange."""
+    """An order's status, on the exchange and in the journal (the Order model's choices are made from it)."""
 
-    PENDING = "pending"
+    PENDING = "pending"  # journaled, not yet acknowledged by the exchange: only in the journal
     OPEN = "open"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     CANCELED = "canceled"
     REJECTED = "rejected"
-    LOST = "lost"
+    LOST = "lost"  # journaled before sending, and the exchange never received it: only in the journal
 
 
 ACTIVE_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
-DONE_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.LOST})
 
 
 # --- errors ------
@@ -135,18 +140,42 @@ class MarketRules:
         """Round down to the step: never order more than the budget or the lot."""
         return (amount / self.step_size).to_integral_value(ROUND_FLOOR) * self.step_size
 
-    def check(self, price: Decimal, amount: Decimal) -> str | None:
-        """Why Binance would refuse an order of `amount` at `price`, or None when it passes the filters."""
+    def price_outside(self, price: Decimal) -> str | None:
+        """Why `price` is outside the market's price range ("below the minimum price 0.01"), or None."""
+        if price <= 0 or price < self.min_price:
+            return f"below the minimum price {plain_number(self.min_price)}"
+        if self.max_price and price > self.max_price:
+            return f"above the maximum price {plain_number(self.max_price)}"
+        return None
+
+    def refusal(self, price: Decimal | None, amount: Decimal, *, price_range: bool = True) -> OrderRejected | None:
+        """The error Binance would refuse an order of `amount` at `price` (None: at market) with, or None when it
+        passes the limits: BelowMinimum under the minimum amount or notional, InvalidOrder above the maximum
+        amount or (with `price_range`) outside the price range. The message names the value and the limit."""
         if amount < self.min_amount:
-            return f"amount {amount:f} is below the minimum amount {self.min_amount:f} {self.base}"
+            return BelowMinimum(
+                f"amount {plain_number(amount)} is below the minimum amount {plain_number(self.min_amount)} {self.base}"
+            )
         if self.max_amount and amount > self.max_amount:
-            return f"amount {amount:f} is above the maximum amount {self.max_amount:f} {self.base}"
+            return InvalidOrder(
+                f"amount {plain_number(amount)} is above the maximum amount {plain_number(self.max_amount)} {self.base}"
+            )
+        if price is None:
+            return None
+        outside = self.price_outside(price) if price_range else None
+        if outside:
+            return InvalidOrder(f"price {plain_number(price)} is {outside}")
         if price * amount < self.min_notional:
-            return (
-                f"notional {price * amount:f} {self.quote} ({amount:f} × {price:f}) is below the minimum "
-                f"notional {self.min_notional:f} {self.quote}"
+            return BelowMinimum(
+                f"notional {plain_number(price * amount)} {self.quote} ({plain_number(amount)} × "
+                f"{plain_number(price)}) is below the minimum notional {plain_number(self.min_notional)} {self.quote}"
             )
         return None
+
+    def check(self, price: Decimal, amount: Decimal) -> str | None:
+        """Why Binance would refuse `amount` at `price` for its amount or notional, or None when it passes."""
+        refusal = self.refusal(price, amount, price_range=False)
+        return str(refusal) if refusal is not None else None
 
     def check_steps(self, price: Decimal | None, amount: Decimal) -> str | None:
         """Why the exchange would refuse these numbers as unaligned (Binance's PRICE_FILTER/LOT_SIZE failures)."""
@@ -155,8 +184,9 @@ class MarketRules:
         if price is not None:
             if price <= 0 or price % self.tick_size:
                 return f"price {price:f} is not a positive multiple of the tick size {self.tick_size:f}"
-            if price < self.min_price or (self.max_price and price > self.max_price):
-                return f"price {price:f} is outside [{self.min_price:f}, {self.max_price:f}]"
+            outside = self.price_outside(price)
+            if outside:
+                return f"price {price:f} is {outside}"
         return None
 
 

@@ -5,10 +5,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from rest_framework.exceptions import APIException, ValidationError
 
-from accounts.admin import ServiceDeleteAdmin
-from aresbot.api import Conflict
+from aresbot.admin import ServiceDeleteAdmin
+from aresbot.errors import DomainError
 from strategies.models import Strategy
 from strategies.services import delete_strategy, start_strategy, stop_strategy
 from trading.models import Fill, Order, Position
@@ -78,8 +77,8 @@ class StrategyAdmin(ServiceDeleteAdmin):
             try:
                 start_strategy(strategy)
                 started += 1
-            except (Conflict, ValidationError) as exc:
-                self.message_user(request, f"{strategy.name}: {_reason(exc)}", messages.WARNING)
+            except DomainError as exc:
+                self.message_user(request, f"{strategy.name}: {exc.message}", messages.WARNING)
         if started:
             self.message_user(request, f"Started {started} strateg{'y' if started == 1 else 'ies'}.", messages.SUCCESS)
 
@@ -95,12 +94,3 @@ class StrategyAdmin(ServiceDeleteAdmin):
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, set[str], list[Any]]:
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         return deleted, model_count, set(perms_needed) - _HISTORY_WITH_STRATEGY, protected
-
-
-def _reason(exc: APIException) -> str:
-    detail = exc.detail
-    if isinstance(detail, dict):
-        return " ".join(
-            str(m) for messages_ in detail.values() for m in (messages_ if isinstance(messages_, list) else [messages_])
-        )
-    return str(detail)

@@ -103,10 +103,6 @@ class Strategy(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.symbol})"
 
-    @property
-    def should_run(self) -> bool:
-        return self.desired_state == DesiredState.RUNNING
-
     def clean(self) -> None:
         errors: dict[str, str] = {}
         self.name = (self.name or "").strip()

@@ -1,25 +1,57 @@
-"""Writes to strategies, shared by the API, the admin and the management commands."""
+"""Writes to strategies, shared by the API, the admin and the management commands.
+
+They raise domain errors (strategies/errors.py, accounts/errors.py), never HTTP ones: the API maps them to a
+status (aresbot/api.py), the admin and the commands show their message. Redis is written only after the database
+change commits (`transaction.on_commit`): a rolled-back start or stop leaves no signal behind.
+"""
 
 from __future__ import annotations
 
 import redis
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
-from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
 
-from aresbot.api import Conflict
 from aresbot.redis import get_redis
-from exchanges import registry
+from exchanges.base import ACTIVE_STATUSES
 from strategies.choices import DesiredState
+from strategies.errors import StrategyAlreadyRunning, StrategyIsRunning
 from strategies.models import Strategy
-from trading.choices import ACTIVE_ORDER_STATUSES
+from strategies.status import StrategyRef, runtime_view
 from trading.models import Order
 from trading.runtime import coordination as co
+from trading.runtime.queues import enqueue_run, enqueue_stop_without_engine
 
-# The running list a user's dashboard polls is kept this long (strategies/api/views.py); any write to the user's
-# strategies drops it, so only the engines' own status updates can be up to this old.
+# The running list a user's dashboard polls is kept this long; any write to the user's strategies drops it, so
+# only the engines' own status updates can be up to this old.
 RUNNING_CACHE_KEY = "api:running:{user}"
 RUNNING_CACHE_SECONDS = 1.0
+
+
+def running_list(user: AbstractBaseUser | AnonymousUser) -> bytes:
+    """The JSON of every strategy of the user that runs or should run, with its node: one query and one Redis
+    call, then kept for RUNNING_CACHE_SECONDS (dashboards poll it; engines rewrite their status once per tick
+    anyway; start/stop/edit/delete drop the copy at once through forget_running)."""
+    client = get_redis()
+    key = RUNNING_CACHE_KEY.format(user=user.pk)
+    if (cached := client.get(key)) is not None:
+        return cached if isinstance(cached, bytes) else str(cached).encode()
+    # Plain tuples, not model instances: building 100 Strategy objects cost more than the query itself.
+    strategies = [
+        StrategyRef(*row)
+        for row in Strategy.objects.filter(owner_id=user.pk).values_list("id", "name", "symbol", "desired_state")
+    ]
+    statuses = co.read_statuses(client, [s.pk for s in strategies])
+    rows = [
+        runtime_view(s, statuses.get(s.pk, {}))
+        for s in strategies
+        if s.pk in statuses or s.desired_state == DesiredState.RUNNING
+    ]
+    # The API's own encoder: a kept copy and a fresh answer are the same bytes.
+    body = JSONRenderer().render(rows)
+    client.set(key, body, px=int(RUNNING_CACHE_SECONDS * 1000))
+    return body
 
 
 def forget_running(owner_id: int) -> None:
@@ -30,59 +62,63 @@ def forget_running(owner_id: int) -> None:
 
 
 def delete_strategy(strategy: Strategy) -> None:
+    """StrategyIsRunning when it should run: stop it first, so its engine cancels what it has resting."""
     with transaction.atomic():
         # The row lock makes "check it is stopped, then delete" one step against a concurrent start.
         locked = Strategy.objects.select_for_update().get(pk=strategy.pk)
         if locked.desired_state == DesiredState.RUNNING:
-            raise Conflict(f"Strategy {locked.name!r} is running: stop it before deleting it.")
+            raise StrategyIsRunning(locked.name)
         locked.delete()
 
 
 def start_strategy(strategy: Strategy) -> Strategy:
     """Mark the strategy to run and queue its engine once the change is committed.
 
-    409 when it already runs; 400 naming the reason when its account cannot trade.
+    StrategyAlreadyRunning when it already runs; AccountCannotTrade naming the reason when its account cannot.
     """
-    from trading.runtime.jobs import enqueue_run  # the runtime imports this module's models: import at call time
-
-    account = strategy.account
-    if not account.is_active:
-        raise ValidationError({"account": f"Account {account.name!r} is inactive: activate it first."})
-    if not registry.is_supported(account.exchange):
-        raise ValidationError({"account": f"Account {account.name!r} names an unknown exchange."})
-    needs = registry.credential_needs(account.exchange)
-    if (needs.api_key and not account.api_key) or (needs.secret and not account.api_secret):
-        raise ValidationError({"account": f"Account {account.name!r} has no API credentials."})
+    strategy.account.check_can_trade()
     with transaction.atomic():
         # Conditional update: of two simultaneous starts, exactly one changes the row.
         changed = Strategy.objects.filter(pk=strategy.pk, desired_state=DesiredState.STOPPED).update(
             desired_state=DesiredState.RUNNING
         )
         if changed != 1:
-            raise Conflict(f"Strategy {strategy.name!r} is already running.")
-        client = get_redis()
-        co.clear_stop(client, strategy.pk)
-        co.clear_failures(client, strategy.pk)
-        transaction.on_commit(lambda: enqueue_run(strategy.pk))
-        transaction.on_commit(lambda: forget_running(strategy.owner_id))
+            raise StrategyAlreadyRunning(strategy.name)
+        transaction.on_commit(lambda: _after_start(strategy.pk, strategy.owner_id))
     strategy.refresh_from_db()
     return strategy
+
+
+def _after_start(strategy_id: int, owner_id: int) -> None:
+    client = get_redis()
+    # Before the enqueue: a stop signal left by the last run must not stop the new engine, and a past failure's
+    # backoff must not hold it back.
+    co.clear_stop(client, strategy_id)
+    co.clear_failures(client, strategy_id)
+    enqueue_run(strategy_id)
+    forget_running(owner_id)
 
 
 def stop_strategy(strategy: Strategy, *, cancel_all: bool = False) -> Strategy:
     """Idempotent. The engine sees the signal within STRATEGY_STOP_POLL_INTERVAL, cancels its open buys (and
     with `cancel_all` its take-profits), writes its last status and releases the lease. When no engine holds
-    the strategy, a control job does the cancelling instead, so nothing is left resting."""
-    from trading.runtime.jobs import enqueue_stop_without_engine
+    the strategy, a control job does the cancelling instead, so nothing is left resting.
 
-    Strategy.objects.filter(pk=strategy.pk).update(desired_state=DesiredState.STOPPED)
-    client = get_redis()
-    forget_running(strategy.owner_id)
-    # Long enough for the slowest tick to notice; short enough never to stop a later start.
-    co.raise_stop(client, strategy.pk, ttl_seconds=settings.STRATEGY_LOCK_TTL * 2, cancel_all=cancel_all)
-    co.clear_enqueued(client, strategy.pk)
-    no_engine = client.get(co.LOCK_KEY.format(id=strategy.pk)) is None
-    if no_engine and Order.objects.filter(strategy=strategy, status__in=ACTIVE_ORDER_STATUSES).exists():
-        enqueue_stop_without_engine(strategy.pk, cancel_all)
+    The signal goes out once the change is committed; should Redis fail then, the engine still stops at its next
+    database check (it reads desired_state every few seconds)."""
+    with transaction.atomic():
+        Strategy.objects.filter(pk=strategy.pk).update(desired_state=DesiredState.STOPPED)
+        transaction.on_commit(lambda: _after_stop(strategy.pk, strategy.owner_id, cancel_all))
     strategy.refresh_from_db()
     return strategy
+
+
+def _after_stop(strategy_id: int, owner_id: int, cancel_all: bool) -> None:
+    client = get_redis()
+    forget_running(owner_id)
+    # Long enough for the slowest tick to notice; short enough never to stop a later start.
+    co.raise_stop(client, strategy_id, ttl_seconds=settings.STRATEGY_LOCK_TTL * 2, cancel_all=cancel_all)
+    co.clear_enqueued(client, strategy_id)
+    no_engine = client.get(co.LOCK_KEY.format(id=strategy_id)) is None
+    if no_engine and Order.objects.filter(strategy_id=strategy_id, status__in=ACTIVE_STATUSES).exists():
+        enqueue_stop_without_engine(strategy_id, cancel_all)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import redis
 
 
@@ -18,8 +19,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """The first truthy value of `predicate`, polled every `interval`; TimeoutError naming `what` after `timeout`."""
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """The first truthy value of `predicate`, polled every `interval`; TimeoutError naming `what` after `timeout`.
+
+    Tests wait on the condition they need, with a deadline generous enough for a loaded machine, instead of
+    sleeping for a guessed time: a fast machine goes on at once and a slow one still passes.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -31,19 +36,11 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
 
 
 def descendants(pid: int) -> list[int]:
-    """Every process forked below `pid`, found through /proc (RQ work-horses sit in process groups of their own)."""
-    found: list[int] = []
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        for child in children:
-            found.append(int(child))
-            pending.append(int(child))
-    return found
+    """Every process forked below `pid` (RQ work-horses sit in process groups of their own); [] once it is gone."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 class RedisServer:
@@ -71,7 +68,7 @@ class RedisServer:
             start_new_session=True,  # a Ctrl-C of the caller is the caller's to handle, not redis-server's
         )
         client = redis.Redis.from_url(self.url, socket_timeout=1)
-        wait_for(lambda: _pings(client), 10, "the private redis-server to answer")
+        wait_until(lambda: _pings(client), 10, "the private redis-server to answer")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -21,10 +21,11 @@ from rest_framework.test import APIClient
 
 from accounts.fields import SealedSecret, reveal
 from accounts.models import ApiToken, ExchangeAccount
+from exchanges.base import Side
 from strategies.choices import DesiredState
 from strategies.models import Strategy
 from tests.factories import make_account, make_fill, make_order, make_paper_account, make_position, make_strategy
-from trading.choices import ExitReason, OrderSide
+from trading.core.types import ExitReason
 from trading.models import Fill, Order, Position
 
 API_KEY = "alice-binance-key-7Hq2Lm9Xw4Tz"
@@ -323,8 +324,8 @@ def test_a_token_with_a_past_expiry_is_refused(web, admin_alice):
 
 def make_trades(strategy: Strategy) -> None:
     """One round trip: a filled buy, its fill, and the lot its take-profit closed."""
-    buy = make_order(strategy, OrderSide.BUY, "100", "0.2")
-    sell = make_order(strategy, OrderSide.SELL, "101", "0.2")
+    buy = make_order(strategy, Side.BUY, "100", "0.2")
+    sell = make_order(strategy, Side.SELL, "101", "0.2")
     now = timezone.now()
     make_fill(buy, now)
     make_position(

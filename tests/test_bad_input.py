@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from strategies.models import Strategy
-from tests.factories import make_paper_account
+from tests.factories import make_order, make_paper_account, make_strategy
+from trading.models import Fill
 
 
 @pytest.mark.parametrize("url", ["/api/accounts", "/api/strategies"])
@@ -76,6 +78,13 @@ def test_bad_trade_filters_are_a_400(alice_client, query):
         assert query.split("=")[0] in r.json()
 
 
-def test_page_size_is_capped(alice_client):
+def test_page_size_is_capped(alice_client, alice):
+    order = make_order(make_strategy(alice, make_paper_account(alice)), "buy", "100", "1")
+    now = timezone.now()
+    Fill.objects.bulk_create(
+        Fill(order=order, strategy=order.strategy, side="buy", trade_id=f"t{i}", price=1, amount=1, executed_at=now)
+        for i in range(501)
+    )
     r = alice_client.get("/api/trades?page_size=100000")
     assert r.status_code == 200
+    assert (r.json()["count"], len(r.json()["results"])) == (501, 500)  # max_page_size, not what was asked

@@ -57,11 +57,36 @@ def test_the_main_node_has_every_service_with_a_health_check():
     for name, service in services.items():
         assert "healthcheck" in service, name
     assert services["mysql"]["image"].startswith("mysql:8")
-    assert services["redis"]["image"].startswith("redis:7")
+    assert services["redis"]["image"].startswith("redis:7.")
     assert "--requirepass" in services["redis"]["command"]
     assert any("MYSQL_DEFAULT_TIME_ZONE" in part for part in services["mysql"]["command"])
     assert "MYSQL_TZ" in str(services["mysql"]["environment"])
     assert {"mysql-data", "redis-data"} <= set(compose("docker-compose.yml")["volumes"])
+
+
+MINOR_TAG = re.compile(r"[a-z0-9./-]+:\d+\.\d+(?:\.\d+)?(?:-[a-z0-9.]+)?")
+
+
+def test_third_party_images_are_pinned_to_a_minor_version():
+    checked = []
+    for name in ("docker-compose.yml", "docker-compose.worker.yml"):
+        for service_name, service in compose(name)["services"].items():
+            if "build" in service:
+                continue  # our own image, built from this checkout
+            image = service["image"]
+            assert MINOR_TAG.fullmatch(image), f"{name}:{service_name}: {image} is not pinned to a minor version"
+            checked.append(image.split(":")[0])
+    assert sorted(checked) == ["mysql", "nginx", "redis"]
+    for bad in ("redis:latest", "redis:7-alpine", "nginx", "nginx:alpine", "mysql:8"):
+        assert not MINOR_TAG.fullmatch(bad), bad
+
+
+def test_the_image_builds_on_numbered_base_images():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    stages = {alias: image for image, alias in re.findall(r"^FROM (\S+)(?: AS (\w+))?", dockerfile, re.M)}
+    assert re.fullmatch(r"node:\d+-slim", stages["spa"]), f"{stages['spa']}: a numbered Node line, not latest or lts"
+    assert re.fullmatch(r"python:3\.\d+-slim", stages["build"]), stages["build"]
+    assert stages[""] == stages["build"], "the runtime stage runs the Python the build stage compiled for"
 
 
 def test_worker_nodes_join_the_main_node_through_master_host():

@@ -18,7 +18,7 @@ def test_health_redis_pings_the_real_server():
     r = Client().get("/health/redis")
     assert r.status_code == 200, r.content
     assert r.json()["redis"] == "ok"
-    assert r.json()["latency_ms"] >= 0
+    assert isinstance(r.json()["latency_ms"], int | float)
 
 
 @pytest.mark.django_db

@@ -2,8 +2,10 @@
 from them alone."""
 
 from decimal import Decimal as D
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 
 from exchanges.base import OrderStatus, Side
 from exchanges.paper.faults import Fault, FaultInjector
@@ -126,3 +128,42 @@ def test_dust_left_by_a_buy_fee_in_base_is_kept_in_the_database_and_sold_after_a
     paid = sum((f.price * f.amount for f in Fill.objects.filter(side="buy")), D(0))
     assert first.entry_cost + first.entry_fee_quote + second.entry_cost + second.entry_fee_quote == paid
     assert Order.objects.get(role="take_profit", status="open").amount == D("0.00067")
+
+
+def test_an_orders_stored_totals_are_the_sums_of_its_fills_after_partial_fills_and_a_restart(strategy):
+    faults = FaultInjector()
+    h = harness(strategy, faults=faults, grid_levels=1, order_size_quote=D(40), sell_offset_pct=D(3))
+    h.start()
+    faults.add("fetch_price", Fault.PARTIAL_FILL)
+    h.step("29690")  # the buy (0.00134) fills half
+    h.journal = OrmJournal(strategy.pk)  # a new process resumes from the stored totals of the half-filled buy
+    h.restart()
+    h.step("29650")  # the rest fills: one lot of the whole buy
+    faults.add("fetch_price", Fault.PARTIAL_FILL)
+    h.step("30600")  # the take-profit fills half
+    h.step("30600")  # and the rest
+    orders = list(Order.objects.filter(fills__isnull=False).distinct())
+    assert sorted(Fill.objects.filter(order=o).count() for o in orders) == [2, 2]
+    for order in orders:
+        fills = list(order.fills.all())
+        cost = sum((f.price * f.amount for f in fills), D(0))
+        assert order.filled == sum((f.amount for f in fills), D(0)) == order.amount
+        assert order.cost == cost
+        assert order.fee == sum((f.fee for f in fills), D(0))
+        assert order.average_price == (cost / order.filled).quantize(D("1e-18"))
+    position = Position.objects.get()
+    buy = Order.objects.get(pk=position.entry_order_id)
+    assert (position.quantity, position.entry_cost) == (buy.filled, buy.cost)
+    assert position.closed_at is not None
+
+
+def test_the_migration_that_added_cost_sets_each_orders_totals_from_its_fills(strategy):
+    h = harness(strategy, grid_levels=1)
+    h.start()
+    h.step("29650")
+    Order.objects.update(filled=0, cost=0, fee=0, fee_currency="", average_price=None)  # as before the migration
+    import_module("trading.migrations.0003_order_cost").totals_from_fills(django_apps, None)
+    buy = Order.objects.get(role="grid_buy", status="filled")
+    assert (buy.filled, buy.cost, buy.fee, buy.fee_currency) == (D("0.00067"), D("19.899"), D("0.019899"), "USDT")
+    assert buy.average_price == D("29700")
+    assert Order.objects.get(role="take_profit").filled == 0  # no fills: nothing to set

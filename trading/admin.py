@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from aresbot.admin import ReadOnlyAdminMixin, plain
 from trading.models import EngineState, Fill, Order, Position
-
-
-def plain(value: Decimal | None) -> str | None:
-    """18 decimal places make `0.001000000000000000`; a column of those is unreadable."""
-    if value is None:
-        return None
-    return format(value.normalize(), "f") if value else "0"
-
-
-class ReadOnlyAdminMixin:
-    """The engine's audit trail: no add, change or delete here (a strategy's delete still takes its history)."""
-
-    # A filtered page would otherwise count the whole table a second time; these tables grow without end.
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class FillInline(ReadOnlyAdminMixin, admin.TabularInline):

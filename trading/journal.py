@@ -2,8 +2,10 @@
 
 Each `save` is one transaction, so an order's new status, its fills and the lot they open or close are written
 together or not at all: a crash between two saves leaves a state that reconcile completes, never a half-booked
-fill. Exact sums (an order's cost, a lot's entry cost and exit proceeds) come from the fills and the positions'
-sum fields, not from the rounded averages shown to users.
+fill. An order's totals over its fills (filled, cost, fee) are stored on the order in that same transaction and
+read back as stored; from its fills a load takes only their trade ids (so that none is booked twice) and the time
+of the last. Exact sums (an order's cost, a lot's entry cost and exit proceeds) are what the engine resumes from,
+not the rounded averages shown to users.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from exchanges.base import ACTIVE_STATUSES, ZERO, OrderStatus, OrderType, Side
+from exchanges.base import ACTIVE_STATUSES, OrderStatus, OrderType, Side
 from trading.core.types import FillRecord, JournalSnapshot, Lot, OrderRecord, Role
 from trading.models import EngineState, Fill, Order, Position
 
@@ -33,9 +35,13 @@ class OrmJournal:
     # --- reading ---
     def _records(self, orders: Iterable[Order]) -> list[OrderRecord]:
         orders = list(orders)
-        fills: dict[int, list[Fill]] = defaultdict(list)
-        for fill in Fill.objects.filter(order__in=[o.pk for o in orders]).order_by("executed_at", "id"):
-            fills[fill.order_id].append(fill)
+        trade_ids: dict[int, set[str]] = defaultdict(set)
+        last_fill_at: dict[int, datetime] = {}
+        fills = Fill.objects.filter(order__in=[o.pk for o in orders]).order_by("executed_at", "id")
+        for order_id, trade_id, executed_at in fills.values_list("order_id", "trade_id", "executed_at"):
+            if trade_id is not None:
+                trade_ids[order_id].add(trade_id)
+            last_fill_at[order_id] = executed_at
         parents = dict(
             Order.objects.filter(pk__in={o.parent_id for o in orders if o.parent_id}).values_list(
                 "pk", "client_order_id"
@@ -43,7 +49,6 @@ class OrmJournal:
         )
         records = []
         for order in orders:
-            own = fills[order.pk]
             self._ids[order.client_order_id] = order.pk
             records.append(
                 OrderRecord(
@@ -57,14 +62,14 @@ class OrmJournal:
                     created_at=order.created_at,
                     status=OrderStatus(order.status),
                     exchange_order_id=order.exchange_order_id,
-                    filled=sum((f.amount for f in own), ZERO),
-                    cost=sum((f.price * f.amount for f in own), ZERO),
-                    fee=sum((f.fee for f in own), ZERO),
-                    fee_currency=own[-1].fee_currency if own else order.fee_currency,
+                    filled=order.filled,
+                    cost=order.cost,
+                    fee=order.fee,
+                    fee_currency=order.fee_currency,
                     parent=parents.get(order.parent_id) if order.parent_id else None,
                     error=order.error,
-                    trade_ids=frozenset(f.trade_id for f in own if f.trade_id is not None),
-                    last_fill_at=own[-1].executed_at if own else None,
+                    trade_ids=frozenset(trade_ids[order.pk]),
+                    last_fill_at=last_fill_at.get(order.pk),
                     closed_at=order.closed_at,
                 )
             )
@@ -159,6 +164,7 @@ class OrmJournal:
                 "exchange_order_id": order.exchange_order_id,
                 "status": str(order.status),
                 "filled": order.filled,
+                "cost": order.cost,
                 "average_price": order.average_price,
                 "fee": order.fee,
                 "fee_currency": order.fee_currency,

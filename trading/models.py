@@ -6,20 +6,26 @@ from decimal import Decimal
 
 from django.db import models
 
-from trading.choices import ExitReason, OrderRole, OrderSide, OrderStatus, OrderType
+from exchanges.base import OrderStatus, OrderType, Side
+from trading.choices import choices_of
+from trading.core.types import ExitReason, Role
 
 # 40 digits with 18 after the point: covers 1e-18 dust and 1e21 notional, exact in MySQL DECIMAL.
 MONEY_DIGITS, MONEY_PLACES = 40, 18
 
 
 class Order(models.Model):
+    """An order as the engine journaled it. `filled`, `cost`, `average_price` and `fee` are its totals over its
+    fills, written by the journal in the same transaction as the fills; they are trusted as stored (the engine
+    resumes from them), never recomputed from the fills."""
+
     strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="orders")
     client_order_id = models.CharField(max_length=36, unique=True)
     exchange_order_id = models.CharField(max_length=100, blank=True, default="")
     symbol = models.CharField(max_length=41)
-    side = models.CharField(max_length=4, choices=OrderSide.choices)
-    type = models.CharField(max_length=6, choices=OrderType.choices, default=OrderType.LIMIT)
-    role = models.CharField(max_length=12, choices=OrderRole.choices)
+    side = models.CharField(max_length=4, choices=choices_of(Side))
+    type = models.CharField(max_length=6, choices=choices_of(OrderType), default=OrderType.LIMIT.value)
+    role = models.CharField(max_length=12, choices=choices_of(Role))
     price = models.DecimalField(
         max_digits=MONEY_DIGITS,
         decimal_places=MONEY_PLACES,
@@ -29,10 +35,16 @@ class Order(models.Model):
     )
     amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     filled = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0)
+    cost = models.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        default=0,
+        help_text="Quote value of its fills (Σ price × amount); the average price is this over filled, rounded.",
+    )
     average_price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True)
     fee = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0)
     fee_currency = models.CharField(max_length=20, blank=True, default="")
-    status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    status = models.CharField(max_length=16, choices=choices_of(OrderStatus), default=OrderStatus.PENDING.value)
     error = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -61,7 +73,7 @@ class Fill(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fills")
     # Copied from the order so that the trades list filters and sorts on one indexed table.
     strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="fills")
-    side = models.CharField(max_length=4, choices=OrderSide.choices)
+    side = models.CharField(max_length=4, choices=choices_of(Side))
     # NULL when the exchange gives no execution id; unique per order otherwise (NULLs never collide).
     trade_id = models.CharField(  # noqa: DJ001
         max_length=100, null=True, blank=True, help_text="The exchange's execution id."
@@ -116,7 +128,7 @@ class Position(models.Model):
         blank=True,
         help_text="Net of both fees, in quote.",
     )
-    exit_reason = models.CharField(max_length=12, choices=ExitReason.choices, blank=True, default="")
+    exit_reason = models.CharField(max_length=12, choices=choices_of(ExitReason), blank=True, default="")
     # Exact sums the engine resumes from: entry_price and exit_price are averages, rounded for display.
     entry_cost = models.DecimalField(
         max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0, help_text="Quote paid for the quantity held."

@@ -11,10 +11,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
 
-from trading.choices import OrderSide
+from exchanges.base import ZERO, Side, plain_number
 from trading.models import Fill, Position
-
-ZERO = Decimal(0)
 
 
 def quote_of(symbol: str) -> str:
@@ -25,12 +23,6 @@ def _dec(value: Decimal | None) -> Decimal:
     return value if value is not None else ZERO
 
 
-def _fmt(value: Decimal) -> str:
-    """Exact decimal string without exponent or trailing zeros: '12.5', '0.00000001', '0'."""
-    text = format(value.normalize(), "f") if value else "0"
-    return text
-
-
 def trade_stats(fills: QuerySet[Fill], positions: QuerySet[Position]) -> dict[str, Any]:
     """Money is reported per currency: summing USDT and BTC volume into one number would be meaningless.
 
@@ -39,8 +31,8 @@ def trade_stats(fills: QuerySet[Fill], positions: QuerySet[Position]) -> dict[st
     notional = ExpressionWrapper(F("price") * F("amount"), output_field=DecimalField(max_digits=65, decimal_places=30))
     counts = fills.aggregate(
         count=Count("id"),
-        buys=Count("id", filter=Q(side=OrderSide.BUY)),
-        sells=Count("id", filter=Q(side=OrderSide.SELL)),
+        buys=Count("id", filter=Q(side=Side.BUY)),
+        sells=Count("id", filter=Q(side=Side.SELL)),
     )
     volume: dict[str, Decimal] = defaultdict(Decimal)
     for row in fills.values("strategy__symbol").annotate(v=Sum(notional)).order_by():
@@ -73,16 +65,21 @@ def trade_stats(fills: QuerySet[Fill], positions: QuerySet[Position]) -> dict[st
         "count": counts["count"],
         "buys": counts["buys"],
         "sells": counts["sells"],
-        "volume": {k: _fmt(v) for k, v in sorted(volume.items())},
-        "fees": {k: _fmt(v) for k, v in sorted(fees.items())},
-        "realized_pnl": {k: _fmt(v) for k, v in sorted(pnl.items())},
+        "volume": {k: plain_number(v) for k, v in sorted(volume.items())},
+        "fees": {k: plain_number(v) for k, v in sorted(fees.items())},
+        "realized_pnl": {k: plain_number(v) for k, v in sorted(pnl.items())},
         "closed_positions": total_closed,
         "wins": wins,
         "losses": losses,
-        "win_rate": _fmt((Decimal(wins) / total_closed).quantize(Decimal("0.0001"))) if total_closed else None,
+        "win_rate": plain_number((Decimal(wins) / total_closed).quantize(Decimal("0.0001"))) if total_closed else None,
         "time_zone": settings.TIME_ZONE,
         "pnl_per_day": [
-            {"date": day.isoformat(), "currency": currency, "realized_pnl": _fmt(b[0]), "closed_positions": b[1]}
+            {
+                "date": day.isoformat(),
+                "currency": currency,
+                "realized_pnl": plain_number(b[0]),
+                "closed_positions": b[1],
+            }
             for (day, currency), b in sorted(per_day.items())
         ],
     }

@@ -44,6 +44,7 @@ from exchanges.base import (
     Side,
     Trade,
     place_each,
+    plain_number,
 )
 from exchanges.ccxt.client import MARKETS_TTL, ensure_markets
 from exchanges.ccxt.errors import ClockSkew, classify
@@ -61,11 +62,6 @@ T = TypeVar("T")
 
 LOOKUP_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)  # after a lost answer to an order: ~8 s for it to show up
 TRADES_CACHE_SIZE = 1024
-
-
-def _num(value: Decimal) -> str:
-    """A number as a person writes it: 8.7, not 8.70000 or 8.7E+0."""
-    return format(value.normalize(), "f")
 
 
 class CcxtExchange:
@@ -224,16 +220,8 @@ class CcxtExchange:
         amount = rules.amount_down(request.amount)
         if amount <= 0:
             raise BelowMinimum(
-                f"{symbol}: amount {_num(request.amount)} rounds to 0 at the step size "
-                f"{_num(rules.step_size)} {rules.base}"
-            )
-        if amount < rules.min_amount:
-            raise BelowMinimum(
-                f"{symbol}: amount {_num(amount)} is below the minimum amount {_num(rules.min_amount)} {rules.base}"
-            )
-        if rules.max_amount and amount > rules.max_amount:
-            raise InvalidOrder(
-                f"{symbol}: amount {_num(amount)} is above the maximum amount {_num(rules.max_amount)} {rules.base}"
+                f"{symbol}: amount {plain_number(request.amount)} rounds to 0 at the step size "
+                f"{plain_number(rules.step_size)} {rules.base}"
             )
         price: Decimal | None = None
         if request.type is OrderType.LIMIT:
@@ -241,15 +229,9 @@ class CcxtExchange:
                 raise InvalidOrder(f"{symbol}: a limit order needs a positive price")
             # Off-tick prices round in the trader's favour: a buy never pays more, a sell never takes less.
             price = rules.price_down(request.price) if request.side is Side.BUY else rules.price_up(request.price)
-            if price <= 0 or price < rules.min_price:
-                raise InvalidOrder(f"{symbol}: price {_num(price)} is below the minimum price {_num(rules.min_price)}")
-            if rules.max_price and price > rules.max_price:
-                raise InvalidOrder(f"{symbol}: price {_num(price)} is above the maximum price {_num(rules.max_price)}")
-            if price * amount < rules.min_notional:
-                raise BelowMinimum(
-                    f"{symbol}: notional {_num(price * amount)} {rules.quote} ({_num(amount)} × {_num(price)}) is "
-                    f"below the minimum notional {_num(rules.min_notional)} {rules.quote}"
-                )
+        refusal = rules.refusal(price, amount)
+        if refusal is not None:
+            raise type(refusal)(f"{symbol}: {refusal}")
         amount_text = self.call(lambda: self.client.amount_to_precision(symbol, format(amount, "f")))
         price_text = None
         if price is not None:

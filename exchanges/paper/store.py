@@ -17,11 +17,8 @@ from typing import Any
 from django.db import transaction
 
 from exchanges.base import Balance, OrderStatus, OrderType, Side, Trade
-from exchanges.clock import Clock
 from exchanges.models import PaperBookRecord, PaperOrderRecord
 from exchanges.paper.book import PaperBook, PaperOrder
-from exchanges.paper.exchange import PaperExchange
-from exchanges.paper.feeds import PriceFeed, feed_from_spec
 
 _OPEN = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
 
@@ -171,18 +168,3 @@ class DbPaperStore:
                 row.feeds = {**row.feeds, symbol: dict(spec)}
                 row.save(update_fields=["feeds", "updated_at"])
             return dict(row.feeds[symbol])
-
-
-def paper_exchange_for_account(
-    account_id: int,
-    balances: Mapping[str, Decimal | str],
-    *,
-    clock: Clock,
-    feed_specs: Mapping[str, Mapping[str, Any]],
-) -> PaperExchange:
-    """The paper exchange of one account, on its database book, with one feed per symbol (stored specs win)."""
-    store = DbPaperStore(book_key(account_id), balances)
-    feeds: dict[str, PriceFeed] = {}
-    for symbol, spec in feed_specs.items():
-        feeds[symbol] = feed_from_spec(store.ensure_feed_spec(symbol, spec))
-    return PaperExchange(store, feeds=feeds, clock=clock)

@@ -1,22 +1,22 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import json
+
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aresbot.redis import get_redis
 from aresbot.viewsets import OwnedQuerysetMixin
-from strategies.api.runtime import RuntimeStatusSerializer, StrategyRef, WorkerNodeSerializer, runtime_view
+from strategies.api.runtime import RuntimeStatusSerializer, WorkerNodeSerializer
 from strategies.api.serializers import StrategySerializer
-from strategies.choices import DesiredState
 from strategies.models import Strategy
-from strategies.services import RUNNING_CACHE_KEY, RUNNING_CACHE_SECONDS, delete_strategy, start_strategy, stop_strategy
+from strategies.services import delete_strategy, running_list, start_strategy, stop_strategy
+from strategies.status import runtime_view
 from trading.runtime import coordination as co
 
 
@@ -30,9 +30,6 @@ class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance: Strategy) -> None:
         delete_strategy(instance)
-
-    def _locked_queryset(self) -> QuerySet[Strategy]:
-        return self.get_queryset().select_related("account")
 
     @extend_schema(request=None, responses={200: StrategySerializer})
     @action(detail=True, methods=["post"])
@@ -67,31 +64,12 @@ class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
     @extend_schema(responses={200: RuntimeStatusSerializer(many=True)})
     @action(detail=False, methods=["get"])
     def running(self, request: Request) -> Response | HttpResponse:
-        """Every strategy of yours that runs or should run, with its node: one query and one Redis call.
-
-        The JSON answer is kept for RUNNING_CACHE_SECONDS per user: dashboards poll it, engines rewrite their
-        status once per tick anyway, and start/stop/edit/delete drop the copy at once (services.forget_running).
-        """
-        client = get_redis()
-        as_json = request.accepted_renderer.format == "json"
-        key = RUNNING_CACHE_KEY.format(user=request.user.pk)
-        if as_json and (cached := client.get(key)) is not None:
-            return HttpResponse(cached, content_type="application/json")
-        # Plain tuples, not model instances: building 100 Strategy objects cost more than the query itself.
-        strategies = [
-            StrategyRef(*row) for row in self.get_queryset().values_list("id", "name", "symbol", "desired_state")
-        ]
-        statuses = co.read_statuses(client, [s.pk for s in strategies])
-        rows = [
-            runtime_view(s, statuses.get(s.pk, {}))
-            for s in strategies
-            if s.pk in statuses or s.desired_state == DesiredState.RUNNING
-        ]
-        if not as_json:
-            return Response(rows)
-        body = JSONRenderer().render(rows)
-        client.set(key, body, px=int(RUNNING_CACHE_SECONDS * 1000))
-        return HttpResponse(body, content_type="application/json")
+        """Every strategy of yours that runs or should run, with its node (services.running_list: one query and
+        one Redis call, then kept a second)."""
+        body = running_list(request.user)
+        if request.accepted_renderer.format == "json":
+            return HttpResponse(body, content_type="application/json")
+        return Response(json.loads(body))  # the browsable API renders it as a page
 
 
 class WorkerListView(APIView):

@@ -14,10 +14,12 @@ from exchanges.ccxt.client import ensure_markets, make_client
 from exchanges.ccxt.exchange import CcxtExchange
 from exchanges.ccxt.feed import LiveTickerFeed
 from exchanges.clock import ManualClock
+from exchanges.models import PaperBookRecord
 from exchanges.paper.exchange import PaperExchange
 from tests.ccxt.fake_binance import API_KEY, API_SECRET, Reply
 from tests.factories import make_account, make_paper_account
 from trading.runtime.factory import build_exchange
+from trading.runtime.spec import AccountSpec
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def test_a_binance_account_gets_the_ccxt_adapter_with_its_keys_and_shared_limits
     new_binance_account, transport, scope, redis_client
 ):
     account = new_binance_account()
-    exchange = build_exchange(account)
+    exchange = build_exchange(account.exchange_spec())
     assert isinstance(exchange, CcxtExchange)
     assert exchange.fetch_balance()["USDT"].free == D("10000")
     assert transport.sent("GET", "/api/v3/account")[0].host == "api.binance.com"
@@ -47,7 +49,7 @@ def test_a_binance_account_gets_the_ccxt_adapter_with_its_keys_and_shared_limits
 
 def test_a_testnet_account_talks_to_the_testnet(new_binance_account, transport, scope, redis_client):
     account = new_binance_account(testnet=True)
-    build_exchange(account).fetch_balance()
+    build_exchange(account.exchange_spec()).fetch_balance()
     assert {r.host for r in transport.requests} == {"testnet.binance.vision"}
     assert redis_client.exists(f"ratelimit:binance-testnet:ip:{scope}:sum") == 1
 
@@ -85,7 +87,7 @@ def test_a_paper_account_follows_live_binance_prices_while_fills_stay_simulated(
     account = make_paper_account(alice)
     clock = ManualClock(datetime(2022, 5, 5, tzinfo=UTC))
     spec = {"kind": "ticker", "exchange": "binance", "symbol": "BTC/USDT"}
-    exchange = build_exchange(account, clock=clock, feed_specs={"BTC/USDT": spec})
+    exchange = build_exchange(account.exchange_spec(), clock=clock, feed_specs={"BTC/USDT": spec})
     assert isinstance(exchange, PaperExchange)
     assert isinstance(exchange.feeds["BTC/USDT"], LiveTickerFeed)
     assert exchange.fetch_price("BTC/USDT") == D("30000")
@@ -96,3 +98,23 @@ def test_a_paper_account_follows_live_binance_prices_while_fills_stay_simulated(
     assert state.status is OrderStatus.FILLED
     assert transport.sent("POST", "/api/v3/order") == []  # the live exchange saw price reads only
     assert {r.api_key for r in transport.requests} == {None}
+
+
+@pytest.mark.django_db
+def test_the_first_process_to_trade_a_symbol_decides_the_paper_books_feed():
+    """So every later process, and the engine after a failover, sees the same prices."""
+    account = AccountSpec(pk=5, name="paper", exchange="paper", paper_balances={"USDT": "100"})
+    clock = ManualClock()
+    walk = {"kind": "random_walk", "start_price": "30000", "start": clock.now().isoformat(), "tick": "0.01", "seed": 1}
+    first = build_exchange(account, clock=clock, feed_specs={"BTC/USDT": walk})
+    second = build_exchange(account, clock=clock, feed_specs={"BTC/USDT": {**walk, "seed": 2}})
+    clock.advance(600)
+    assert first.fetch_price("BTC/USDT") == second.fetch_price("BTC/USDT")
+    assert PaperBookRecord.objects.get(key="account:5").feeds["BTC/USDT"]["seed"] == 1
+
+
+def test_an_account_spec_never_shows_its_credentials():
+    account = AccountSpec(pk=1, name="main", exchange="binance", api_key="key-123", secret="secret-456")
+    for text in (repr(account), str(account), f"{account}"):
+        assert "key-123" not in text and "secret-456" not in text
+        assert "api_key='***'" in text and "passphrase=''" in text

@@ -30,6 +30,7 @@ def heaviest_window(grants: list[tuple[int, int]], window_us: int) -> int:
     return heaviest
 
 
+@pytest.mark.slow  # six processes for five seconds
 def test_n_processes_hammering_one_account_stay_under_the_weight_per_window(redis_client):
     key = f"ratelimit:test:{uuid.uuid4().hex[:12]}"
     try:
@@ -59,7 +60,9 @@ def test_a_request_waits_for_room_then_goes(redis_client, scope):
         limiter.acquire([(bucket, 1)], ban_key=f"ratelimit:test:{scope}:ban", max_wait=0.05)
     real = SharedRateLimiter(redis_client, max_wait=5)
     grant = real.acquire([(bucket, 1)], ban_key=f"ratelimit:test:{scope}:ban")
-    assert 0.1 < grant.waited < 0.5
+    # It waited for the room to free up (the refusal above says when), and went then, not at the 5 s maximum; the
+    # upper bound is loose because a loaded machine wakes a sleeper late.
+    assert 0.1 < grant.waited < 2.5
 
 
 def test_a_request_is_charged_to_all_its_buckets_or_none(redis_client, scope):

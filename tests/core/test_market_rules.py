@@ -1,8 +1,10 @@
 """Rounding and filters as on Binance: BTC/USDT (tick 0.01, step 0.00001, min notional 10) and ETH/BTC
 (tick 0.000001, step 0.0001, min notional 0.0001)."""
 
+from dataclasses import replace
 from decimal import Decimal as D
 
+from exchanges.base import BelowMinimum, InvalidOrder
 from exchanges.markets import market_rules
 
 BTC = market_rules("BTC/USDT")
@@ -52,3 +54,20 @@ def test_unaligned_numbers_are_refused_like_binance_filters():
     assert BTC.check_steps(D("30000.005"), D("0.001")) is not None
     assert BTC.check_steps(D("30000.01"), D("0.000011")) is not None
     assert BTC.check_steps(D("30000.01"), D("0.00001")) is None
+
+
+def test_a_refusal_names_the_value_and_the_limit_with_the_error_binance_would_answer():
+    rules = replace(BTC, max_amount=D(9000), min_price=D("0.01"), max_price=D(1000000))
+    below = rules.refusal(D("29000.00"), D("0.00030"))
+    assert isinstance(below, BelowMinimum)
+    assert str(below) == "notional 8.7 USDT (0.0003 × 29000) is below the minimum notional 10 USDT"
+    above = rules.refusal(D("29000.00"), D("9001"))
+    assert isinstance(above, InvalidOrder) and not isinstance(above, BelowMinimum)
+    assert str(above) == "amount 9001 is above the maximum amount 9000 BTC"
+    outside = rules.refusal(D("2000000"), D("0.001"))
+    assert isinstance(outside, InvalidOrder)
+    assert str(outside) == "price 2000000 is above the maximum price 1000000"
+    assert rules.refusal(None, D("0.00001")) is None  # at market: the amount alone
+    assert rules.check(D("2000000"), D("0.001")) is None  # the grid checks the price range on its own terms
+    assert rules.check_steps(D("0.00"), D("0.001")) is not None
+    assert rules.check_steps(D("2000000.00"), D("0.001")) == "price 2000000.00 is above the maximum price 1000000"

@@ -12,7 +12,7 @@ from exchanges.clock import ManualClock
 from exchanges.models import PaperBookRecord, PaperOrderRecord
 from exchanges.paper.exchange import PaperExchange
 from exchanges.paper.feeds import ManualFeed, RandomWalkFeed
-from exchanges.paper.store import DbPaperStore, paper_exchange_for_account
+from exchanges.paper.store import DbPaperStore
 
 SYMBOL = "BTC/USDT"
 
@@ -97,15 +97,3 @@ def test_concurrent_orders_from_two_workers_never_overspend():
     assert D(row.balances["USDT"]["locked"]) == 13 * D("29.72970000")
     assert D(row.balances["USDT"]["free"]) + D(row.balances["USDT"]["locked"]) == D("400")
     assert PaperOrderRecord.objects.filter(book=row).count() == 13
-
-
-@pytest.mark.django_db
-def test_the_first_process_decides_the_books_feed():
-    clock = ManualClock()
-    walk = {"kind": "random_walk", "start_price": "30000", "start": clock.now().isoformat(), "tick": "0.01", "seed": 1}
-    first = paper_exchange_for_account(5, {"USDT": "100"}, clock=clock, feed_specs={SYMBOL: walk})
-    other = {**walk, "seed": 2}
-    second = paper_exchange_for_account(5, {"USDT": "100"}, clock=clock, feed_specs={SYMBOL: other})
-    clock.advance(600)
-    assert first.fetch_price(SYMBOL) == second.fetch_price(SYMBOL)
-    assert PaperBookRecord.objects.get(key="account:5").feeds[SYMBOL]["seed"] == 1

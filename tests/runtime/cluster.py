@@ -60,7 +60,7 @@ class Worker:
     def kill_node(self) -> None:
         """kill -9 of the worker and everything it forked: a node that dies without a word.
 
-        RQ puts each work-horse in a process group of its own, so the horse is found through /proc as a child.
+        RQ puts each work-horse in a process group of its own, so the horse is found (psutil) as a child.
         """
         family = descendants(self.proc.pid)
         os.killpg(self.proc.pid, signal.SIGKILL)

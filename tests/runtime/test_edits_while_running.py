@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from strategies.models import Strategy
-from tests.processes import wait_for
+from tests.processes import wait_until
 from tests.runtime.threaded import RunnerThread, open_buy_prices, still_strategy
 from trading.runtime import runner as runtime
 
@@ -21,14 +21,14 @@ def test_more_levels_at_a_new_offset_are_placed_while_the_strategy_runs(alice, r
     runtime.co.mark_enqueued(redis_client, strategy.pk, ttl_seconds=60)  # as the API left it
     with RunnerThread(runtime.StrategyRunner(strategy.pk, "job-1", client=redis_client)) as run:
         ladder = [Decimal("29700"), Decimal("29400"), Decimal("29100")]  # 30000 × (1 − 1 % × i)
-        wait_for(lambda: open_buy_prices(strategy) == ladder, 20, "the ladder on the book")
+        wait_until(lambda: open_buy_prices(strategy) == ladder, 20, "the ladder on the book")
         edited = Strategy.objects.get(pk=strategy.pk)
         edited.grid_levels = 4
         edited.buy_offset_pct = Decimal("1.5")
         edited.save()
         # The resting buys stay; the free slot takes the nearest level of the new ladder (29550, 29100, …)
         # that no buy holds: 30000 × (1 − 1.5 %).
-        wait_for(lambda: len(open_buy_prices(strategy)) == 4, 20, "a fourth buy on the book")
+        wait_until(lambda: len(open_buy_prices(strategy)) == 4, 20, "a fourth buy on the book")
         assert open_buy_prices(strategy) == [Decimal("29700"), Decimal("29550"), Decimal("29400"), Decimal("29100")]
         runtime.co.raise_stop(redis_client, strategy.pk, ttl_seconds=60)
         assert run.result() == "stopped"

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from exchanges.base import ExchangeError, OrderRequest, OrderState, OrderType, Side
-from tests.processes import wait_for
+from tests.processes import wait_until
 from tests.runtime.threaded import RunnerThread, book_orders, by_hand, lock_holder, still_strategy
 from trading.models import Order
 from trading.runtime import coordination as co
@@ -31,13 +31,13 @@ def fenced_runner(strategy, client: redis.Redis) -> StrategyRunner:
 def test_an_engine_whose_lease_was_taken_places_no_order(alice, redis_client, caplog):
     strategy = still_strategy(alice)
     with RunnerThread(fenced_runner(strategy, redis_client)) as run:
-        wait_for(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
+        wait_until(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
         redis_client.set(co.LOCK_KEY.format(id=strategy.pk), "job-new")
         # The owner cancels a buy by hand: the engine wants that level back, so it will try to place an order.
         nearest = book_orders(strategy, status="open").order_by("-price").first()
         assert nearest is not None
         by_hand(strategy).cancel_order("BTC/USDT", nearest.client_order_id)
-        wait_for(lambda: run.ended() or book_orders(strategy).count() > 3, 20, "the engine to stop or send")
+        wait_until(lambda: run.ended() or book_orders(strategy).count() > 3, 20, "the engine to stop or send")
         assert book_orders(strategy).count() == 3  # nothing placed after the lease was taken
         # It did try: the order was journaled (write-ahead) and never sent.
         assert Order.objects.filter(strategy=strategy, status="pending", side="buy").count() == 1
@@ -49,10 +49,10 @@ def test_an_engine_whose_lease_was_taken_places_no_order(alice, redis_client, ca
 def test_an_engine_whose_lease_was_taken_cancels_nothing_when_stopped(alice, redis_client):
     strategy = still_strategy(alice)
     with RunnerThread(fenced_runner(strategy, redis_client)) as run:
-        wait_for(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
+        wait_until(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
         redis_client.set(co.LOCK_KEY.format(id=strategy.pk), "job-new")
         co.raise_stop(redis_client, strategy.pk, ttl_seconds=60)  # a stop cancels the buys, if the lease allows
-        wait_for(run.ended, 20, "the engine to end")
+        wait_until(run.ended, 20, "the engine to end")
         # The buys now belong to the new holder: the old job canceled none of them.
         assert book_orders(strategy, status="open").count() == 3
         assert not book_orders(strategy, status="canceled").exists()

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from tests.processes import wait_for
+from tests.processes import wait_until
 from tests.runtime.threaded import RunnerThread, lock_holder, still_strategy
 from trading.runtime import coordination as co
 from trading.runtime import runner as runtime
@@ -48,9 +48,9 @@ def test_an_engine_that_makes_no_progress_lets_its_lease_lapse(alice, redis_clie
     monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: engine)
     try:
         with RunnerThread(runner) as run:
-            wait_for(engine.entered.is_set, 20, "the engine to enter its tick")
+            wait_until(engine.entered.is_set, 20, "the engine to enter its tick")
             successor = co.Lease(redis_client, strategy.pk, "job-next", ttl_seconds=30)
-            wait_for(successor.acquire, 20, "the hung engine's lease to lapse")
+            wait_until(successor.acquire, 20, "the hung engine's lease to lapse")
             engine.release.set()  # it wakes up: it finds the lease gone and ends without touching anything
             assert "lease" in run.result()
             assert lock_holder(redis_client, strategy) == "job-next"
@@ -58,6 +58,7 @@ def test_an_engine_that_makes_no_progress_lets_its_lease_lapse(alice, redis_clie
         engine.release.set()
 
 
+@pytest.mark.slow  # three real 1.3 s ticks
 def test_an_engine_with_slow_ticks_that_finish_keeps_its_lease(alice, redis_client, monkeypatch):
     strategy = still_strategy(alice)
     runner = runtime.StrategyRunner(strategy.pk, "job-slow", client=redis_client, lock_ttl=1, poll_interval=0.1)
@@ -66,7 +67,7 @@ def test_an_engine_with_slow_ticks_that_finish_keeps_its_lease(alice, redis_clie
     monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: engine)
     try:
         with RunnerThread(runner) as run:
-            wait_for(lambda: engine.ticks_done >= 3 or run.ended(), 30, "three slow ticks")
+            wait_until(lambda: engine.ticks_done >= 3 or run.ended(), 30, "three slow ticks")
             assert not run.ended()
             assert lock_holder(redis_client, strategy) == "job-slow"
             assert not co.Lease(redis_client, strategy.pk, "job-next", ttl_seconds=30).acquire()

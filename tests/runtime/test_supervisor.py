@@ -6,14 +6,17 @@ import time
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from aresbot.redis import get_rq_redis
-from exchanges.base import AuthenticationError
+from exchanges.base import AuthenticationError, NetworkError
 from strategies.models import Strategy
 from tests.factories import make_paper_account, make_strategy
 from trading.runtime import coordination as co
 from trading.runtime import runner as runtime
 from trading.runtime.jobs import supervise
+from trading.runtime.runner import RunOutcome
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,8 +86,8 @@ class _FailingEngine:
 
 def test_a_fatal_exchange_error_shows_in_status_backs_off_and_frees_the_lease(wanted, redis_client, monkeypatch):
     monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _FailingEngine())
-    outcome = runtime.StrategyRunner(wanted.pk, "job-9", client=redis_client).run()
-    assert outcome.startswith("error:")
+    result = runtime.StrategyRunner(wanted.pk, "job-9", client=redis_client).run()
+    assert result.outcome is RunOutcome.ERROR
     status = redis_client.hgetall(f"strategy:running:{wanted.pk}")
     assert status["status"] == "error"
     assert "Invalid API-key" in status["last_error"]
@@ -95,31 +98,15 @@ def test_a_fatal_exchange_error_shows_in_status_backs_off_and_frees_the_lease(wa
 
 def test_a_stopped_or_deleted_strategy_is_not_run(alice, redis_client):
     strategy = make_strategy(alice, make_paper_account(alice))
-    assert runtime.StrategyRunner(strategy.pk, "j", client=redis_client).run().startswith("not started")
-    assert runtime.StrategyRunner(999999, "j", client=redis_client).run().startswith("gone")
+    assert runtime.StrategyRunner(strategy.pk, "j", client=redis_client).run().outcome is RunOutcome.NOT_STARTED
+    assert runtime.StrategyRunner(999999, "j", client=redis_client).run().outcome is RunOutcome.GONE
     assert redis_client.keys("strategy:lock:*") == []
 
 
-def test_the_pulse_keeps_a_slow_tick_alive_and_the_fence_refuses_sends_without_redis(wanted, redis_client):
-    from exchanges.base import NetworkError
-
-    runner = runtime.StrategyRunner(wanted.pk, "job-5", client=redis_client, lock_ttl=3, poll_interval=0.1)
-    assert runner.lease.acquire()
-    runner.lease.write_status({"status": "running"}, 30)
-    done = runtime.threading.Event()
-    runtime.threading.Thread(target=runner._pulse, args=(done,), daemon=True).start()
-    try:
-        redis_client.hset(f"strategy:running:{wanted.pk}", "updated_at", "1.0")
-        time.sleep(0.5)  # the engine's thread is "blocked in a tick": no progress, yet the pulse goes on
-        assert float(redis_client.hget(f"strategy:running:{wanted.pk}", "updated_at")) > time.time() - 2
-        runner.check_lease()
-        redis_client.set(f"strategy:lock:{wanted.pk}", "another-job")
-        time.sleep(0.3)
-        with pytest.raises(runtime.LeaseLost):
-            runner.check_lease()
-    finally:
-        done.set()
-    broken = runtime.StrategyRunner(wanted.pk, "job-6", client=redis.Redis(port=1, socket_connect_timeout=0.2))
+def test_the_fence_refuses_sends_while_redis_cannot_confirm_the_lease(wanted):
+    # The pulse, on virtual time, is in test_runner.py.
+    unreachable = redis.Redis(port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))  # fail at once
+    broken = runtime.StrategyRunner(wanted.pk, "job-6", client=unreachable)
     with pytest.raises(NetworkError, match="lease cannot be confirmed"):
         broken.fence()
 
@@ -132,7 +119,7 @@ class _LeaseLosingEngine:
 def test_a_job_that_lost_its_lease_leaves_the_new_holders_signal_and_status_alone(wanted, redis_client, monkeypatch):
     monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _LeaseLosingEngine())
     co.raise_stop(redis_client, wanted.pk, ttl_seconds=60)
-    outcome = runtime.StrategyRunner(wanted.pk, "job-old", client=redis_client).run()
-    assert outcome.startswith("lease lost")
+    result = runtime.StrategyRunner(wanted.pk, "job-old", client=redis_client).run()
+    assert result.outcome is RunOutcome.LEASE_LOST
     assert co.stop_requested(redis_client, wanted.pk) == "1"
     assert co.backoff_error(redis_client, wanted.pk) is None  # losing a lease is not a failure to back off from

@@ -27,7 +27,7 @@ from exchanges.paper.store import DbPaperStore, book_key
 from strategies.choices import DesiredState
 from strategies.models import Strategy
 from tests.factories import make_paper_account, make_strategy
-from tests.processes import wait_for
+from tests.processes import wait_until
 from trading.runtime import coordination as co
 from trading.runtime.runner import StrategyRunner
 
@@ -101,7 +101,7 @@ class RunnerThread:
         return not self._thread.is_alive()
 
     def result(self, timeout: float = 20) -> str:
-        wait_for(self.ended, timeout, "the runner to end")
+        wait_until(self.ended, timeout, "the runner to end")
         if self.error is not None:
             raise self.error
         assert self.outcome is not None

@@ -3,13 +3,14 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
-from trading.choices import OrderSide
+from exchanges.base import Side
+from trading.choices import choices_of
 from trading.models import Fill
 
 
 class TradeFilter(django_filters.FilterSet):
     strategy = django_filters.NumberFilter(field_name="strategy_id")
-    side = django_filters.ChoiceFilter(choices=OrderSide.choices)
+    side = django_filters.ChoiceFilter(choices=choices_of(Side))
     symbol = django_filters.CharFilter(field_name="strategy__symbol", method="filter_symbol")
     since = django_filters.IsoDateTimeFilter(field_name="executed_at", lookup_expr="gte", label="Executed at or after")
     until = django_filters.IsoDateTimeFilter(field_name="executed_at", lookup_expr="lt", label="Executed before")

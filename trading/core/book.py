@@ -29,9 +29,6 @@ class OrderBook:
     def __iter__(self) -> Iterator[OrderRecord]:
         return iter(self._orders.values())
 
-    def __contains__(self, client_order_id: object) -> bool:
-        return client_order_id in self._orders
-
     def __getitem__(self, client_order_id: str) -> OrderRecord:
         return self._orders[client_order_id]
 

@@ -56,11 +56,9 @@ class GridStrategy:
             if price <= 0:
                 skipped.append(f"level {i}: price {price:f} rounds to zero or below")
                 continue
-            if price < self.rules.min_price:
-                skipped.append(f"level {i} at {price:f}: below the minimum price {self.rules.min_price:f}")
-                continue
-            if self.rules.max_price and price > self.rules.max_price:
-                skipped.append(f"level {i} at {price:f}: above the maximum price {self.rules.max_price:f}")
+            outside = self.rules.price_outside(price)
+            if outside:
+                skipped.append(f"level {i} at {price:f}: {outside}")
                 continue
             amount = self.rules.amount_down(self.config.order_size_quote / price)
             problem = self.rules.check(price, amount)

@@ -29,7 +29,7 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_CEILING, Context, Decimal
 
-from exchanges.base import ZERO, MarketRules, OrderStatus
+from exchanges.base import ZERO, MarketRules, OrderStatus, plain_number
 from trading.core.types import PRICE_QUANTUM, FillRecord, Lot, OrderRecord
 
 # Wide enough that a share of any cost the models can hold (40 digits) is exact before it is quantized.
@@ -40,11 +40,6 @@ def _share(total: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     """total × part / whole to the models' 18 places, rounded up: the cost of what was sold is never understated,
     so rounding never makes a gain."""
     return _WIDE.divide(_WIDE.multiply(total, part), whole).quantize(PRICE_QUANTUM, ROUND_CEILING, _WIDE)
-
-
-def _num(value: Decimal) -> str:
-    """Without the trailing zeros of the models' 18 places: "0.00000933", not "0.000009330000000000"."""
-    return format(value.normalize(), "f") if value else "0"
 
 
 def sold_basis(lot: Lot) -> tuple[Decimal, Decimal]:
@@ -98,13 +93,13 @@ class PositionTracker:
                 quantity = self.dust_quantity
                 cost = sum((sum(dust_basis(lot), ZERO) for lot in self.dust.values()), ZERO)
                 notes.append(
-                    f"dust: {_num(quantity)} {self.rules.base} left unsold by {len(self.dust)} closed lot(s), below "
-                    f"the step {_num(self.rules.step_size)}; its cost {_num(cost)} {self.rules.quote} is not in "
-                    "realized PnL until a later lot sells it"
+                    f"dust: {plain_number(quantity)} {self.rules.base} left unsold by {len(self.dust)} closed lot(s), "
+                    f"below the step {plain_number(self.rules.step_size)}; its cost {plain_number(cost)} "
+                    f"{self.rules.quote} is not in realized PnL until a later lot sells it"
                 )
             for currency, fee in sorted(self.unpriced_fees.items()):
                 notes.append(
-                    f"fees paid in {currency} ({_num(fee)} {currency} since start) are not in realized PnL: "
+                    f"fees paid in {currency} ({plain_number(fee)} {currency} since start) are not in realized PnL: "
                     f"the engine has no {currency} price in {self.rules.quote} to value them"
                 )
             self._notes = tuple(notes)

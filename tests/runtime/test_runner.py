@@ -1,0 +1,102 @@
+"""The runner's timing rules on virtual time (no sleeping): giving up a lease Redis cannot confirm, the pulse and
+hang detection, and the database check that picks up edits and stops. Real Redis; the engine is a recorder."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis
+
+from tests.runtime.fakes import EPOCH, FakeClock, FakeEngine, FakeSource, edited, make_spec, stopped
+from trading.runtime import coordination as co
+from trading.runtime import runner as runtime
+from trading.runtime.runner import LeaseLost, RunOutcome, StrategyRunner
+
+SID = 41
+RUNNING_KEY = f"strategy:running:{SID}"
+
+
+def make_runner(
+    client: redis.Redis, clock: FakeClock, source: FakeSource | None = None, **kwargs: Any
+) -> StrategyRunner:
+    source = source or FakeSource(make_spec(SID), clock)
+    return StrategyRunner(SID, "job-1", client=client, source=source, clock=clock, **kwargs)
+
+
+def updated_at(client: redis.Redis) -> float:
+    return float(str(client.hget(RUNNING_KEY, "updated_at")))
+
+
+def test_a_lease_redis_cannot_confirm_for_a_whole_ttl_is_given_up(redis_client):
+    clock = FakeClock()
+    runner = make_runner(redis_client, clock, lock_ttl=30)
+    assert runner.lease.acquire()
+    runner.fence()  # confirmed at 0
+    clock.advance(30)
+    runner.check_lease()  # a whole TTL, not longer: still ours
+    clock.advance(0.5)
+    with pytest.raises(LeaseLost, match="longer than the lease"):
+        runner.check_lease()
+
+
+def test_the_pulse_keeps_a_slow_tick_alive_until_the_lease_is_taken(redis_client):
+    clock = FakeClock(beats=10)
+    runner = make_runner(redis_client, clock, lock_ttl=3, poll_interval=0.1)
+    assert runner.lease.acquire()
+    runner.lease.write_status({"status": "running"}, 30)
+    # The engine's thread is "blocked in a tick" (no progress), yet the pulse renews the lease every poll.
+    runner._pulse(threading.Event())
+    assert clock.now == pytest.approx(1.0)
+    assert updated_at(redis_client) == pytest.approx(EPOCH + 1.0)
+    runner.check_lease()
+    redis_client.set(f"strategy:lock:{SID}", "another-job")
+    clock.beats = clock.waits + 10
+    runner._pulse(threading.Event())
+    assert clock.waits == 12  # the first beat found the lease taken, and the pulse ended there
+    with pytest.raises(LeaseLost, match="taken"):
+        runner.check_lease()
+
+
+def test_the_pulse_of_an_engine_that_makes_no_progress_stops_after_hang_after(redis_client):
+    clock = FakeClock(beats=1000)
+    runner = make_runner(redis_client, clock, lock_ttl=30, poll_interval=1)
+    runner.hang_after = 120
+    assert runner.lease.acquire()
+    runner.lease.write_status({"status": "running"}, 300)
+    runner._pulse(threading.Event())  # returns by itself: the lease is left to lapse
+    assert clock.now == pytest.approx(121)
+    assert updated_at(redis_client) == pytest.approx(EPOCH + 120)  # the last renew, within hang_after
+
+
+def test_the_runner_reads_the_strategy_every_few_seconds_applies_edits_and_stops(redis_client, monkeypatch):
+    clock = FakeClock()
+    source = FakeSource(
+        make_spec(SID, loop_interval=Decimal(1)),
+        clock,
+        edits={8: edited(grid_levels=5, loop_interval=Decimal(2)), 13: stopped},
+    )
+    engine = FakeEngine(clock)
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: engine)
+    result = make_runner(redis_client, clock, source, lock_ttl=3600, poll_interval=0.5).run()
+    assert result.outcome is RunOutcome.STOPPED
+    assert runtime.DB_CHECK_SECONDS == 5
+    assert source.reads == [0, 5, 10, 15]  # before the start, then every DB_CHECK_SECONDS
+    assert [(at, config.grid_levels) for at, config in engine.reconfigured] == [(10, 5)]
+    assert engine.ticks == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14]  # every second, then every two
+    assert engine.stopped == [(15, False)]  # desired state stopped: the buys go, the take-profits stay
+    assert not redis_client.exists(RUNNING_KEY)
+    assert redis_client.get(f"strategy:lock:{SID}") is None
+
+
+def test_a_stop_signal_with_cancel_all_stops_the_engine_at_the_first_poll(redis_client, monkeypatch):
+    clock = FakeClock()
+    engine = FakeEngine(clock)
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: engine)
+    co.raise_stop(redis_client, SID, ttl_seconds=60, cancel_all=True)
+    result = make_runner(redis_client, clock, lock_ttl=3600, poll_interval=0.5).run()
+    assert str(result) == "stopped"
+    assert engine.stopped == [(0, True)]
+    assert co.stop_requested(redis_client, SID) is None  # consumed by the engine that acted on it

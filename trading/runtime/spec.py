@@ -1,0 +1,100 @@
+"""What the runtime needs to know about a strategy, and the protocol it reads it through.
+
+The runtime runs strategies but does not own them: the strategies app does (its rows, its rules). So the arrow
+points from strategies to the runtime, the runtime defines the small protocol below, and the strategies app
+implements it. The implementation is named by the `STRATEGY_SOURCE` setting (a dotted path, like
+`AUTH_USER_MODEL`), so nothing in `trading/` imports `strategies` or `accounts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Protocol, cast
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from exchanges import registry
+from trading.core.types import EngineConfig
+
+
+def _masked(value: str) -> str:
+    return "'***'" if value else "''"
+
+
+@dataclass(frozen=True, repr=False)
+class AccountSpec:
+    """The exchange account an engine trades on, with its credentials revealed (plaintext).
+
+    The credentials must never reach a log: the repr masks them, and nothing here formats them.
+    """
+
+    pk: int
+    name: str
+    exchange: str  # a CCXT exchange id, or "paper"
+    testnet: bool = False
+    paper_balances: Mapping[str, str] = field(default_factory=dict)  # paper accounts: the starting balances
+    api_key: str = ""
+    secret: str = ""
+    passphrase: str = ""
+
+    @property
+    def is_paper(self) -> bool:
+        return self.exchange == registry.PAPER
+
+    def __repr__(self) -> str:
+        return (
+            f"AccountSpec(pk={self.pk!r}, name={self.name!r}, exchange={self.exchange!r}, testnet={self.testnet!r}, "
+            f"paper_balances={dict(self.paper_balances)!r}, api_key={_masked(self.api_key)}, "
+            f"secret={_masked(self.secret)}, passphrase={_masked(self.passphrase)})"
+        )
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class StrategySettings:
+    """What a running engine re-reads every few seconds: should it still run, and with which parameters."""
+
+    strategy_id: int
+    running: bool  # the desired state: True while the strategy should run
+    version: datetime  # changes with every edit: the engine reconfigures when it does
+    config: EngineConfig
+
+
+@dataclass(frozen=True)
+class StrategySpec(StrategySettings):
+    """A strategy as the runtime builds its engine from: its settings, whose it is, and the account it trades on."""
+
+    owner_id: int
+    name: str
+    account: AccountSpec
+
+    @property
+    def symbol(self) -> str:
+        return self.config.symbol
+
+
+class StrategySource(Protocol):
+    """Where the runtime reads strategies from (implemented by the strategies app, named by STRATEGY_SOURCE)."""
+
+    def load(self, strategy_id: int) -> StrategySpec | None:
+        """The strategy with its account (credentials revealed); None when it was deleted."""
+        ...
+
+    def settings(self, strategy_id: int) -> StrategySettings | None:
+        """The strategy without its account (cheaper, and no credentials); None when it was deleted."""
+        ...
+
+    def wanted_ids(self) -> list[int]:
+        """Every strategy that should be running, for the supervisor (one query, whatever their number)."""
+        ...
+
+
+@cache
+def strategy_source() -> StrategySource:
+    """The configured source, made once per process."""
+    return cast("StrategySource", import_string(settings.STRATEGY_SOURCE)())
