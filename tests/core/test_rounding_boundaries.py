@@ -30,10 +30,11 @@ def test_a_price_of_exactly_the_minimum_or_maximum_passes_and_beyond_either_is_r
     rules = replace(BTC, min_price=D("100.00"), max_price=D("200.00"))
     assert rules.check_steps(D("100.00"), D("0.001")) is None
     assert rules.check_steps(D("200.00"), D("0.001")) is None
-    assert rules.check_steps(D("99.99"), D("0.001")) == "price 99.99 is outside [100.00, 200.00]"
-    assert rules.check_steps(D("200.01"), D("0.001")) == "price 200.01 is outside [100.00, 200.00]"
+    assert rules.check_steps(D("99.99"), D("0.001")) == "price 99.99 is below the minimum price 100"
+    assert rules.check_steps(D("200.01"), D("0.001")) == "price 200.01 is above the maximum price 200"
     unbounded = replace(BTC, min_price=D("100.00"), max_price=ZERO)
-    assert unbounded.check_steps(D("99.99"), D("0.001")) == "price 99.99 is outside [100.00, 0]"
+    assert unbounded.check_steps(D("99.99"), D("0.001")) == "price 99.99 is below the minimum price 100"
+    assert unbounded.check_steps(D("10000.00"), D("0.001")) is None
 
 
 def test_levels_that_round_to_zero_or_below_are_each_skipped_with_a_reason():

@@ -12,7 +12,7 @@ import redis
 
 from strategies.choices import DesiredState
 from strategies.models import Strategy
-from tests.processes import RedisServer, wait_for
+from tests.processes import RedisServer, wait_until
 from tests.runtime.threaded import RunnerThread, book_orders, lock_holder, still_strategy
 from trading.runtime import coordination as co
 from trading.runtime import runner as runtime
@@ -60,7 +60,7 @@ def test_the_runner_writes_its_status_under_the_lease_with_a_ttl_of_its_own(
         worker_ip="192.0.2.7",
     )
     with RunnerThread(runner) as run:
-        wait_for(lambda: redis_client.hget(key, "current_price"), 20, "the first status")
+        wait_until(lambda: redis_client.hget(key, "current_price"), 20, "the first status")
         status = redis_client.hgetall(key)
         assert (status["task_id"], status["worker_ip"], status["status"], status["last_error"]) == (
             "job-1",
@@ -72,7 +72,7 @@ def test_the_runner_writes_its_status_under_the_lease_with_a_ttl_of_its_own(
         assert float(status["started_at"]) > time.time() - 30
         assert not redis_client.exists(f"strategy:enqueued:{strategy.pk}")  # the queued run has started
         renewed = float(status["updated_at"])
-        wait_for(lambda: float(redis_client.hget(key, "updated_at") or 0) > renewed, 10, "a renew by the pulse")
+        wait_until(lambda: float(redis_client.hget(key, "updated_at") or 0) > renewed, 10, "a renew by the pulse")
         assert status_ttl - 5 < redis_client.ttl(key) <= status_ttl
         co.raise_stop(redis_client, strategy.pk, ttl_seconds=60)
         assert run.result() == "stopped"
@@ -83,7 +83,7 @@ def test_a_stop_the_redis_signal_missed_is_seen_in_the_database(alice, redis_cli
     monkeypatch.setattr(runtime, "DB_CHECK_SECONDS", 0.1)
     strategy = still_strategy(alice)
     with RunnerThread(runtime.StrategyRunner(strategy.pk, "job-1", client=redis_client)) as run:
-        wait_for(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
+        wait_until(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
         Strategy.objects.filter(pk=strategy.pk).update(desired_state=DesiredState.STOPPED)  # no signal raised
         assert run.result() == "stopped"
     assert book_orders(strategy, status="canceled").count() == 3
@@ -93,7 +93,7 @@ def test_a_deleted_strategy_stops_its_engine(alice, redis_client, monkeypatch):
     monkeypatch.setattr(runtime, "DB_CHECK_SECONDS", 0.1)
     strategy = still_strategy(alice)
     with RunnerThread(runtime.StrategyRunner(strategy.pk, "job-1", client=redis_client)) as run:
-        wait_for(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
+        wait_until(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
         orders = list(book_orders(strategy).values_list("pk", flat=True))
         Strategy.objects.filter(pk=strategy.pk).delete()
         assert run.result() == "stopped"
@@ -104,7 +104,7 @@ def test_a_taken_lease_seen_by_the_pulse_ends_the_job_and_says_why(alice, redis_
     strategy = still_strategy(alice)
     runner = runtime.StrategyRunner(strategy.pk, "job-old", client=redis_client, poll_interval=0.1)
     with RunnerThread(runner) as run:
-        wait_for(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
+        wait_until(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
         redis_client.set(co.LOCK_KEY.format(id=strategy.pk), "job-new")  # a quiet engine: nothing to send
         assert "lease" in run.result()
     assert "lease expired or taken by another job" in caplog.text
@@ -120,7 +120,7 @@ def test_redis_gone_for_longer_than_the_lease_ends_the_job_without_sending(alice
         strategy = still_strategy(alice)
         runner = runtime.StrategyRunner(strategy.pk, "job-1", client=client, lock_ttl=2, poll_interval=0.1)
         with RunnerThread(runner) as run:
-            wait_for(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
+            wait_until(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
             server.stop()
             assert "lease" in run.result(30)
         assert "Redis unreachable for longer than the lease" in caplog.text
