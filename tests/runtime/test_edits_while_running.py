@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_more_levels_at_a_new_offset_are_placed_while_the_strategy_runs(alice, redis_client, monkeypatch):
     monkeypatch.setattr(runtime, "DB_CHECK_SECONDS", 0.1)
     strategy = still_strategy(alice)
+    runtime.co.mark_enqueued(redis_client, strategy.pk, ttl_seconds=60)  # as the API left it
     with RunnerThread(runtime.StrategyRunner(strategy.pk, "job-1", client=redis_client)) as run:
         ladder = [Decimal("29700"), Decimal("29400"), Decimal("29100")]  # 30000 × (1 − 1 % × i)
         wait_until(lambda: open_buy_prices(strategy) == ladder, 20, "the ladder on the book")
@@ -31,3 +32,5 @@ def test_more_levels_at_a_new_offset_are_placed_while_the_strategy_runs(alice, r
         assert open_buy_prices(strategy) == [Decimal("29700"), Decimal("29550"), Decimal("29400"), Decimal("29100")]
         runtime.co.raise_stop(redis_client, strategy.pk, ttl_seconds=60)
         assert run.result() == "stopped"
+    # A clean stop leaves nothing behind: no lease, no status, no stop signal for the next start to trip on.
+    assert redis_client.keys("strategy:*") == []
