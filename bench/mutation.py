@@ -11,7 +11,7 @@ function. bench/mutmut_plugin.py narrows those to the area's tests (MUTATION_TES
 Areas whose tests share Redis or the test database run one mutant at a time; the pure core runs two.
 
 The environment is the test suite's (REDIS_URL: a Redis database the tests may flush; MYSQL_* or SQLite); the
-SQLite test database defaults to a file of its own, kept between mutants (--reuse-db).
+SQLite test database defaults to a file of its own, made afresh by each run and kept between mutants (--reuse-db).
 Inspect a survivor with `.venv/bin/mutmut show <name>`.
 """
 
@@ -125,6 +125,9 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     os.environ.setdefault("SQLITE_TEST_PATH", str(Path(tempfile.gettempdir()) / "aresbot-mutation-test.sqlite3"))
     if not args.report:
+        if not os.environ.get("MYSQL_HOST"):
+            # A test database left by an interrupted run would hold its rows; --reuse-db would keep them.
+            Path(os.environ["SQLITE_TEST_PATH"]).unlink(missing_ok=True)
         for name in args.areas.split(","):
             if name not in AREAS:
                 parser.error(f"unknown area {name!r}: use {', '.join(AREAS)}")

@@ -74,3 +74,9 @@ def test_a_take_profit_of_exactly_the_maximum_price_rests_there_even_below_break
     lot = Lot("ab7-1", D("29700.00"), D("0.00067"), D("19.899"), D("0.019899"), T0)
     grid = GridStrategy(config, replace(BTC, max_price=D("29729.70")))
     assert grid.take_profit(lot) == (D("29729.70"), D("0.00067"), None)
+
+
+def test_a_price_of_zero_is_refused_even_where_the_market_sets_no_minimum():
+    rules = replace(BTC, min_price=ZERO)
+    assert rules.price_outside(D("0.00")) == "below the minimum price 0"
+    assert rules.price_outside(D("0.01")) is None
