@@ -4,7 +4,7 @@
 from dataclasses import replace
 from decimal import Decimal as D
 
-from exchanges.base import BelowMinimum, InvalidOrder
+from exchanges.base import BelowMinimum, InvalidOrder, plain_number
 from exchanges.markets import market_rules
 
 BTC = market_rules("BTC/USDT")
@@ -47,7 +47,7 @@ def test_min_amount_boundary_is_inclusive():
     assert ETHBTC.check(D("1"), D("0.0001")) is None
     reason = ETHBTC.check(D("1"), D("0.00009"))
     assert reason is not None
-    assert "below the minimum amount" in reason
+    assert reason == "amount 0.00009 is below the minimum amount 0.0001 ETH"
 
 
 def test_unaligned_numbers_are_refused_like_binance_filters():
@@ -71,3 +71,18 @@ def test_a_refusal_names_the_value_and_the_limit_with_the_error_binance_would_an
     assert rules.check(D("2000000"), D("0.001")) is None  # the grid checks the price range on its own terms
     assert rules.check_steps(D("0.00"), D("0.001")) is not None
     assert rules.check_steps(D("2000000.00"), D("0.001")) == "price 2000000.00 is above the maximum price 1000000"
+
+
+def test_numbers_in_messages_are_written_as_a_person_writes_them():
+    assert plain_number(D("8.7000")) == "8.7"
+    assert plain_number(D("9.33E-6")) == "0.00000933"
+    assert plain_number(D("1E+3")) == "1000"
+    assert plain_number(D("0")) == "0"
+    assert plain_number(D("0E-8")) == "0"
+    assert plain_number(D("-0.50")) == "-0.5"
+
+
+def test_a_price_of_zero_is_below_the_minimum_even_where_the_minimum_is_zero():
+    free = replace(BTC, min_price=D(0), max_price=D(0))
+    assert free.price_outside(D("0")) == "below the minimum price 0"
+    assert free.price_outside(D("0.01")) is None
