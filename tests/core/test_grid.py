@@ -127,3 +127,11 @@ def test_a_take_profit_above_a_max_price_below_break_even_is_refused_with_a_reas
     )
     lowered = GridStrategy(make_config(sell_offset_pct=D(1)), replace(BTC, max_price=D("29759.46")))
     assert lowered.take_profit(lot_bought_at("29700.00"))[0] == D("29759.46")  # the first tick that loses nothing
+
+
+def test_a_take_profit_worth_less_than_the_min_notional_at_its_price_is_refused_with_a_reason():
+    # 0.0003 BTC is above the minimum amount, but at the take-profit 30300.00 it is worth 9.09 USDT, under 10
+    grid = GridStrategy(make_config(sell_offset_pct=D(1)), BTC)
+    target, amount, problem = grid.take_profit(lot_bought_at("30000.00", quantity="0.0003"))
+    assert (target, amount) == (D("30300.00"), D("0.00030"))
+    assert problem == "notional 9.09 USDT (0.0003 × 30300) is below the minimum notional 10 USDT"
