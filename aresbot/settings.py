@@ -333,6 +333,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The API speaks JSON; the form parsers stay for the browsable API's HTML forms, not as a contract.
+    "PARSER_WHITELIST": ["aresbot.parsers.JSONParser"],
 }
 
 # --- logging --------------------------------------------------------------------------------

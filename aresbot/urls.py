@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from accounts import views as account_views
 from accounts.api.views import ApiTokenViewSet, ExchangeAccountViewSet
 from aresbot import health
+from aresbot.api import api_not_found
 from frontend.views import index
 from strategies.api.views import StrategyViewSet, WorkerListView
 from trading.api.views import TradeViewSet
@@ -25,6 +26,8 @@ urlpatterns = [
     path("api/auth/", include("rest_framework.urls")),
     path("api/workers", WorkerListView.as_view(), name="workers"),
     path("api/", include(router.urls)),
+    # Any other /api/ path: a JSON 404 like the API's own, not the site's HTML page.
+    re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
     # Before allauth's own: only where mail can go out (accounts/views.py).
     path("accounts/password/reset/", account_views.password_reset, name="account_reset_password"),

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from accounts.crypto import mask
 from accounts.fields import reveal
-from accounts.models import ApiToken, ExchangeAccount
+from accounts.models import MAX_CREDENTIAL_LENGTH, ApiToken, ExchangeAccount
 from aresbot.serializers import JSONField, ValidatedModelSerializer
 
 
@@ -33,7 +33,7 @@ def _credential_input(label: str) -> serializers.CharField:
         required=False,
         allow_blank=True,
         trim_whitespace=False,
-        max_length=2048,
+        max_length=MAX_CREDENTIAL_LENGTH,
         style={"input_type": "password"},
         help_text=f"{label}. Write-only: omit it to keep the stored value, send an empty string to clear it.",
     )
