@@ -8,8 +8,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
+from exchanges.ccxt.client import use_transport
 from strategies.models import Strategy
-from tests.factories import make_order, make_paper_account, make_strategy
+from tests.factories import make_account, make_order, make_paper_account, make_strategy
+from tests.offline import Offline
 from trading.models import Fill
 
 
@@ -90,3 +92,107 @@ def test_page_size_is_capped_with_a_400_naming_the_range(alice_client, alice):
     r = alice_client.get("/api/trades?page_size=100000")
     assert r.status_code == 400  # not silently fewer than asked
     assert r.json() == {"page_size": ["Must be a whole number from 1 to 500."]}
+
+
+# --- issue 9 item 17: no 500 from any input -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "model", "body"),
+    [
+        ("/api/strategies", Strategy, {"name": "twin", "symbol": "BTC/USDT"}),
+        ("/api/accounts", ExchangeAccount, {"name": "twin", "exchange": "paper", "paper_balances": {"USDT": "1"}}),
+    ],
+)
+def test_a_name_taken_by_a_racing_request_is_a_400_naming_the_field(alice_client, alice, monkeypatch, url, model, body):
+    account = make_paper_account(alice, name="main")
+    original_clean = model.clean
+
+    def clean_then_lose_the_race(self):
+        # The other request inserts the same name after this one's check passed and before its insert.
+        original_clean(self)
+        if self.pk is None and not model.objects.filter(name="twin").exists():
+            if model is Strategy:
+                Strategy.objects.create(owner=alice, account=account, name="twin", symbol="ETH/USDT")
+            else:
+                ExchangeAccount.objects.create(owner=alice, name="twin", exchange="paper", paper_balances={"USDT": "1"})
+
+    monkeypatch.setattr(model, "clean", clean_then_lose_the_race)
+    r = alice_client.post(url, {**body, "account": account.id} if model is Strategy else body, format="json")
+    assert r.status_code == 400, r.content
+    assert r.json() == {
+        "name": [f"You already have {'a strategy' if model is Strategy else 'an account'} named 'twin'."]
+    }
+    assert model.objects.filter(name="twin").count() == 1
+
+
+@pytest.mark.parametrize("depth", [941, 5000])
+@pytest.mark.parametrize("url", ["/api/accounts", "/api/strategies"])
+def test_deeply_nested_json_is_a_400(alice_client, url, depth):
+    body = '{"name": "deep", "paper_balances": ' + "[" * depth + "]" * depth + "}"
+    r = alice_client.generic("POST", url, body, content_type="application/json")
+    assert r.status_code == 400
+    assert r.json() == {"detail": "JSON parse error - nested deeper than 32 levels"}
+    assert not ExchangeAccount.objects.filter(name="deep").exists()
+
+
+def test_form_encoded_null_for_a_json_field_is_a_400(alice_client, alice):
+    account = make_account(alice, "b", "binance", api_key="k" * 20, api_secret="s" * 20)
+    for method in ("post", "patch"):
+        url = "/api/accounts" if method == "post" else f"/api/accounts/{account.id}"
+        form = {"name": "b2", "exchange": "binance", "api_key": "k" * 20, "api_secret": "s" * 20}
+        r = getattr(alice_client, method)(url, {**form, "paper_balances": "null"})  # multipart form
+        assert r.status_code == 400, (method, r.content)
+        assert r.json() == {"paper_balances": ["This field may not be null."]}
+    account.refresh_from_db()
+    assert (account.name, account.paper_balances) == ("b", {})
+
+
+def test_testnet_on_an_exchange_without_a_sandbox_is_refused_when_the_account_is_saved(alice_client):
+    body = {"name": "k", "exchange": "kraken", "testnet": True, "api_key": "k" * 20, "api_secret": "s" * 20}
+    r = alice_client.post("/api/accounts", body, format="json")
+    assert r.status_code == 400
+    assert r.json() == {"testnet": ["kraken has no testnet/sandbox that AresBot can use: switch testnet off."]}
+    assert alice_client.post("/api/accounts", {**body, "exchange": "binance"}, format="json").status_code == 201
+
+
+def test_an_account_saved_with_testnet_before_the_rule_answers_verify_and_balance_without_a_500(alice_client, alice):
+    account = ExchangeAccount.objects.create(
+        owner=alice, name="old", exchange="kraken", testnet=True, api_key="k" * 20, api_secret="s" * 20
+    )
+    with use_transport(lambda exchange_id, testnet: Offline()):
+        verify = alice_client.post(f"/api/accounts/{account.id}/verify")
+        balance = alice_client.get(f"/api/accounts/{account.id}/balance")
+    assert verify.status_code == 200
+    assert verify.json()["ok"] is False
+    assert "no testnet/sandbox" in verify.json()["detail"]
+    assert balance.status_code == 502
+    assert "no testnet/sandbox" in balance.json()["detail"]
+
+
+def test_an_oversized_body_is_a_json_413_naming_the_limit(alice_client, settings):
+    body = json.dumps({"name": "big", "exchange": "paper", "paper_balances": {"USDT": "1"}, "pad": "x" * 300_000})
+    r = alice_client.generic("POST", "/api/accounts", body, content_type="application/json")
+    assert r.status_code == 413
+    assert r.json() == {
+        "detail": f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes, the most this "
+        "server accepts."
+    }
+    assert ExchangeAccount.objects.count() == 0
+
+
+@pytest.mark.parametrize("field", ["grid_levels", "order_size_quote", "max_positions", "account"])
+def test_a_5000_digit_number_is_a_400_naming_the_field(alice_client, alice, field):
+    account = make_paper_account(alice)
+    body = json.dumps({"name": "g", "account": account.id, "symbol": "BTC/USDT"})[:-1] + f', "{field}": {"9" * 5000}}}'
+    r = alice_client.generic("POST", "/api/strategies", body, content_type="application/json")
+    assert r.status_code == 400
+    assert list(r.json()) == [field]
+    assert not Strategy.objects.exists()
+
+
+def test_a_5000_digit_starting_balance_is_a_400_naming_the_field(alice_client):
+    body = '{"name": "p", "exchange": "paper", "paper_balances": {"USDT": ' + "9" * 5000 + "}}"
+    r = alice_client.generic("POST", "/api/accounts", body, content_type="application/json")
+    assert r.status_code == 400
+    assert list(r.json()) == ["paper_balances"]

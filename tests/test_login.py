@@ -7,6 +7,7 @@ The GitHub tests drive allauth's real OAuth flow with Django's test client; GitH
 from __future__ import annotations
 
 import json
+import smtplib
 import socket
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from allauth.socialaccount.models import SocialAccount
 from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -496,3 +498,37 @@ def test_a_session_write_with_the_csrf_token_is_accepted(alice: User):
 
     assert response.status_code == 204
     assert not ApiToken.objects.exists()
+
+
+# --- password reset (issue 9 item 17): never a 500, whether or not mail is set up ----------------------------------
+
+
+class RefusingMailServer(BaseEmailBackend):
+    """An SMTP server that is down."""
+
+    def send_messages(self, email_messages: Any) -> int:
+        raise smtplib.SMTPConnectError(421, b"Service not available")
+
+
+@pytest.mark.django_db
+def test_without_a_mail_server_password_reset_says_to_ask_an_administrator(settings, mailoutbox):
+    settings.PASSWORD_RESET_BY_EMAIL = False
+    User.objects.create_user("carol", email="carol@example.com", password="carol-password")
+    web = Client()
+    for response in (
+        web.get(reverse("account_reset_password")),
+        web.post(reverse("account_reset_password"), {"email": "carol@example.com"}),
+    ):
+        assert response.status_code == 200
+        assert b"Ask an administrator" in response.content
+    assert mailoutbox == []
+
+
+@pytest.mark.django_db
+def test_a_mail_server_that_refuses_is_not_a_500(settings, caplog):
+    settings.PASSWORD_RESET_BY_EMAIL = True
+    settings.EMAIL_BACKEND = "tests.test_login.RefusingMailServer"
+    User.objects.create_user("carol", email="carol@example.com", password="carol-password")
+    r = Client().post(reverse("account_reset_password"), {"email": "carol@example.com"})
+    assert r.status_code == 302  # on to allauth's "check your mail" page, as for any address
+    assert "could not send the password_reset_key email" in caplog.text

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from accounts.crypto import CredentialKeyError, mask
 from accounts.fields import reveal
-from accounts.models import MAX_CREDENTIAL_LENGTH, ApiToken, ExchangeAccount
+from accounts.models import MAX_CREDENTIAL_LENGTH, MAX_PAPER_ASSETS, ApiToken, ExchangeAccount
 from aresbot.serializers import JSONField, ValidatedModelSerializer
 
 logger = logging.getLogger(__name__)
@@ -58,9 +58,23 @@ def _credential_input(label: str) -> serializers.CharField:
         allow_blank=True,
         trim_whitespace=False,
         max_length=MAX_CREDENTIAL_LENGTH,
+        error_messages={"max_length": f"Must be at most {MAX_CREDENTIAL_LENGTH} characters."},  # the model's words
         style={"input_type": "password"},
         help_text=f"{label}. Write-only: omit it to keep the stored value, send an empty string to clear it.",
     )
+
+
+PAPER_BALANCES_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {"anyOf": [{"type": "string", "format": "decimal"}, {"type": "number"}]},
+    "maxProperties": MAX_PAPER_ASSETS,
+    "example": {"USDT": "10000"},
+}
+
+
+@extend_schema_field(PAPER_BALANCES_SCHEMA)
+class _PaperBalancesField(JSONField):
+    pass
 
 
 class ExchangeAccountSerializer(ValidatedModelSerializer):
@@ -73,7 +87,7 @@ class ExchangeAccountSerializer(ValidatedModelSerializer):
     api_secret_masked = _MaskedSecret("api_secret")
     passphrase_masked = _MaskedSecret("passphrase")
     credentials_error = _CredentialsError()
-    paper_balances = JSONField(
+    paper_balances = _PaperBalancesField(
         required=False, help_text='Paper accounts only: starting balances, e.g. {"USDT": "10000"}.'
     )
     strategy_count = serializers.IntegerField(read_only=True)

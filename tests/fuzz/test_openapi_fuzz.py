@@ -14,15 +14,13 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
-from requests.adapters import BaseAdapter
 
 from accounts.models import ApiToken
 from exchanges.ccxt.client import use_transport
 from tests.factories import make_fill, make_order, make_paper_account, make_strategy, make_user
+from tests.offline import Offline
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -30,16 +28,6 @@ EXAMPLES = 25
 SEED = 20261207
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 ST = Path(sys.executable).with_name("st")
-
-
-class Offline(BaseAdapter):
-    """Every exchange is unreachable: verify and balance answer 'unreachable' instead of calling the internet."""
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        raise requests.ConnectionError(f"offline test: {request.url} not sent")
-
-    def close(self) -> None:
-        pass
 
 
 def fuzz_user_token() -> str:
