@@ -35,7 +35,7 @@ class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
     # Errors only these operations answer (aresbot/schema.py adds the ones every operation shares).
     schema_errors = {
         "destroy": (409,),
-        "start": (409, 503),
+        "start": (400, 409, 503),  # 400: its account cannot trade
         "stop": (503,),
         "status": (503,),
         "running": (503,),
