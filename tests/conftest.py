@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import redis
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
@@ -24,6 +25,13 @@ def redis_client() -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture
+def fresh_cache() -> None:
+    """An empty Django cache (Redis): allauth's rate limits and the sign-in failure counts of an earlier test must
+    not refuse this one's sign-ins. It empties the tests' Redis database, as `redis_client` does."""
+    cache.clear()
 
 
 @pytest.fixture
