@@ -271,7 +271,10 @@ class StrategyRunner:
 
     def _loop(self, spec: StrategySpec, engine: TradingEngine, board: LeasedStatusBoard) -> RunResult:
         engine.start()
-        co.clear_failures(self.client, self.strategy_id)
+        try:
+            co.clear_failures(self.client, self.strategy_id)
+        except redis.RedisError:
+            pass  # Redis away right after the start: the lease check below decides; the count can wait a run
         interval = float(spec.config.loop_interval)
         self.hang_after = max(120.0, 10 * interval)
         next_tick = self.clock.monotonic() + interval
