@@ -80,7 +80,7 @@ class _ToServer(HTTPAdapter):
         self._fake = fake
         self._address = address
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         url = urlsplit(str(request.url))
         self._fake.check_no_transaction(str(request.method), url.path)  # in the sending thread, not the server's
         request.headers[ORIGINAL_HOST] = url.netloc

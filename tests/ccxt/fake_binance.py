@@ -38,7 +38,7 @@ def open_transaction() -> str | None:
     transaction (and its locks: all of SQLite) for as long as the exchange takes to answer. The transaction
     pytest-django opens around a test is Django's own (`_from_testcase`) and does not count."""
     for connection in connections.all(initialized_only=True):
-        if any(not block._from_testcase for block in connection.atomic_blocks):
+        if any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
             return str(connection.alias)
     return None
 
