@@ -22,25 +22,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
-from django.db import connections
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
+
+from tests.transactions import open_transaction
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 API_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 FEE = Decimal("0.001")
 D = Decimal
-
-
-def open_transaction() -> str | None:
-    """The database whose transaction the calling thread holds open, or None. A request sent then would hold that
-    transaction (and its locks: all of SQLite) for as long as the exchange takes to answer. The transaction
-    pytest-django opens around a test is Django's own (`_from_testcase`) and does not count."""
-    for connection in connections.all(initialized_only=True):
-        if any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
-            return str(connection.alias)
-    return None
 
 
 def fixture(name: str) -> Any:
