@@ -1,7 +1,7 @@
 """Shared REST plumbing: pagination, and one exception handler so every error has the same shape.
 
 The services' domain errors (aresbot/errors.py) become HTTP here: a StateConflict is 409 {"detail": message},
-an InvalidField 400 {field: message}.
+an InvalidField 400 {field: message}, an Unavailable 503 {"detail": message}.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.crypto import CredentialKeyError
-from aresbot.errors import InvalidField, StateConflict
+from aresbot.errors import InvalidField, StateConflict, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = ValidationError({exc.field: exc.message})
     elif isinstance(exc, StateConflict):
         exc = Conflict(exc.message)
+    elif isinstance(exc, Unavailable):
+        return Response({"detail": exc.message}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     elif isinstance(exc, ProtectedError):
         exc = Conflict(str(exc.args[0]) if exc.args else None)
     elif isinstance(exc, CredentialKeyError):

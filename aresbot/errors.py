@@ -25,3 +25,8 @@ class InvalidField(DomainError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class Unavailable(DomainError):
+    """Something the request needs (an exchange, its market list) cannot be reached now; a later try may work.
+    API: 503."""

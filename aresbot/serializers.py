@@ -15,6 +15,9 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
     input with the same message (the rules live once, in Model.clean())."""
 
     owner_field = "owner"
+    # Fields clean() may fill in or clear even when the request did not send them (defaults that depend on other
+    # fields, values another field's change made meaningless): what it decided is saved too.
+    normalized_fields: tuple[str, ...] = ()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         model: type[models.Model] = self.Meta.model
@@ -34,4 +37,4 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
         except DjangoValidationError as exc:
             raise django_errors_to_drf(exc) from None
         # clean() normalises some values (stripped names, upper-case symbols); keep what it decided.
-        return {name: getattr(instance, name) for name in attrs}
+        return {name: getattr(instance, name) for name in (*attrs, *self.normalized_fields)}

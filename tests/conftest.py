@@ -5,11 +5,35 @@ from typing import Any
 
 import pytest
 import redis
+import requests
 from django.contrib.auth.models import User
+from requests.adapters import BaseAdapter
 from rest_framework.test import APIClient
 
 from aresbot.redis import get_redis
+from exchanges.ccxt.client import use_transport
+from tests.ccxt.fake_binance import FakeBinance
 from tests.factories import make_user
+
+
+class Offline(BaseAdapter):
+    """Any exchange but Binance, as the test suite sees it: unreachable."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        raise requests.exceptions.ConnectionError(f"no network in the tests: {request.method} {request.url}")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def offline_exchanges() -> Iterator[FakeBinance]:
+    """No test reaches an exchange: every CCXT client answers from a fake Binance built on recorded responses
+    (tests/fixtures/binance, so Binance's markets are its real ones), and any other exchange is unreachable. The
+    adapter's own tests mount a fake of their own over this one (`transport` in tests/ccxt/conftest.py)."""
+    fake = FakeBinance()
+    with use_transport(lambda exchange_id, testnet: fake if exchange_id == "binance" else Offline()):
+        yield fake
 
 
 @pytest.fixture
