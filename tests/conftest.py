@@ -11,7 +11,7 @@ from requests.adapters import BaseAdapter
 from rest_framework.test import APIClient
 
 from aresbot.redis import get_redis
-from exchanges.ccxt.client import use_transport
+from exchanges.ccxt.client import forget_markets, use_transport
 from tests.ccxt.fake_binance import FakeBinance
 from tests.factories import make_user
 
@@ -32,8 +32,10 @@ def offline_exchanges() -> Iterator[FakeBinance]:
     (tests/fixtures/binance, so Binance's markets are its real ones), and any other exchange is unreachable. The
     adapter's own tests mount a fake of their own over this one (`transport` in tests/ccxt/conftest.py)."""
     fake = FakeBinance()
+    forget_markets()  # the adapter's per-process copy of the markets: each test's fake answers for its own
     with use_transport(lambda exchange_id, testnet: fake if exchange_id == "binance" else Offline()):
         yield fake
+    forget_markets()
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ EXCHANGE_INFO = ("GET", "/api/v3/exchangeInfo")
 
 @pytest.fixture
 def binance(offline_exchanges: FakeBinance, redis_client: Any, settings: Any) -> FakeBinance:
-    """The fake Binance, with every cache of its markets empty: the first check loads them."""
-    forget_markets()  # the adapter's own per-process copy
+    """The fake Binance, with every cache of its markets empty (Redis: `redis_client`; the adapter's own copy:
+    `offline_exchanges`): the first check loads them."""
     settings.EXCHANGE_OUTBOUND_IP = SCOPE
     return offline_exchanges
 
