@@ -301,3 +301,43 @@ def test_run_strategy_trades_at_the_accounts_price_source_unless_told_otherwise(
     strategy = make_strategy(alice, replay_account(alice))
     call_command("run_strategy", strategy.pk, "--ticks", "3", "--fast", "--quiet", stdout=io.StringIO())
     assert PaperBookRecord.objects.get(key=f"account:{strategy.account_id}").feeds["BTC/USDT"]["kind"] == "replay"
+
+
+# --- the migration ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_existing_paper_accounts_get_the_price_source_their_book_used():
+    """The quick start's demo account replayed its day through its book alone: after the migration the account
+    says so, and an account that followed Binance says that."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    try:
+        executor = MigrationExecutor(connection)
+        before = [("accounts", "0001_initial"), ("exchanges", "0001_initial")]
+        after = [("accounts", "0002_paper_price_source"), ("exchanges", "0001_initial")]
+        executor.migrate(before)
+        old = executor.loader.project_state(before).apps
+        User = old.get_model("auth", "User")
+        Account = old.get_model("accounts", "ExchangeAccount")
+        Book = old.get_model("exchanges", "PaperBookRecord")
+        owner = User.objects.create(username="carol")
+        demo = Account.objects.create(owner=owner, name="demo", exchange="paper", paper_balances={"USDT": "1"})
+        Account.objects.create(owner=owner, name="live", exchange="paper", paper_balances={"USDT": "1"})
+        replay = {"kind": "replay", "path": "replay/BTCUSDT-1m-2022-05-05.csv", "start": T0.isoformat(), "speed": 30.0}
+        Book.objects.create(key=f"account:{demo.pk}", balances={}, feeds={"BTC/USDT": replay})
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        new = executor.loader.project_state(after).apps.get_model("accounts", "ExchangeAccount")
+        assert list(
+            new.objects.values_list("name", "price_source", "price_exchange", "replay_dataset").order_by("name")
+        ) == [
+            ("demo", "replay", "", DAY),
+            ("live", "live", "binance", ""),
+        ]
+        assert new.objects.get(name="demo").replay_speed == D(30)
+    finally:  # the schema the other tests expect, whatever happened
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
