@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from aresbot.errors import DomainError, Unavailable
+from aresbot.errors import DomainError, ServiceUnavailable
 from trading.runtime.markets import remembered
 
 
@@ -90,7 +90,7 @@ class LoadsFirstForm(forms.ModelForm):
     def full_clean(self) -> None:
         try:
             super().full_clean()
-        except Unavailable as exc:
+        except ServiceUnavailable as exc:
             self.add_error(None, exc.message)
 
 
@@ -114,6 +114,6 @@ class LoadsFirstAdmin(admin.ModelAdmin):
         with remembered():
             try:
                 self.preload(request, object_id)
-            except Unavailable:
+            except ServiceUnavailable:
                 pass  # remembered: the form reports it
             return super().changeform_view(request, object_id, form_url, extra_context)

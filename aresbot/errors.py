@@ -27,6 +27,16 @@ class InvalidField(DomainError):
         self.field = field
 
 
-class Unavailable(DomainError):
-    """Something the request needs (an exchange, its market list) cannot be reached now; a later try may work.
-    API: 503."""
+class ServiceUnavailable(DomainError):
+    """A service the request needs does not answer, so nothing was changed; try again later. API: 503."""
+
+
+REDIS_UNAVAILABLE = (
+    "Redis is unreachable, so the strategies' runtime state (status, workers, start and stop) cannot be read or "
+    "changed right now. Nothing was changed; try again once Redis is back."
+)
+
+
+class RedisUnavailable(ServiceUnavailable):
+    def __init__(self, message: str = REDIS_UNAVAILABLE) -> None:
+        super().__init__(message)

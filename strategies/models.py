@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from aresbot.errors import Unavailable
+from aresbot.errors import ServiceUnavailable
 from strategies.choices import DesiredState
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")
@@ -93,6 +93,11 @@ class Strategy(models.Model):
     cooldown_minutes = models.PositiveIntegerField(default=0, help_text="Pause after the loss streak, minutes.")
 
     desired_state = models.CharField(max_length=10, choices=DesiredState.choices, default=DesiredState.STOPPED)
+    cancel_all_on_stop = models.BooleanField(
+        default=False,
+        help_text="The last stop also cancels the take-profits (stop with cancel_all). Kept beside desired_state "
+        "so that an engine that misses the Redis stop signal still stops as it was asked to.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -153,7 +158,7 @@ class Strategy(models.Model):
             if moved:
                 try:
                     refusal = self.account.markets().refusal(self.symbol)
-                except Unavailable:
+                except ServiceUnavailable:
                     if errors:
                         raise ValidationError(errors) from None  # what is wrong already, rather than "try later"
                     raise

@@ -28,7 +28,7 @@ from typing import Any
 import redis
 from django.db import transaction
 
-from aresbot.errors import Unavailable
+from aresbot.errors import ServiceUnavailable
 from aresbot.redis import get_redis
 from exchanges import registry
 from exchanges.base import ExchangeError
@@ -41,7 +41,7 @@ MARKETS_CACHE_SECONDS = 3600
 LOAD_MAX_WAIT = 5.0  # seconds the request waits at most for the shared rate limit before answering 503
 
 
-class MarketsUnavailable(Unavailable):
+class MarketsUnavailable(ServiceUnavailable):
     """The market list of an exchange (or a data set) could not be had now; the symbol cannot be checked."""
 
     def __init__(self, venue: str, detail: str) -> None:
