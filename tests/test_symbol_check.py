@@ -17,6 +17,7 @@ from exchanges.ccxt.client import forget_markets
 from strategies.models import Strategy
 from tests.ccxt.fake_binance import API_KEY, API_SECRET, FakeBinance, Timeout
 from tests.factories import make_account, make_paper_account, make_strategy
+from tests.transactions import open_transaction
 from trading.runtime import markets
 from trading.runtime.markets import MARKETS_CACHE_SECONDS, MarketsUnavailable
 
@@ -202,11 +203,11 @@ def admin_form(alice, account: ExchangeAccount, symbol: str) -> dict[str, Any]:
 
 
 def test_the_admin_loads_the_markets_before_its_transaction_opens(web, alice, binance, binance_account, monkeypatch):
-    seen: list[bool] = []
+    seen: list[str | None] = []
     send = binance.send
 
     def watched(request: Any, **kwargs: Any) -> Any:
-        seen.append(markets._in_transaction())
+        seen.append(open_transaction())
         return send(request, **kwargs)
 
     monkeypatch.setattr(binance, "send", watched)
@@ -214,7 +215,7 @@ def test_the_admin_loads_the_markets_before_its_transaction_opens(web, alice, bi
     assert response.context["adminform"].form.errors["symbol"] == ["Symbol FOO/BAR is not a market on binance."]
     response = web.post("/admin/strategies/strategy/add/", admin_form(alice, binance_account, "BTC/USDT"))
     assert response.status_code == 302
-    assert seen == [False]  # loaded once, outside the admin's transaction
+    assert seen == [None]  # loaded once, outside the admin's transaction
 
 
 def test_the_admin_shows_markets_it_cannot_load_as_a_form_error(web, alice, binance, binance_account):
