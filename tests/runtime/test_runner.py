@@ -120,21 +120,3 @@ def test_a_stop_seen_only_in_the_database_cancels_what_it_was_asked_to(redis_cli
     result = make_runner(redis_client, clock, source, lock_ttl=3600, poll_interval=0.5).run()
     assert result.outcome is RunOutcome.STOPPED
     assert engine.stopped == [(5, True)]  # at the first database check after the stop: take-profits go too
-
-
-def test_redis_gone_just_after_the_engine_started_ends_the_job_as_a_lost_lease(private_redis_server, monkeypatch):
-    """Nothing between the start and the loop may turn a Redis outage into a crash of the job."""
-    client = redis.Redis.from_url(private_redis_server.url, decode_responses=True, socket_timeout=0.5)
-    clock = FakeClock()
-    engine = FakeEngine(clock)
-    started = engine.start
-
-    def start_then_lose_redis(*, first_tick: bool = True) -> None:
-        started(first_tick=first_tick)
-        private_redis_server.stop()
-
-    monkeypatch.setattr(engine, "start", start_then_lose_redis)
-    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: engine)
-    result = make_runner(client, clock, lock_ttl=30, poll_interval=0.5).run()
-    assert result.outcome is RunOutcome.LEASE_LOST
-    assert engine.stopped == []  # a lost lease cancels nothing: the next holder reconciles
