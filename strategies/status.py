@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, NamedTuple, Protocol
 
 
@@ -26,13 +27,24 @@ class StrategyRef(NamedTuple):
 
 
 STATUS_INT_FIELDS = ("pending_buys", "pending_sells", "position_count")
+STATUS_LIST_FIELDS = ("skipped_levels", "paused", "notes")  # JSON lists of reasons (EngineStatus.redis_fields)
+
+
+def _reasons(value: str) -> list[str]:
+    try:
+        reasons = json.loads(value)
+    except ValueError:
+        return [value]  # written by hand, not by an engine: shown as it is
+    return [str(r) for r in reasons] if isinstance(reasons, list) else [str(reasons)]
 
 
 def parse_status(raw: dict[str, str]) -> dict[str, Any]:
-    """The hash as the API shows it: counts as numbers, times as epoch seconds, empties as null."""
+    """The hash as the API shows it: counts as numbers, times as epoch seconds, reasons as lists, empties as null."""
     status: dict[str, Any] = {}
     for key, value in raw.items():
-        if value == "":
+        if key in STATUS_LIST_FIELDS:
+            status[key] = _reasons(value) if value else []
+        elif value == "":
             status[key] = None
         elif key in STATUS_INT_FIELDS:
             status[key] = int(value) if value.lstrip("-").isdigit() else None

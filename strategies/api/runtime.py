@@ -16,6 +16,15 @@ class StatusHashSerializer(serializers.Serializer):
     pending_sells = serializers.IntegerField(allow_null=True)
     position_count = serializers.IntegerField(allow_null=True)
     last_error = serializers.CharField(allow_null=True)
+    skipped_levels = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Grid levels not placed, each with its reason (and the order size that would place it).",
+    )
+    paused = serializers.ListField(child=serializers.CharField(), required=False, help_text="Why new buys pause.")
+    notes = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Other things to know: unsellable lots, dust, waits."
+    )
     updated_at = serializers.FloatField(allow_null=True, help_text="Epoch seconds.")
 
 
