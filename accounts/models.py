@@ -108,8 +108,12 @@ class ExchangeAccount(models.Model):
             except ValidationError as exc:
                 errors["paper_balances"] = exc.messages[0]
             return errors
+        if self.paper_balances is None:
+            self.paper_balances = {}  # none: a form's "null" for an account that has no starting balances
         if self.paper_balances:
             errors["paper_balances"] = "Only paper accounts have starting balances."
+        if self.testnet and not registry.has_sandbox(self.exchange):
+            errors["testnet"] = f"{self.exchange} has no testnet/sandbox that AresBot can use: switch testnet off."
         needs = registry.credential_needs(self.exchange)
         for field, needed in (
             ("api_key", needs.api_key),

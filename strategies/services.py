@@ -30,9 +30,9 @@ RUNNING_CACHE_SECONDS = 1.0
 
 
 def running_list(user: AbstractBaseUser | AnonymousUser) -> bytes:
-    """The JSON of every strategy of the user that runs or should run, with its node: one query and one Redis
-    call, then kept for RUNNING_CACHE_SECONDS (dashboards poll it; engines rewrite their status once per tick
-    anyway; start/stop/edit/delete drop the copy at once through forget_running)."""
+    """The JSON of every strategy of the user that should run or that an engine still holds, with its node: one
+    query and two Redis calls, then kept for RUNNING_CACHE_SECONDS (dashboards poll it; engines rewrite their
+    status once per tick anyway; start/stop/edit/delete drop the copy at once through forget_running)."""
     client = get_redis()
     key = RUNNING_CACHE_KEY.format(user=user.pk)
     if (cached := client.get(key)) is not None:
@@ -43,10 +43,13 @@ def running_list(user: AbstractBaseUser | AnonymousUser) -> bytes:
         for row in Strategy.objects.filter(owner_id=user.pk).values_list("id", "name", "symbol", "desired_state")
     ]
     statuses = co.read_statuses(client, [s.pk for s in strategies])
+    # A stopped strategy stays listed only while an engine still holds it (it is cancelling its orders); a hash
+    # it left behind without a lease (a run that failed, a node that died) is history, not something running.
+    leased = co.leased_ids(client, [s.pk for s in strategies if s.desired_state != DesiredState.RUNNING])
     rows = [
         runtime_view(s, statuses.get(s.pk, {}))
         for s in strategies
-        if s.pk in statuses or s.desired_state == DesiredState.RUNNING
+        if s.desired_state == DesiredState.RUNNING or s.pk in leased
     ]
     # The API's own encoder: a kept copy and a fresh answer are the same bytes.
     body = JSONRenderer().render(rows)
@@ -120,5 +123,8 @@ def _after_stop(strategy_id: int, owner_id: int, cancel_all: bool) -> None:
     co.raise_stop(client, strategy_id, ttl_seconds=settings.STRATEGY_LOCK_TTL * 2, cancel_all=cancel_all)
     co.clear_enqueued(client, strategy_id)
     no_engine = client.get(co.LOCK_KEY.format(id=strategy_id)) is None
+    if no_engine:
+        # The status a failed run or a dead node left behind; a running engine removes its own when it stops.
+        co.delete_status(client, strategy_id)
     if no_engine and Order.objects.filter(strategy_id=strategy_id, status__in=ACTIVE_STATUSES).exists():
         enqueue_stop_without_engine(strategy_id, cancel_all)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -78,7 +79,7 @@ def test_start_is_refused_with_the_reason_when_the_account_is_inactive(alice_cli
     grid.account.save()
     r = alice_client.post(f"/api/strategies/{grid.id}/start")
     assert r.status_code == 400
-    assert "inactive" in r.json()["account"]
+    assert "inactive" in r.json()["account"][0]
     assert Strategy.objects.get(pk=grid.pk).desired_state == "stopped"
     assert queued_jobs("strategies") == []
 
@@ -89,7 +90,7 @@ def test_start_is_refused_when_the_account_has_no_credentials(alice_client, alic
     strategy = make_strategy(alice, account)
     r = alice_client.post(f"/api/strategies/{strategy.id}/start")
     assert r.status_code == 400
-    assert "no API credentials" in r.json()["account"]
+    assert "no API credentials" in r.json()["account"][0]
 
 
 def test_stop_is_idempotent_and_raises_the_signal(alice_client, grid, redis_client, django_capture_on_commit_callbacks):
@@ -130,7 +131,7 @@ def test_status_shows_the_hash_and_the_node(alice_client, grid, redis_client):
     assert (status["pending_buys"], status["pending_sells"], status["position_count"]) == (3, 1, 1)
     assert status["current_price"] == "30000.01"
     assert status["last_error"] is None
-    assert status["started_at"] == 1700000000.5
+    assert status["started_at"] == "2023-11-14T22:13:20.500Z"  # epoch seconds in Redis, ISO 8601 UTC in JSON
 
 
 def test_status_shows_why_levels_were_skipped_as_the_engine_published_it(alice_client, grid, redis_client):
@@ -205,7 +206,15 @@ def test_workers_lists_live_nodes_and_what_each_runs(alice_client, alice, grid, 
     redis_client.sadd("workers:active", "10.0.0.66")  # a node whose heartbeat expired
     body = alice_client.get("/api/workers").json()
     assert [n["ip"] for n in body] == ["10.0.0.7", "10.0.0.8", "10.0.0.9"]
-    assert body[0]["strategies"] == [{"id": grid.id, "name": grid.name, "symbol": "BTC/USDT", "status": "running"}]
+    [entry] = body[0]["strategies"]
+    assert entry == {
+        "id": grid.id,
+        "name": grid.name,
+        "symbol": "BTC/USDT",
+        "status": "running",
+        "updated_at": entry["updated_at"],
+    }
+    assert datetime.fromisoformat(entry["updated_at"]).utcoffset() == timedelta(0)
     assert body[2]["strategies"] == []
     assert "10.0.0.66" not in redis_client.smembers("workers:active")
 
