@@ -1,7 +1,7 @@
 """Shared REST plumbing: pagination, and one exception handler so every error has the same shape.
 
 The services' domain errors (aresbot/errors.py) become HTTP here: a StateConflict is 409 {"detail": message},
-an InvalidField 400 {field: message}.
+an InvalidField 400 {field: message}, a ServiceUnavailable (or Redis not answering a read) 503 {"detail": message}.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -22,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.crypto import CredentialKeyError
-from aresbot.errors import InvalidField, StateConflict
+from aresbot.errors import REDIS_UNAVAILABLE, InvalidField, ServiceUnavailable, StateConflict
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = Conflict(exc.message)
     elif isinstance(exc, ProtectedError):
         exc = Conflict(str(exc.args[0]) if exc.args else None)
+    elif isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        logger.error("redis unreachable: %s", exc)
+        return Response({"detail": REDIS_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    elif isinstance(exc, ServiceUnavailable):
+        return Response({"detail": exc.message}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     elif isinstance(exc, CredentialKeyError):
         logger.error("credential decryption failed: %s", exc)
         return Response({"detail": f"Server misconfiguration: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -7,12 +7,15 @@ change commits (`transaction.on_commit`): a rolled-back start or stop leaves no 
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from rest_framework.renderers import JSONRenderer
 
+from aresbot.errors import RedisUnavailable
 from aresbot.redis import get_redis
 from exchanges.base import ACTIVE_STATUSES
 from strategies.choices import DesiredState
@@ -22,6 +25,8 @@ from strategies.status import StrategyRef, runtime_view
 from trading.models import Order
 from trading.runtime import coordination as co
 from trading.runtime.queues import enqueue_run, enqueue_stop_without_engine
+
+log = logging.getLogger(__name__)
 
 # The running list a user's dashboard polls is kept this long; any write to the user's strategies drops it, so
 # only the engines' own status updates can be up to this old.
@@ -74,16 +79,28 @@ def delete_strategy(strategy: Strategy) -> None:
         locked.delete()
 
 
+def _require_redis() -> None:
+    """RedisUnavailable when Redis does not answer: a start or stop is refused before anything changes, rather
+    than recorded in the database as a change the workers never hear of."""
+    try:
+        get_redis().ping()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.warning("redis unreachable: %s", exc)
+        raise RedisUnavailable() from None
+
+
 def start_strategy(strategy: Strategy) -> Strategy:
     """Mark the strategy to run and queue its engine once the change is committed.
 
-    StrategyAlreadyRunning when it already runs; AccountCannotTrade naming the reason when its account cannot.
+    StrategyAlreadyRunning when it already runs; AccountCannotTrade naming the reason when its account cannot;
+    RedisUnavailable, with nothing changed, when Redis does not answer.
     """
     strategy.account.check_can_trade()
+    _require_redis()
     with transaction.atomic():
         # Conditional update: of two simultaneous starts, exactly one changes the row.
         changed = Strategy.objects.filter(pk=strategy.pk, desired_state=DesiredState.STOPPED).update(
-            desired_state=DesiredState.RUNNING
+            desired_state=DesiredState.RUNNING, cancel_all_on_stop=False
         )
         if changed != 1:
             raise StrategyAlreadyRunning(strategy.name)
@@ -93,12 +110,19 @@ def start_strategy(strategy: Strategy) -> Strategy:
 
 
 def _after_start(strategy_id: int, owner_id: int) -> None:
-    client = get_redis()
-    # Before the enqueue: a stop signal left by the last run must not stop the new engine, and a past failure's
-    # backoff must not hold it back.
-    co.clear_stop(client, strategy_id)
-    co.clear_failures(client, strategy_id)
-    enqueue_run(strategy_id)
+    try:
+        client = get_redis()
+        # Before the enqueue: a stop signal left by the last run must not stop the new engine, and a past
+        # failure's backoff must not hold it back.
+        co.clear_stop(client, strategy_id)
+        co.clear_failures(client, strategy_id)
+        enqueue_run(strategy_id)
+    except redis.RedisError as exc:
+        # Redis went away after the check: the start is recorded, and the supervisor queues every strategy that
+        # should run and has no engine as soon as Redis is back.
+        log.warning(
+            "strategy %s: start recorded, engine not queued (%s); the supervisor will queue it", strategy_id, exc
+        )
     forget_running(owner_id)
 
 
@@ -107,24 +131,35 @@ def stop_strategy(strategy: Strategy, *, cancel_all: bool = False) -> Strategy:
     with `cancel_all` its take-profits), writes its last status and releases the lease. When no engine holds
     the strategy, a control job does the cancelling instead, so nothing is left resting.
 
-    The signal goes out once the change is committed; should Redis fail then, the engine still stops at its next
-    database check (it reads desired_state every few seconds)."""
+    When Redis does not answer nothing changes (RedisUnavailable). The stop, with its
+    cancel_all, is recorded in the database before the signal goes out, so should Redis fail in between, the
+    engine still stops as asked at its next database check (it reads the strategy every few seconds)."""
+    _require_redis()
     with transaction.atomic():
-        Strategy.objects.filter(pk=strategy.pk).update(desired_state=DesiredState.STOPPED)
+        Strategy.objects.filter(pk=strategy.pk).update(
+            desired_state=DesiredState.STOPPED, cancel_all_on_stop=cancel_all
+        )
         transaction.on_commit(lambda: _after_stop(strategy.pk, strategy.owner_id, cancel_all))
     strategy.refresh_from_db()
     return strategy
 
 
 def _after_stop(strategy_id: int, owner_id: int, cancel_all: bool) -> None:
-    client = get_redis()
     forget_running(owner_id)
-    # Long enough for the slowest tick to notice; short enough never to stop a later start.
-    co.raise_stop(client, strategy_id, ttl_seconds=settings.STRATEGY_LOCK_TTL * 2, cancel_all=cancel_all)
-    co.clear_enqueued(client, strategy_id)
-    no_engine = client.get(co.LOCK_KEY.format(id=strategy_id)) is None
-    if no_engine:
-        # The status a failed run or a dead node left behind; a running engine removes its own when it stops.
-        co.delete_status(client, strategy_id)
-    if no_engine and Order.objects.filter(strategy_id=strategy_id, status__in=ACTIVE_STATUSES).exists():
-        enqueue_stop_without_engine(strategy_id, cancel_all)
+    try:
+        client = get_redis()
+        # Long enough for the slowest tick to notice; short enough never to stop a later start.
+        co.raise_stop(client, strategy_id, ttl_seconds=settings.STRATEGY_LOCK_TTL * 2, cancel_all=cancel_all)
+        co.clear_enqueued(client, strategy_id)
+        no_engine = client.get(co.LOCK_KEY.format(id=strategy_id)) is None
+        if no_engine:
+            # The status a failed run or a dead node left behind; a running engine removes its own when it stops.
+            co.delete_status(client, strategy_id)
+        if no_engine and Order.objects.filter(strategy_id=strategy_id, status__in=ACTIVE_STATUSES).exists():
+            enqueue_stop_without_engine(strategy_id, cancel_all)
+    except redis.RedisError as exc:
+        log.warning(
+            "strategy %s: stop recorded, signal not sent (%s); its engine stops at its next database check",
+            strategy_id,
+            exc,
+        )

@@ -10,11 +10,13 @@ import redis
 from rest_framework.test import APIClient
 
 from accounts.models import ExchangeAccount
-from aresbot.redis import get_rq_redis
+from aresbot.redis import get_redis, get_rq_redis, reset_clients
 from strategies import services
 from strategies.models import Strategy
+from strategies.runtime_source import OrmStrategySource
 from tests.core.harness import Harness
 from tests.factories import make_account, make_order, make_paper_account, make_strategy
+from tests.processes import free_port
 from trading.runtime import coordination as co
 from trading.runtime.runner import LeasedStatusBoard
 
@@ -298,3 +300,89 @@ def test_each_user_has_their_own_running_list(alice_client, bob_client, grid, re
     fake_engine(redis_client, grid)
     assert len(alice_client.get("/api/strategies/running").json()) == 1
     assert bob_client.get("/api/strategies/running").json() == []
+
+
+# --- Redis unreachable: 503 with a clear message, and a start or stop changes nothing or everything ---------------
+
+RUNTIME_READS = ["/api/strategies/{id}/status", "/api/strategies/running", "/api/workers"]
+
+
+@pytest.fixture
+def redis_at_a_closed_port(settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    reset_clients()
+    yield
+    reset_clients()
+
+
+def assert_redis_unavailable(response) -> None:
+    assert response.status_code == 503, response.content
+    assert "Redis is unreachable" in response.json()["detail"]
+
+
+def saved(strategy: Strategy) -> tuple[str, bool]:
+    row = Strategy.objects.get(pk=strategy.pk)
+    return row.desired_state, row.cancel_all_on_stop
+
+
+@pytest.mark.parametrize("path", RUNTIME_READS)
+def test_runtime_reads_answer_503_when_redis_is_at_a_closed_port(alice_client, grid, redis_at_a_closed_port, path):
+    assert_redis_unavailable(alice_client.get(path.format(id=grid.id)))
+
+
+def test_start_and_stop_with_redis_at_a_closed_port_change_nothing(
+    alice_client, grid, redis_at_a_closed_port, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert_redis_unavailable(alice_client.post(f"/api/strategies/{grid.id}/start"))
+    assert saved(grid) == ("stopped", False)
+
+    Strategy.objects.filter(pk=grid.pk).update(desired_state="running")
+    with django_capture_on_commit_callbacks(execute=True) as more:
+        assert_redis_unavailable(alice_client.post(f"/api/strategies/{grid.id}/stop?cancel_all=true"))
+    assert saved(grid) == ("running", False)
+    assert callbacks == more == []
+
+
+def test_a_real_redis_that_goes_away_gets_503_and_nothing_changes_until_it_is_back(
+    alice_client, grid, private_redis_server, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert alice_client.post(f"/api/strategies/{grid.id}/start").status_code == 200
+    fake_engine(get_redis(), grid)
+    assert alice_client.get(f"/api/strategies/{grid.id}/status").json()["running"] is True
+
+    private_redis_server.stop()
+    for path in RUNTIME_READS:
+        assert_redis_unavailable(alice_client.get(path.format(id=grid.id)))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert_redis_unavailable(alice_client.post(f"/api/strategies/{grid.id}/stop?cancel_all=true"))
+    assert saved(grid) == ("running", False)  # the engine, if it still runs, keeps running: nobody was told
+    Strategy.objects.filter(pk=grid.pk).update(desired_state="stopped")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert_redis_unavailable(alice_client.post(f"/api/strategies/{grid.id}/start"))
+    assert saved(grid) == ("stopped", False)
+
+    private_redis_server.start()  # back, empty
+    with django_capture_on_commit_callbacks(execute=True):
+        assert alice_client.post(f"/api/strategies/{grid.id}/start").status_code == 200
+        assert alice_client.post(f"/api/strategies/{grid.id}/stop?cancel_all=true").status_code == 200
+    assert co.stop_requested(get_redis(), grid.pk) == co.StopMode.CANCEL_ALL
+    assert saved(grid) == ("stopped", True)
+
+
+def test_a_stop_whose_signal_is_lost_after_the_commit_is_still_carried_out_as_asked(
+    alice_client, grid, private_redis_server, django_capture_on_commit_callbacks, caplog
+):
+    Strategy.objects.filter(pk=grid.pk).update(desired_state="running")
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        assert alice_client.post(f"/api/strategies/{grid.id}/stop?cancel_all=true").status_code == 200
+    private_redis_server.stop()  # between the commit and the signal
+    for callback in after_commit:
+        callback()  # no exception: the request that committed the stop must not turn into an error
+    assert "signal not sent" in caplog.text
+    # Everything the engine needs is in the database it reads every few seconds, cancel_all included.
+    assert saved(grid) == ("stopped", True)
+    seen = OrmStrategySource().settings(grid.pk)
+    assert seen is not None
+    assert (seen.running, seen.cancel_all_on_stop) == (False, True)

@@ -1,20 +1,24 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.crypto import mask
+from accounts.crypto import CredentialKeyError, mask
 from accounts.fields import reveal
 from accounts.models import ApiToken, ExchangeAccount
 from aresbot.serializers import JSONField, ValidatedModelSerializer
 
+logger = logging.getLogger(__name__)
+
 
 @extend_schema_field(OpenApiTypes.STR)
 class _MaskedSecret(serializers.Field):
-    """Read-only view of a credential: `****abcd`, or null when none is stored."""
+    """Read-only view of a credential: `****abcd`, or null when none is stored or it cannot be read (then
+    `credentials_error` says why)."""
 
     def __init__(self, source_field: str) -> None:
         super().__init__(
@@ -23,8 +27,28 @@ class _MaskedSecret(serializers.Field):
         self.source_field = source_field
 
     def to_representation(self, account: ExchangeAccount) -> str | None:
-        plain = reveal(getattr(account, self.source_field))
+        try:
+            plain = reveal(getattr(account, self.source_field))
+        except CredentialKeyError:
+            return None
         return mask(plain) if plain else None
+
+
+@extend_schema_field({"type": "string", "nullable": True})
+class _CredentialsError(serializers.Field):
+    """Why the stored credentials cannot be read (a wrong ENCRYPTION_KEY), or null when they can. One account in
+    that state is shown with this message rather than failing the whole list."""
+
+    def __init__(self) -> None:
+        super().__init__(source="*", read_only=True)
+
+    def to_representation(self, account: ExchangeAccount) -> str | None:
+        try:
+            account.check_credentials_readable()
+        except CredentialKeyError as exc:
+            logger.warning("account %s: %s", account.pk, exc)
+            return f"Server misconfiguration: {exc}"
+        return None
 
 
 def _credential_input(label: str) -> serializers.CharField:
@@ -48,6 +72,7 @@ class ExchangeAccountSerializer(ValidatedModelSerializer):
     api_key_masked = _MaskedSecret("api_key")
     api_secret_masked = _MaskedSecret("api_secret")
     passphrase_masked = _MaskedSecret("passphrase")
+    credentials_error = _CredentialsError()
     paper_balances = JSONField(
         required=False, help_text='Paper accounts only: starting balances, e.g. {"USDT": "10000"}.'
     )
@@ -68,6 +93,7 @@ class ExchangeAccountSerializer(ValidatedModelSerializer):
             "api_key_masked",
             "api_secret_masked",
             "passphrase_masked",
+            "credentials_error",
             "strategy_count",
             "created_at",
             "updated_at",
