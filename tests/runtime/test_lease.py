@@ -129,6 +129,32 @@ def test_redis_gone_for_longer_than_the_lease_ends_the_job_without_sending(alice
         server.stop()
 
 
+@pytest.mark.slow
+def test_redis_gone_right_after_the_engine_started_still_ends_the_job_as_a_lost_lease(
+    alice, tmp_path: Path, caplog, monkeypatch
+):
+    # The narrowest window of the test above: Redis stops between the first tick and clearing the past failures.
+    server = RedisServer(tmp_path)
+    server.start()
+    clear_failures = co.clear_failures
+
+    def redis_stops_first(client: redis.Redis, strategy_id: int) -> None:
+        server.stop()
+        clear_failures(client, strategy_id)
+
+    monkeypatch.setattr(co, "clear_failures", redis_stops_first)
+    try:
+        client = redis.Redis.from_url(server.url, decode_responses=True, socket_timeout=0.5, socket_connect_timeout=0.5)
+        strategy = still_strategy(alice)
+        runner = runtime.StrategyRunner(strategy.pk, "job-1", client=client, lock_ttl=2, poll_interval=0.1)
+        with RunnerThread(runner) as run:
+            assert "lease" in run.result(30)
+        assert "Redis unreachable for longer than the lease" in caplog.text
+        assert book_orders(strategy).count() == 3
+    finally:
+        server.stop()
+
+
 class _BrokenEngine:
     def start(self, *, first_tick: bool = True) -> None:
         raise RuntimeError("a bug in the engine")

@@ -271,7 +271,12 @@ class StrategyRunner:
 
     def _loop(self, spec: StrategySpec, engine: TradingEngine, board: LeasedStatusBoard) -> RunResult:
         engine.start()
-        co.clear_failures(self.client, self.strategy_id)
+        try:
+            co.clear_failures(self.client, self.strategy_id)
+        except redis.RedisError:
+            # Redis went away since the lease was taken: the lease check ends the job (LeaseLost); this must not
+            # end it as a crash first. The next start that reaches Redis clears the failures.
+            pass
         interval = float(spec.config.loop_interval)
         self.hang_after = max(120.0, 10 * interval)
         next_tick = self.clock.monotonic() + interval
