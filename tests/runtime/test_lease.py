@@ -129,32 +129,6 @@ def test_redis_gone_for_longer_than_the_lease_ends_the_job_without_sending(alice
         server.stop()
 
 
-@pytest.mark.slow
-def test_redis_gone_right_after_the_engine_started_still_ends_the_job_as_a_lost_lease(
-    alice, tmp_path: Path, caplog, monkeypatch
-):
-    # The narrowest window of the test above: Redis stops between the first tick and clearing the past failures.
-    server = RedisServer(tmp_path)
-    server.start()
-    clear_failures = co.clear_failures
-
-    def redis_stops_first(client: redis.Redis, strategy_id: int) -> None:
-        server.stop()
-        clear_failures(client, strategy_id)
-
-    monkeypatch.setattr(co, "clear_failures", redis_stops_first)
-    try:
-        client = redis.Redis.from_url(server.url, decode_responses=True, socket_timeout=0.5, socket_connect_timeout=0.5)
-        strategy = still_strategy(alice)
-        runner = runtime.StrategyRunner(strategy.pk, "job-1", client=client, lock_ttl=2, poll_interval=0.1)
-        with RunnerThread(runner) as run:
-            assert "lease" in run.result(30)
-        assert "Redis unreachable for longer than the lease" in caplog.text
-        assert book_orders(strategy).count() == 3
-    finally:
-        server.stop()
-
-
 class _BrokenEngine:
     def start(self, *, first_tick: bool = True) -> None:
         raise RuntimeError("a bug in the engine")
@@ -168,4 +142,31 @@ def test_an_engine_that_fails_shows_why_backs_off_and_frees_the_lease(alice, red
     status = co.read_status(redis_client, strategy.pk)
     assert (status["status"], status["last_error"]) == ("error", "RuntimeError: a bug in the engine")
     assert co.backoff_error(redis_client, strategy.pk) == "RuntimeError: a bug in the engine"
+    assert lock_holder(redis_client, strategy) is None
+
+
+def test_redis_failing_right_after_the_engine_started_does_not_end_the_run(alice, redis_client, monkeypatch):
+    """The failure count is cleared once the engine is up; Redis refusing that one call is not the end of the run."""
+
+    def refused(client: redis.Redis, strategy_id: int) -> None:
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(co, "clear_failures", refused)
+    strategy = still_strategy(alice)
+    with RunnerThread(runtime.StrategyRunner(strategy.pk, "job-1", client=redis_client)) as run:
+        wait_until(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
+        co.raise_stop(redis_client, strategy.pk, 60)
+        assert run.result() == "stopped"
+    assert book_orders(strategy, status="canceled").count() == 3
+
+
+def test_an_engine_failing_while_redis_is_away_ends_with_its_own_error(alice, redis_client, monkeypatch):
+    def refused(client: redis.Redis, strategy_id: int, error: str) -> int:
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _BrokenEngine())
+    monkeypatch.setattr(co, "record_failure", refused)
+    strategy = still_strategy(alice)
+    with pytest.raises(RuntimeError, match="a bug in the engine"):
+        runtime.StrategyRunner(strategy.pk, "job-1", client=redis_client).run()
     assert lock_holder(redis_client, strategy) is None
