@@ -100,7 +100,8 @@ def test_nullable_fields_are_nullable(schema):
     for field in ("api_key_masked", "api_secret_masked", "passphrase_masked"):
         assert account[field]["nullable"] is True, field
     status = schema["components"]["schemas"]["StatusHash"]["properties"]
-    assert all(spec.get("nullable") for spec in status.values())
+    scalars = {name: spec for name, spec in status.items() if spec.get("type") != "array"}  # lists come empty
+    assert all(spec.get("nullable") for spec in scalars.values()), scalars
 
 
 def test_running_and_workers_are_lists(schema):
