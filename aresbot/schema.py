@@ -111,3 +111,5 @@ def _add_ranges(parameter: dict[str, Any]) -> None:
     if parameter["in"] == "query" and not parameter.get("required"):
         # An empty value means "not given", as a form with a blank filter field sends it.
         parameter["allowEmptyValue"] = True
+    if parameter["in"] == "query" and schema.get("type") == "string" and not schema.keys() & {"enum", "format"}:
+        schema.setdefault("pattern", r"^[^\x00]*$")  # Django's form fields refuse NUL characters (a 400)
