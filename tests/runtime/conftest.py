@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from pytest_django.fixtures import Settings
 
 from aresbot.redis import reset_clients
@@ -21,3 +22,9 @@ def private_redis_server(tmp_path: Path, settings: Settings) -> Iterator[RedisSe
     yield server
     server.stop()
     reset_clients()
+
+
+@pytest.fixture
+def private_redis(private_redis_server: RedisServer) -> redis.Redis:
+    """A text client of the private redis-server, to read the keys the workers write."""
+    return redis.Redis.from_url(private_redis_server.url, decode_responses=True, socket_timeout=2)

@@ -26,6 +26,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from rq.cron import CronScheduler
 
 from aresbot.env import set_dotenv_value
 from trading.runtime.pool import HANDOVER_GRACE, WorkerPool, exit_description
@@ -107,6 +108,14 @@ def _listens(address: tuple[str, int]) -> bool:
         return False
 
 
+def _scheduling(connection: redis.Redis, scheduler: _App) -> bool:
+    """The scheduler process has registered with Redis (after loading aresbot.cron)."""
+    try:
+        return any(scheduler.proc and found.pid == scheduler.proc.pid for found in CronScheduler.all(connection))
+    except redis.RedisError:
+        return False
+
+
 @dataclass
 class _App:
     """The scheduler or the web server: restarted when it exits on its own (like `restart: unless-stopped`)."""
@@ -123,14 +132,17 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="Address for the web server.")
         parser.add_argument("--demo", action="store_true", help="Create and start the demo strategy (once).")
 
-    def handle(self, *args: Any, addr: str, demo: bool, **options: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.signals = 0
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, self._on_signal)
-        self.env = os.environ.copy()
+        self.env = os.environ.copy()  # the children's: REDIS_URL is set here when this command starts Redis
         self.redis_proc: subprocess.Popen[bytes] | None = None
         self.apps: list[_App] = []
         self.pool: WorkerPool | None = None
+
+    def handle(self, *args: Any, addr: str, demo: bool, **options: Any) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
         try:
             self._run(addr, demo)
         finally:
@@ -156,18 +168,18 @@ class Command(BaseCommand):
             subprocess.run([*manage, "create_demo"], env=self.env, check=False, start_new_session=True)  # noqa: S603
         if self.signals:
             return
-        self.apps = [
-            _App("the scheduler", [*manage, "rqcron", "aresbot.cron"]),
-            _App("the web server", [*manage, "runserver", "--noreload", addr]),
-        ]
+        scheduler = _App("the scheduler", [*manage, "rqcron", "aresbot.cron"])
+        self.apps = [scheduler, _App("the web server", [*manage, "runserver", "--noreload", addr])]
         for app in self.apps:
             app.proc = self._spawn(app.argv)
         self.pool = WorkerPool(settings.WORKER_CONCURRENCY, env=self.env, say=self.say)
         self.pool.start()
         connection = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
         web = web_probe_address(addr)
-        # "Up" means what it says: the workers take jobs and the web server answers.
-        while not self.signals and not (self.pool.listening(connection) and _listens(web)):
+        # "Up" means what it says: the workers take jobs, the scheduler runs the supervisor, the web server answers.
+        while not self.signals and not (
+            self.pool.listening(connection) and _scheduling(connection, scheduler) and _listens(web)
+        ):
             self._keep_running()
             time.sleep(0.2)
         if self.signals:
