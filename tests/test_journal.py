@@ -112,7 +112,7 @@ def test_each_fill_is_logged_once_when_it_is_booked(strategy, caplog):
     h.journal = OrmJournal(strategy.pk)  # a new process reconciles the same orders: nothing is booked twice
     h.restart()
     fill = Fill.objects.filter(side="buy").get()
-    again = FillRecord(f"ab{sid}-1", fill.trade_id, Side.BUY, fill.price, fill.amount, fill.fee, "USDT", START)
+    again = FillRecord(f"ab{sid}-1", str(fill.trade_id), Side.BUY, fill.price, fill.amount, fill.fee, "USDT", START)
     OrmJournal(strategy.pk).save(fills=[again])
     assert caplog.records == []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -25,9 +26,9 @@ def root_level() -> Iterator[logging.Logger]:
 
 
 def test_the_console_handler_demotes_routine_library_lines_before_redacting():
-    console = settings.LOGGING["handlers"]["console"]
-    assert console["filters"] == ["routine", "redact"]
-    assert settings.LOGGING["filters"]["routine"]["()"] == "aresbot.logging.RoutineLibraryLinesAreDebug"
+    config: dict[str, Any] = settings.LOGGING
+    assert config["handlers"]["console"]["filters"] == ["routine", "redact"]
+    assert config["filters"]["routine"]["()"] == "aresbot.logging.RoutineLibraryLinesAreDebug"
 
 
 @pytest.mark.parametrize("name", ["rq.worker", "rq.cron", "rq.job", "rq.queue"])

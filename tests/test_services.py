@@ -130,7 +130,7 @@ def test_the_api_answers_an_account_that_cannot_trade_with_400_naming_the_field(
     strategy = make_strategy(alice, make_paper_account(alice, is_active=False))
     r = alice_client.post(f"/api/strategies/{strategy.pk}/start")
     assert r.status_code == 400
-    assert r.json() == {"account": "Account 'paper' is inactive: activate it first."}
+    assert r.json() == {"account": ["Account 'paper' is inactive: activate it first."]}
 
 
 def test_the_start_command_prints_the_reason(alice, redis_client):
