@@ -271,22 +271,17 @@ class StrategyRunner:
             # Not "stopped": the stop signal and the status hash may already belong to the new holder.
             result = RunResult(RunOutcome.LEASE_LOST, str(exc))
         except FatalExchangeError as exc:
-            backoff = co.record_failure(self.client, self.strategy_id, str(exc))
+            retry = self._back_off(str(exc))
             self._safe_touch(board, status=EngineState.ERROR, last_error=f"fatal: {exc}")
-            log.error("strategy %s: %s; retrying in %d s", self.strategy_id, exc, backoff)
+            log.error("strategy %s: %s; %s", self.strategy_id, exc, retry)
             result = RunResult(RunOutcome.ERROR, str(exc))
         except Exception as exc:
-            backoff = co.record_failure(self.client, self.strategy_id, f"{type(exc).__name__}: {exc}")
-            self._safe_touch(board, status=EngineState.ERROR, last_error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            retry = self._back_off(error)
+            self._safe_touch(board, status=EngineState.ERROR, last_error=error)
             # One line here; the traceback is the job's (RQ logs it with the failed job, or the command prints it).
-            log.error(
-                "strategy %s: engine failed: %s: %s; retrying in %d s",
-                self.strategy_id,
-                type(exc).__name__,
-                exc,
-                backoff,
-            )
-            result = RunResult(RunOutcome.ERROR, f"{type(exc).__name__}: {exc}")
+            log.error("strategy %s: engine failed: %s; %s", self.strategy_id, error, retry)
+            result = RunResult(RunOutcome.ERROR, error)
             raise
         finally:
             done.set()
@@ -295,7 +290,10 @@ class StrategyRunner:
 
     def _loop(self, spec: StrategySpec, engine: TradingEngine, board: LeasedStatusBoard) -> RunResult:
         engine.start()
-        co.clear_failures(self.client, self.strategy_id)
+        try:
+            co.clear_failures(self.client, self.strategy_id)
+        except redis.RedisError:
+            pass  # the backoff expires by itself; check_lease decides what lasting Redis trouble means
         log.info("strategy %s: %s engine started on %s (%s)", self.strategy_id, spec.symbol, self.hostname, self.ip)
         interval = float(spec.config.loop_interval)
         self.hang_after = max(120.0, 10 * interval)
@@ -370,6 +368,14 @@ class StrategyRunner:
                 co.heartbeat(self.client, self.ip, self.hostname, ttl_seconds=3 * NODE_HEARTBEAT_SECONDS)
             except redis.RedisError:
                 pass  # check_lease decides what lasting Redis trouble means
+
+    def _back_off(self, error: str) -> str:
+        """Start the supervisor's backoff for a failed run; when it will be tried again, for the log."""
+        try:
+            return f"retrying in {co.record_failure(self.client, self.strategy_id, error)} s"
+        except redis.RedisError:
+            # The run's own error is the one to report; without the backoff key the supervisor simply retries.
+            return "retrying once Redis answers"
 
     def _safe_touch(self, board: LeasedStatusBoard, **fields: object) -> None:
         try:
