@@ -144,7 +144,10 @@ class WorkerPool:
         left = [p for p in running if p.poll() is None]
         if not left:
             return True
-        self.say(f"{len(left)} worker(s) still busy; stopping them without waiting for their engines")
+        self.say(
+            f"{len(left)} worker(s) still busy; stopping them without waiting for their engines (their strategies "
+            f"move on when the lease runs out, within {settings.STRATEGY_LOCK_TTL} s)"
+        )
         # Taken before any worker dies: a work-horse is in a process group of its own and outlives its worker.
         families = {p.pid: _descendants(p.pid) for p in left}
         time.sleep(max(0.0, signalled + _RQ_SIGNAL_DEBOUNCE - time.monotonic()))
