@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import redis
@@ -13,9 +14,11 @@ from aresbot.redis import get_redis, get_rq_redis, reset_clients
 from strategies import services
 from strategies.models import Strategy
 from strategies.runtime_source import OrmStrategySource
+from tests.core.harness import Harness
 from tests.factories import make_account, make_order, make_paper_account, make_strategy
 from tests.processes import free_port
 from trading.runtime import coordination as co
+from trading.runtime.runner import LeasedStatusBoard
 
 
 @pytest.fixture(autouse=True)
@@ -131,6 +134,22 @@ def test_status_shows_the_hash_and_the_node(alice_client, grid, redis_client):
     assert status["current_price"] == "30000.01"
     assert status["last_error"] is None
     assert status["started_at"] == "2023-11-14T22:13:20.500Z"  # epoch seconds in Redis, ISO 8601 UTC in JSON
+
+
+def test_status_shows_why_levels_were_skipped_as_the_engine_published_it(alice_client, grid, redis_client):
+    # 0.01 % of 0.5 is half of XRP/USDT's tick: level 2 rounds to level 1's price and collapses into it
+    engine_status = Harness("0.5000", symbol="XRP/USDT", grid_levels=2, buy_offset_pct=Decimal("0.01")).start()
+    lease = co.Lease(redis_client, grid.pk, f"job-{grid.pk}", ttl_seconds=30)
+    assert lease.acquire()
+    LeasedStatusBoard(lease, {"task_id": f"job-{grid.pk}"}, 60).publish(engine_status)
+    status = alice_client.get(f"/api/strategies/{grid.id}/status").json()["status"]
+    assert status["skipped_levels"] == [
+        "level 2 at 0.4999: collapsed into level 1, the spacing 0.00005 is below the tick 0.0001"
+    ]
+    assert (status["paused"], status["notes"]) == ([], [])
+    assert redis_client.hget(f"strategy:running:{grid.pk}", "skipped_levels") == (
+        '["level 2 at 0.4999: collapsed into level 1, the spacing 0.00005 is below the tick 0.0001"]'
+    )
 
 
 def test_status_of_a_stopped_strategy_is_empty(alice_client, grid):

@@ -20,6 +20,14 @@ class StatusHashSerializer(serializers.Serializer):
     pending_sells = serializers.IntegerField(allow_null=True, help_text="Open take-profit sells.")
     position_count = serializers.IntegerField(allow_null=True, help_text="Open positions (lots held).")
     last_error = serializers.CharField(allow_null=True)
+    skipped_levels = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Grid levels not placed, each with its reason (and the order size that would place it).",
+    )
+    paused = serializers.ListField(child=serializers.CharField(), help_text="Why new buys pause.")
+    notes = serializers.ListField(
+        child=serializers.CharField(), help_text="Other things to know: unsellable lots, dust, waits."
+    )
     updated_at = serializers.DateTimeField(allow_null=True, help_text="When the engine last reported (UTC).")
 
 

@@ -38,6 +38,13 @@ def test_short_lease_and_status_ttls_are_kept_to_whole_seconds_of_at_least_one(r
     assert redis_client.ttl("strategy:running:7") == 1
 
 
+def test_a_lease_shorter_than_a_millisecond_lasts_one(redis_client):
+    """Redis refuses PX 0: the shortest lease is 1 ms, not none and not longer."""
+    lease = co.Lease(redis_client, 7, "job-a", ttl_seconds=0.0001)
+    assert lease.ttl_ms == 1
+    assert lease.acquire()
+
+
 # --- the runner's status while it holds the lease -----------------------------------------------------------------
 @pytest.mark.parametrize(
     ("lock_ttl", "stale_after", "status_ttl"),
@@ -106,8 +113,7 @@ def test_a_taken_lease_seen_by_the_pulse_ends_the_job_and_says_why(alice, redis_
     with RunnerThread(runner) as run:
         wait_until(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
         redis_client.set(co.LOCK_KEY.format(id=strategy.pk), "job-new")  # a quiet engine: nothing to send
-        assert "lease" in run.result()
-    assert "lease expired or taken by another job" in caplog.text
+        assert run.result() == "lease lost: lease expired or taken by another job"
     assert lock_holder(redis_client, strategy) == "job-new"
     assert book_orders(strategy, status="open").count() == 3
 
@@ -124,6 +130,7 @@ def test_redis_gone_for_longer_than_the_lease_ends_the_job_without_sending(alice
             server.stop()
             assert "lease" in run.result(30)
         assert "Redis unreachable for longer than the lease" in caplog.text
+        assert f"strategy {strategy.pk}: lease not released (it will expire): " in caplog.text
         assert book_orders(strategy).count() == 3  # nothing sent while the lease could not be confirmed
     finally:
         server.stop()
@@ -142,4 +149,31 @@ def test_an_engine_that_fails_shows_why_backs_off_and_frees_the_lease(alice, red
     status = co.read_status(redis_client, strategy.pk)
     assert (status["status"], status["last_error"]) == ("error", "RuntimeError: a bug in the engine")
     assert co.backoff_error(redis_client, strategy.pk) == "RuntimeError: a bug in the engine"
+    assert lock_holder(redis_client, strategy) is None
+
+
+def test_redis_failing_right_after_the_engine_started_does_not_end_the_run(alice, redis_client, monkeypatch):
+    """The failure count is cleared once the engine is up; Redis refusing that one call is not the end of the run."""
+
+    def refused(client: redis.Redis, strategy_id: int) -> None:
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(co, "clear_failures", refused)
+    strategy = still_strategy(alice)
+    with RunnerThread(runtime.StrategyRunner(strategy.pk, "job-1", client=redis_client)) as run:
+        wait_until(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
+        co.raise_stop(redis_client, strategy.pk, 60)
+        assert run.result() == "stopped"
+    assert book_orders(strategy, status="canceled").count() == 3
+
+
+def test_an_engine_failing_while_redis_is_away_ends_with_its_own_error(alice, redis_client, monkeypatch):
+    def refused(client: redis.Redis, strategy_id: int, error: str) -> int:
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _BrokenEngine())
+    monkeypatch.setattr(co, "record_failure", refused)
+    strategy = still_strategy(alice)
+    with pytest.raises(RuntimeError, match="a bug in the engine"):
+        runtime.StrategyRunner(strategy.pk, "job-1", client=redis_client).run()
     assert lock_holder(redis_client, strategy) is None

@@ -7,6 +7,7 @@ altered behind its back.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -228,7 +229,8 @@ class EngineStatus:
     notes: tuple[str, ...] = field(default=())  # other things a user should see (unsellable lot, balance gap)
 
     def redis_fields(self) -> dict[str, str]:
-        """The fields of strategy:running:{id} this snapshot owns (the runtime adds task_id, worker, started_at)."""
+        """The fields of strategy:running:{id} this snapshot owns (the runtime adds task_id, worker, started_at).
+        The reasons (skipped levels, pauses, notes) are JSON lists of strings."""
         return {
             "status": self.state.value,
             "current_price": "" if self.current_price is None else format(self.current_price, "f"),
@@ -236,6 +238,9 @@ class EngineStatus:
             "pending_sells": str(self.pending_sells),
             "position_count": str(self.position_count),
             "last_error": self.last_error,
+            "skipped_levels": json.dumps(self.skipped_levels, ensure_ascii=False),
+            "paused": json.dumps(self.paused, ensure_ascii=False),
+            "notes": json.dumps(self.notes, ensure_ascii=False),
             "updated_at": self.updated_at.isoformat(),
         }
 

@@ -271,13 +271,13 @@ class StrategyRunner:
             # Not "stopped": the stop signal and the status hash may already belong to the new holder.
             result = RunResult(RunOutcome.LEASE_LOST, str(exc))
         except FatalExchangeError as exc:
-            retry = self._back_off(str(exc))
+            retry = self._record_failure(str(exc))
             self._safe_touch(board, status=EngineState.ERROR, last_error=f"fatal: {exc}")
             log.error("strategy %s: %s; %s", self.strategy_id, exc, retry)
             result = RunResult(RunOutcome.ERROR, str(exc))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            retry = self._back_off(error)
+            retry = self._record_failure(error)
             self._safe_touch(board, status=EngineState.ERROR, last_error=error)
             # One line here; the traceback is the job's (RQ logs it with the failed job, or the command prints it).
             log.error("strategy %s: engine failed: %s; %s", self.strategy_id, error, retry)
@@ -293,7 +293,7 @@ class StrategyRunner:
         try:
             co.clear_failures(self.client, self.strategy_id)
         except redis.RedisError:
-            pass  # the backoff expires by itself; check_lease decides what lasting Redis trouble means
+            pass  # a failure count left over only lengthens a later backoff; check_lease judges Redis trouble
         log.info("strategy %s: %s engine started on %s (%s)", self.strategy_id, spec.symbol, self.hostname, self.ip)
         interval = float(spec.config.loop_interval)
         self.hang_after = max(120.0, 10 * interval)
@@ -369,12 +369,13 @@ class StrategyRunner:
             except redis.RedisError:
                 pass  # check_lease decides what lasting Redis trouble means
 
-    def _back_off(self, error: str) -> str:
-        """Start the supervisor's backoff for a failed run; when it will be tried again, for the log."""
+    def _record_failure(self, error: str) -> str:
+        """Start the supervisor's backoff for a failed run; when it is tried again, for the log line."""
+        # Redis away as well must not replace the error that ended the run (the job's result and log name that one).
         try:
             return f"retrying in {co.record_failure(self.client, self.strategy_id, error)} s"
-        except redis.RedisError:
-            # The run's own error is the one to report; without the backoff key the supervisor simply retries.
+        except redis.RedisError as exc:
+            log.warning("strategy %s: failure not recorded for the backoff: %s", self.strategy_id, exc)
             return "retrying once Redis answers"
 
     def _safe_touch(self, board: LeasedStatusBoard, **fields: object) -> None:
