@@ -331,6 +331,8 @@ AXES_LOCKOUT_CALLABLE = "accounts.login_limits.lockout_response"
 # anyone); the (username, IP) limit above replaces it. Its per-address brake on failures stays.
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip"}
 AXES_ENABLE_ADMIN = False  # its admin pages list database records, and the cache handler writes none
+# Not its start-up banner in every process (a dozen console lines per bin/run); failures and lockouts are logged.
+AXES_VERBOSE = False
 # The number of proxies in front of the app that append to X-Forwarded-For (nginx in docker-compose.yml: 1); the
 # client address for the sign-in limits is read from that header only then, since a client can forge it.
 ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
