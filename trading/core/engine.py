@@ -51,7 +51,7 @@ from trading.core.book import OrderBook
 from trading.core.grid import GridStrategy
 from trading.core.positions import PositionTracker
 from trading.core.reconcile import Reconciler
-from trading.core.risk import RiskManager
+from trading.core.risk import ExitHistory, RiskManager
 from trading.core.types import (
     EngineConfig,
     EngineState,
@@ -65,9 +65,6 @@ from trading.core.types import (
 )
 
 log = logging.getLogger(__name__)
-
-# Closed lots kept in memory for the risk rules: today's and the last few are all they read.
-_CLOSED_KEPT = 500
 
 
 class TradingEngine:
@@ -90,7 +87,7 @@ class TradingEngine:
         self.rules = exchange.market(config.symbol)
         self.grid = GridStrategy(config, self.rules)
         self.risk = RiskManager(config, tz or UTC)
-        self.closed: list[Lot] = []  # lots closed today or among the last few, in closing order (risk rules)
+        self.exits = ExitHistory(self.risk.tz)  # what the risk rules read of the closed lots
         self.anchor: Decimal | None = None
         self.price: Decimal | None = None
         self.state = EngineState.STOPPED
@@ -130,7 +127,7 @@ class TradingEngine:
             closed_since=self.risk.day_start(now), last_closed=self.config.max_consecutive_losses or 0
         )
         self._load(OrderBook(snapshot.orders), PositionTracker(self.rules, snapshot.lots, snapshot.dust))
-        self.closed = sorted(snapshot.closed_lots, key=lambda lot: lot.closed_at or now)
+        self.exits = ExitHistory(self.risk.tz, sorted(snapshot.closed_lots, key=lambda lot: lot.closed_at or now))
         self.anchor = snapshot.anchor
         self._seq = snapshot.last_sequence
         self.state = EngineState.RUNNING
@@ -201,12 +198,7 @@ class TradingEngine:
         self._notes.append(note)
 
     def _remember_closed(self, lot: Lot, now: datetime) -> None:
-        self.closed.append(lot)
-        if len(self.closed) > _CLOSED_KEPT:
-            since = self.risk.day_start(now)
-            keep = self.config.max_consecutive_losses or 0
-            tail = self.closed[-keep:] if keep else []
-            self.closed = [x for x in self.closed[: -keep or None] if x.closed_at and x.closed_at >= since] + tail
+        self.exits.add(lot)
 
     # --- step 4: exits (stops and take-profits) ----------------------------------------------------------------------
     def _manage_exits(self, price: Decimal, now: datetime) -> None:
@@ -250,7 +242,7 @@ class TradingEngine:
 
     # --- steps 5 and 6: reprice and the ladder -----------------------------------------------------------------------
     def _manage_ladder(self, price: Decimal, now: datetime) -> None:
-        self._paused.extend(self.risk.pause_reasons(self.closed, now))
+        self._paused.extend(self.risk.pause_reasons(self.exits, now))
         if self._paused:
             self._cancel_buys(untouched_only=True)
             return
@@ -389,7 +381,7 @@ class TradingEngine:
             pending_sells=self.book.sells,
             position_count=len(self.positions.open),
             anchor_price=self.anchor,
-            realized_pnl_today=self.risk.realized_today(self.closed, now),
+            realized_pnl_today=self.risk.realized_today(self.exits, now),
             last_error=self.last_error,
             skipped_levels=self._skipped,
             paused=tuple(self._paused),
