@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 from enum import StrEnum
 from typing import Any
 
@@ -51,6 +52,14 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Local accounts are made with `createsuperuser` or in the admin, never by self-service sign-up.
         return False
+
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        # A mail server that is down or refuses us must not turn a password reset into a 500: the page answers
+        # as usual (it never says whether the address exists), and the operator finds the reason in the log.
+        try:
+            super().send_mail(template_prefix, email, context)
+        except (smtplib.SMTPException, OSError) as exc:
+            logger.error("could not send the %s email: %s", template_prefix.rsplit("/", 1)[-1], exc)
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

@@ -16,8 +16,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from accounts.crypto import CredentialKeyError, mask
 from accounts.fields import SecretValue, reveal
 from accounts.forms import ExchangeAccountAdminForm
-from accounts.models import ApiToken, ExchangeAccount
-from accounts.services import SECRET_FIELDS, delete_account
+from accounts.models import SECRET_FIELDS, ApiToken, ExchangeAccount
+from accounts.services import delete_account
 from aresbot.admin import ServiceDeleteAdmin
 
 

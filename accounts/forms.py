@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django import forms
 
-from accounts.models import ExchangeAccount
-from accounts.services import SECRET_FIELDS
+from accounts.crypto import CredentialKeyError
+from accounts.models import SECRET_FIELDS, ExchangeAccount
 
 _LABELS = {"api_key": "API key", "api_secret": "API secret", "passphrase": "API passphrase"}
 
@@ -65,4 +66,12 @@ class ExchangeAccountAdminForm(forms.ModelForm):
                 # Blank means "keep": hand the stored (sealed) value back so construct_instance keeps it and the
                 # model's rules (paper takes none, binance needs a secret) judge what will really be saved.
                 cleaned[field] = getattr(self.instance, field)
+        kept = copy.copy(self.instance)
+        for field in SECRET_FIELDS:
+            setattr(kept, field, cleaned.get(field, ""))
+        try:
+            # The model refuses such a save too; here it becomes a message on the form instead of an error page.
+            kept.check_credentials_readable()
+        except CredentialKeyError as exc:
+            self.add_error(None, f"Nothing was saved: {exc}. Fix the key, or type every stored credential anew.")
         return cleaned

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from accounts.crypto import CredentialKeyError
 from accounts.errors import AccountCannotTrade
 from accounts.fields import EncryptedTextField, SealedSecret, reveal
 from exchanges import registry
@@ -21,6 +22,7 @@ ASSET_RE = re.compile(r"^[A-Z0-9]{1,20}$")
 MAX_CREDENTIAL_LENGTH = 512
 MAX_PAPER_BALANCE = Decimal("1e15")
 MAX_PAPER_ASSETS = 20
+SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 
 
 class ExchangeAccount(models.Model):
@@ -49,9 +51,28 @@ class ExchangeAccount(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.exchange})"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or set(update_fields) & set(SECRET_FIELDS):
+            # Before anything is written: a value saved under a wrong ENCRYPTION_KEY beside values kept under the
+            # right one would leave the row readable under neither.
+            try:
+                self.check_credentials_readable()
+            except CredentialKeyError as exc:
+                raise CredentialKeyError(f"nothing was saved: {exc}") from None
+        super().save(*args, **kwargs)
+
     @property
     def is_paper(self) -> bool:
         return self.exchange == registry.PAPER
+
+    def check_credentials_readable(self) -> None:
+        """CredentialKeyError (naming ENCRYPTION_KEY) when a stored credential cannot be decrypted with the
+        configured keys. Values just assigned in plaintext replace what is stored, so they are not checked."""
+        for field in SECRET_FIELDS:
+            value = getattr(self, field)
+            if isinstance(value, SealedSecret):
+                value.reveal()
 
     def check_can_trade(self) -> None:
         """Raise AccountCannotTrade naming the reason when an engine could not trade on this account: the one
@@ -108,8 +129,12 @@ class ExchangeAccount(models.Model):
             except ValidationError as exc:
                 errors["paper_balances"] = exc.messages[0]
             return errors
+        if self.paper_balances is None:
+            self.paper_balances = {}  # none: a form's "null" for an account that has no starting balances
         if self.paper_balances:
             errors["paper_balances"] = "Only paper accounts have starting balances."
+        if self.testnet and not registry.has_sandbox(self.exchange):
+            errors["testnet"] = f"{self.exchange} has no testnet/sandbox that AresBot can use: switch testnet off."
         needs = registry.credential_needs(self.exchange)
         for field, needed in (
             ("api_key", needs.api_key),

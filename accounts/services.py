@@ -11,7 +11,7 @@ from django.db import transaction
 from accounts.crypto import Keyring
 from accounts.errors import AccountInUse
 from accounts.fields import SealedSecret
-from accounts.models import ExchangeAccount
+from accounts.models import SECRET_FIELDS, ExchangeAccount
 from exchanges.base import Balance, ExchangeError, FatalExchangeError, OrderRejected
 from exchanges.models import PaperBookRecord
 from exchanges.paper.store import book_key
@@ -19,8 +19,6 @@ from exchanges.paper.store import book_key
 if TYPE_CHECKING:
     from exchanges.ccxt.exchange import CcxtExchange
     from exchanges.ccxt.verify import Verification
-
-SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 
 
 def delete_account(account: ExchangeAccount) -> None:

@@ -1,7 +1,7 @@
 """Shared REST plumbing: pagination, and one exception handler so every error has the same shape.
 
 The services' domain errors (aresbot/errors.py) become HTTP here: a StateConflict is 409 {"detail": message},
-an InvalidField 400 {field: message}.
+an InvalidField 400 {field: message}, a ServiceUnavailable (or Redis not answering a read) 503 {"detail": message}.
 """
 
 from __future__ import annotations
@@ -9,24 +9,86 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.crypto import CredentialKeyError
-from aresbot.errors import InvalidField, StateConflict
+from aresbot.errors import REDIS_UNAVAILABLE, InvalidField, ServiceUnavailable, StateConflict
 
 logger = logging.getLogger(__name__)
 
 
 class Pagination(PageNumberPagination):
+    """`page` and `page_size` as the schema states them: a value out of range is a 400 naming the range, not a
+    silent default (a blank value means "not given")."""
+
     page_size_query_param = "page_size"
     max_page_size = 500
+    last_page_strings = ()
+
+    def get_page_size(self, request: Request) -> int | None:
+        size = query_int(request, self.page_size_query_param, 1, self.max_page_size)
+        return self.page_size if size is None else size
+
+    def get_page_number(self, request: Request, paginator: Any) -> int:
+        number = query_int(request, self.page_query_param, 1, MAX_PAGE)
+        return 1 if number is None else number
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"].update(minimum=1, maximum=MAX_PAGE)
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size, default=self.page_size)
+        return parameters
+
+
+# A page number Django's paginator can take; beyond the last page is a 404 like any missing page.
+MAX_PAGE = 2**31 - 1
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+BOOLEAN_MESSAGE = "Must be true or false."
+
+
+def parse_bool(value: object) -> bool | None:
+    """A query string's yes or no: None when blank; ValueError for anything else than true/false (1/0, yes/no)."""
+    text = str(value or "").strip().lower()
+    if not text:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(BOOLEAN_MESSAGE)
+
+
+def query_int(request: Request, name: str, low: int, high: int) -> int | None:
+    """The query parameter `name` as a whole number in [low, high]; None when absent or blank."""
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(high)) and low <= int(raw) <= high:
+        return int(raw)
+    raise ValidationError({name: [f"Must be a whole number from {low} to {high}."]})
+
+
+def query_bool(request: Request, name: str) -> bool:
+    """The query parameter `name` as true or false (absent or blank: false); any other value is a 400."""
+    try:
+        return bool(parse_bool(request.query_params.get(name)))
+    except ValueError as exc:
+        raise ValidationError({name: [str(exc)]}) from None
 
 
 class Conflict(APIException):
@@ -47,14 +109,28 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         exc = django_errors_to_drf(exc)
     elif isinstance(exc, InvalidField):
-        exc = ValidationError({exc.field: exc.message})
+        exc = ValidationError({exc.field: [exc.message]})
     elif isinstance(exc, StateConflict):
         exc = Conflict(exc.message)
     elif isinstance(exc, ProtectedError):
         exc = Conflict(str(exc.args[0]) if exc.args else None)
+    elif isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        logger.error("redis unreachable: %s", exc)
+        return Response({"detail": REDIS_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    elif isinstance(exc, ServiceUnavailable):
+        return Response({"detail": exc.message}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     elif isinstance(exc, CredentialKeyError):
         logger.error("credential decryption failed: %s", exc)
         return Response({"detail": f"Server misconfiguration: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     elif isinstance(exc, Http404):
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    elif isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {"detail": f"The request body is larger than {limit} bytes, the most this server accepts."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    elif isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return Response({"detail": f"The request has more than {limit} fields."}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)

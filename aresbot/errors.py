@@ -25,3 +25,18 @@ class InvalidField(DomainError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class ServiceUnavailable(DomainError):
+    """A service the request needs does not answer, so nothing was changed; try again later. API: 503."""
+
+
+REDIS_UNAVAILABLE = (
+    "Redis is unreachable, so the strategies' runtime state (status, workers, start and stop) cannot be read or "
+    "changed right now. Nothing was changed; try again once Redis is back."
+)
+
+
+class RedisUnavailable(ServiceUnavailable):
+    def __init__(self, message: str = REDIS_UNAVAILABLE) -> None:
+        super().__init__(message)

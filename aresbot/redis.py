@@ -7,6 +7,8 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 
 
@@ -15,6 +17,10 @@ def _client(*, decode: bool) -> redis.Redis:
         settings.REDIS_URL,
         socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
         socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        # One attempt per command, stated rather than left to redis-py's defaults (which have changed between
+        # releases, with backoffs of seconds): a web request meets an unreachable Redis within the two timeouts
+        # above and answers 503, and the workers' loops already retry at their own cadence.
+        retry=Retry(NoBackoff(), retries=0),
         health_check_interval=30,
         decode_responses=decode,
     )

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from accounts import views as account_views
 from accounts.api.views import ApiTokenViewSet, ExchangeAccountViewSet
 from aresbot import health
 from frontend.views import index
@@ -25,6 +26,8 @@ urlpatterns = [
     path("api/workers", WorkerListView.as_view(), name="workers"),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
+    # Before allauth's own: only where mail can go out (accounts/views.py).
+    path("accounts/password/reset/", account_views.password_reset, name="account_reset_password"),
     path("accounts/", include("allauth.urls")),
     path("django-rq/", include("django_rq.urls")),
     # The SPA (and until then a server-rendered page) answers every other path: last.

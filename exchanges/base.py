@@ -3,8 +3,8 @@
 Plain Python, no Django: the live runtime, the paper exchange and the backtester share it. Money is `Decimal`.
 Error classes are grouped by the engine's reaction, not by the exchange's wording:
 
-- `RetryableError` (network, timeout, rate limit): the request may or may not have taken effect; the engine does
-  not repeat it but reconciles by client order id before it acts again.
+- `RetryableError` (network, exchange down, timeout, rate limit): the request may or may not have taken effect;
+  the engine does not repeat it but reconciles by client order id before it acts again.
 - `OrderRejected` (invalid order, below min notional …): the exchange refused this order and nothing changed.
 - `InsufficientFunds`: refused for lack of free balance; the engine pauses new buys for the tick.
 - `FatalExchangeError` (authentication, permission): retrying cannot help; the engine stops with the error.
@@ -64,6 +64,11 @@ class RetryableError(ExchangeError):
 
 class NetworkError(RetryableError):
     pass
+
+
+class ExchangeUnavailable(NetworkError):
+    """The exchange is down (an outage, maintenance): it answers nothing, prices included. The engine waits it out
+    as it waits out a network error, and reconciles when the exchange is back."""
 
 
 class RequestTimeout(RetryableError):

@@ -38,3 +38,17 @@ def credential_needs(exchange_id: str) -> CredentialNeeds:
         secret=bool(required.get("secret")),
         passphrase=bool(required.get("password")),
     )
+
+
+@cache
+def has_sandbox(exchange_id: str) -> bool:
+    """Whether CCXT knows a testnet/sandbox for the exchange (Binance: yes; most others: no)."""
+    if exchange_id == PAPER:
+        return False
+    import ccxt
+
+    try:
+        getattr(ccxt, exchange_id)().set_sandbox_mode(True)
+    except Exception:  # CCXT says NotSupported, or fails on its missing URLs with a TypeError
+        return False
+    return True

@@ -84,9 +84,17 @@ class StrategyAdmin(ServiceDeleteAdmin):
 
     @admin.action(permissions=["change"], description="Stop selected strategies (keep take-profits)")
     def stop_selected(self, request: HttpRequest, queryset: QuerySet[Strategy]) -> None:
+        stopped = 0
         for strategy in queryset:
-            stop_strategy(strategy)
-        self.message_user(request, f"Asked {queryset.count()} strategies to stop.", messages.SUCCESS)
+            try:
+                stop_strategy(strategy)
+                stopped += 1
+            except DomainError as exc:
+                self.message_user(request, f"{strategy.name}: {exc.message}", messages.WARNING)
+        if stopped:
+            self.message_user(
+                request, f"Asked {stopped} strateg{'y' if stopped == 1 else 'ies'} to stop.", messages.SUCCESS
+            )
 
     def delete_one(self, obj: Strategy) -> None:
         delete_strategy(obj)

@@ -91,6 +91,11 @@ class Strategy(models.Model):
     cooldown_minutes = models.PositiveIntegerField(default=0, help_text="Pause after the loss streak, minutes.")
 
     desired_state = models.CharField(max_length=10, choices=DesiredState.choices, default=DesiredState.STOPPED)
+    cancel_all_on_stop = models.BooleanField(
+        default=False,
+        help_text="The last stop also cancels the take-profits (stop with cancel_all). Kept beside desired_state "
+        "so that an engine that misses the Redis stop signal still stops as it was asked to.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

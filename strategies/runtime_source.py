@@ -34,6 +34,7 @@ def settings_of(strategy: Strategy) -> StrategySettings:
     return StrategySettings(
         strategy_id=strategy.pk,
         running=strategy.desired_state == DesiredState.RUNNING,
+        cancel_all_on_stop=strategy.cancel_all_on_stop,
         version=strategy.updated_at,
         config=engine_config_for(strategy),
     )
@@ -43,6 +44,7 @@ def spec_of(strategy: Strategy) -> StrategySpec:
     return StrategySpec(
         strategy_id=strategy.pk,
         running=strategy.desired_state == DesiredState.RUNNING,
+        cancel_all_on_stop=strategy.cancel_all_on_stop,
         version=strategy.updated_at,
         config=engine_config_for(strategy),
         owner_id=strategy.owner_id,

@@ -7,12 +7,15 @@ change commits (`transaction.on_commit`): a rolled-back start or stop leaves no 
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from rest_framework.renderers import JSONRenderer
 
+from aresbot.errors import RedisUnavailable
 from aresbot.redis import get_redis
 from exchanges.base import ACTIVE_STATUSES
 from strategies.choices import DesiredState
@@ -23,6 +26,8 @@ from trading.models import Order
 from trading.runtime import coordination as co
 from trading.runtime.queues import enqueue_run, enqueue_stop_without_engine
 
+log = logging.getLogger(__name__)
+
 # The running list a user's dashboard polls is kept this long; any write to the user's strategies drops it, so
 # only the engines' own status updates can be up to this old.
 RUNNING_CACHE_KEY = "api:running:{user}"
@@ -30,9 +35,9 @@ RUNNING_CACHE_SECONDS = 1.0
 
 
 def running_list(user: AbstractBaseUser | AnonymousUser) -> bytes:
-    """The JSON of every strategy of the user that runs or should run, with its node: one query and one Redis
-    call, then kept for RUNNING_CACHE_SECONDS (dashboards poll it; engines rewrite their status once per tick
-    anyway; start/stop/edit/delete drop the copy at once through forget_running)."""
+    """The JSON of every strategy of the user that should run or that an engine still holds, with its node: one
+    query and two Redis calls, then kept for RUNNING_CACHE_SECONDS (dashboards poll it; engines rewrite their
+    status once per tick anyway; start/stop/edit/delete drop the copy at once through forget_running)."""
     client = get_redis()
     key = RUNNING_CACHE_KEY.format(user=user.pk)
     if (cached := client.get(key)) is not None:
@@ -43,10 +48,13 @@ def running_list(user: AbstractBaseUser | AnonymousUser) -> bytes:
         for row in Strategy.objects.filter(owner_id=user.pk).values_list("id", "name", "symbol", "desired_state")
     ]
     statuses = co.read_statuses(client, [s.pk for s in strategies])
+    # A stopped strategy stays listed only while an engine still holds it (it is cancelling its orders); a hash
+    # it left behind without a lease (a run that failed, a node that died) is history, not something running.
+    leased = co.leased_ids(client, [s.pk for s in strategies if s.desired_state != DesiredState.RUNNING])
     rows = [
         runtime_view(s, statuses.get(s.pk, {}))
         for s in strategies
-        if s.pk in statuses or s.desired_state == DesiredState.RUNNING
+        if s.desired_state == DesiredState.RUNNING or s.pk in leased
     ]
     # The API's own encoder: a kept copy and a fresh answer are the same bytes.
     body = JSONRenderer().render(rows)
@@ -71,16 +79,28 @@ def delete_strategy(strategy: Strategy) -> None:
         locked.delete()
 
 
+def _require_redis() -> None:
+    """RedisUnavailable when Redis does not answer: a start or stop is refused before anything changes, rather
+    than recorded in the database as a change the workers never hear of."""
+    try:
+        get_redis().ping()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.warning("redis unreachable: %s", exc)
+        raise RedisUnavailable() from None
+
+
 def start_strategy(strategy: Strategy) -> Strategy:
     """Mark the strategy to run and queue its engine once the change is committed.
 
-    StrategyAlreadyRunning when it already runs; AccountCannotTrade naming the reason when its account cannot.
+    StrategyAlreadyRunning when it already runs; AccountCannotTrade naming the reason when its account cannot;
+    RedisUnavailable, with nothing changed, when Redis does not answer.
     """
     strategy.account.check_can_trade()
+    _require_redis()
     with transaction.atomic():
         # Conditional update: of two simultaneous starts, exactly one changes the row.
         changed = Strategy.objects.filter(pk=strategy.pk, desired_state=DesiredState.STOPPED).update(
-            desired_state=DesiredState.RUNNING
+            desired_state=DesiredState.RUNNING, cancel_all_on_stop=False
         )
         if changed != 1:
             raise StrategyAlreadyRunning(strategy.name)
@@ -90,12 +110,19 @@ def start_strategy(strategy: Strategy) -> Strategy:
 
 
 def _after_start(strategy_id: int, owner_id: int) -> None:
-    client = get_redis()
-    # Before the enqueue: a stop signal left by the last run must not stop the new engine, and a past failure's
-    # backoff must not hold it back.
-    co.clear_stop(client, strategy_id)
-    co.clear_failures(client, strategy_id)
-    enqueue_run(strategy_id)
+    try:
+        client = get_redis()
+        # Before the enqueue: a stop signal left by the last run must not stop the new engine, and a past
+        # failure's backoff must not hold it back.
+        co.clear_stop(client, strategy_id)
+        co.clear_failures(client, strategy_id)
+        enqueue_run(strategy_id)
+    except redis.RedisError as exc:
+        # Redis went away after the check: the start is recorded, and the supervisor queues every strategy that
+        # should run and has no engine as soon as Redis is back.
+        log.warning(
+            "strategy %s: start recorded, engine not queued (%s); the supervisor will queue it", strategy_id, exc
+        )
     forget_running(owner_id)
 
 
@@ -104,21 +131,35 @@ def stop_strategy(strategy: Strategy, *, cancel_all: bool = False) -> Strategy:
     with `cancel_all` its take-profits), writes its last status and releases the lease. When no engine holds
     the strategy, a control job does the cancelling instead, so nothing is left resting.
 
-    The signal goes out once the change is committed; should Redis fail then, the engine still stops at its next
-    database check (it reads desired_state every few seconds)."""
+    When Redis does not answer nothing changes (RedisUnavailable). The stop, with its
+    cancel_all, is recorded in the database before the signal goes out, so should Redis fail in between, the
+    engine still stops as asked at its next database check (it reads the strategy every few seconds)."""
+    _require_redis()
     with transaction.atomic():
-        Strategy.objects.filter(pk=strategy.pk).update(desired_state=DesiredState.STOPPED)
+        Strategy.objects.filter(pk=strategy.pk).update(
+            desired_state=DesiredState.STOPPED, cancel_all_on_stop=cancel_all
+        )
         transaction.on_commit(lambda: _after_stop(strategy.pk, strategy.owner_id, cancel_all))
     strategy.refresh_from_db()
     return strategy
 
 
 def _after_stop(strategy_id: int, owner_id: int, cancel_all: bool) -> None:
-    client = get_redis()
     forget_running(owner_id)
-    # Long enough for the slowest tick to notice; short enough never to stop a later start.
-    co.raise_stop(client, strategy_id, ttl_seconds=settings.STRATEGY_LOCK_TTL * 2, cancel_all=cancel_all)
-    co.clear_enqueued(client, strategy_id)
-    no_engine = client.get(co.LOCK_KEY.format(id=strategy_id)) is None
-    if no_engine and Order.objects.filter(strategy_id=strategy_id, status__in=ACTIVE_STATUSES).exists():
-        enqueue_stop_without_engine(strategy_id, cancel_all)
+    try:
+        client = get_redis()
+        # Long enough for the slowest tick to notice; short enough never to stop a later start.
+        co.raise_stop(client, strategy_id, ttl_seconds=settings.STRATEGY_LOCK_TTL * 2, cancel_all=cancel_all)
+        co.clear_enqueued(client, strategy_id)
+        no_engine = client.get(co.LOCK_KEY.format(id=strategy_id)) is None
+        if no_engine:
+            # The status a failed run or a dead node left behind; a running engine removes its own when it stops.
+            co.delete_status(client, strategy_id)
+        if no_engine and Order.objects.filter(strategy_id=strategy_id, status__in=ACTIVE_STATUSES).exists():
+            enqueue_stop_without_engine(strategy_id, cancel_all)
+    except redis.RedisError as exc:
+        log.warning(
+            "strategy %s: stop recorded, signal not sent (%s); its engine stops at its next database check",
+            strategy_id,
+            exc,
+        )

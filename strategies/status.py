@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
+
+from trading.runtime.coordination import STATUS_FIELDS
 
 
 class StrategyLike(Protocol):
@@ -26,21 +30,30 @@ class StrategyRef(NamedTuple):
 
 
 STATUS_INT_FIELDS = ("pending_buys", "pending_sells", "position_count")
+STATUS_TIME_FIELDS = ("started_at", "updated_at")
 
 
-def parse_status(raw: dict[str, str]) -> dict[str, Any]:
-    """The hash as the API shows it: counts as numbers, times as epoch seconds, empties as null."""
+def iso_time(epoch: str) -> str | None:
+    """Epoch seconds as Redis keeps them → ISO 8601 in UTC, as the API speaks time; None when not a time."""
+    try:
+        moment = datetime.fromtimestamp(float(epoch), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_status(raw: Mapping[str, str]) -> dict[str, Any]:
+    """The hash as the API shows it: every field present, counts as numbers, times in ISO 8601 UTC, empties as
+    null."""
     status: dict[str, Any] = {}
-    for key, value in raw.items():
+    for key in STATUS_FIELDS:
+        value = raw.get(key, "")
         if value == "":
             status[key] = None
         elif key in STATUS_INT_FIELDS:
             status[key] = int(value) if value.lstrip("-").isdigit() else None
-        elif key in ("started_at", "updated_at"):
-            try:
-                status[key] = float(value)
-            except ValueError:
-                status[key] = value
+        elif key in STATUS_TIME_FIELDS:
+            status[key] = iso_time(value)
         else:
             status[key] = value
     return status
@@ -61,3 +74,21 @@ def runtime_view(strategy: StrategyLike, raw: dict[str, str], backoff: str | Non
         "node": node,
         "retry_after_error": backoff,
     }
+
+
+def worker_view(
+    nodes: Mapping[str, str], mine: Mapping[int, StrategyLike], statuses: Mapping[int, Mapping[str, str]]
+) -> list[dict[str, Any]]:
+    """The live nodes (ip → hostname) with the caller's strategies each one runs, by ip."""
+    by_ip: dict[str, list[dict[str, Any]]] = {ip: [] for ip in nodes}
+    for sid, raw in statuses.items():
+        status = parse_status(raw)
+        entry = {
+            "id": sid,
+            "name": mine[sid].name,
+            "symbol": mine[sid].symbol,
+            "status": status["status"],
+            "updated_at": status["updated_at"],
+        }
+        by_ip.setdefault(raw.get("worker_ip", ""), []).append(entry)
+    return [{"ip": ip, "hostname": nodes.get(ip, ""), "strategies": by_ip[ip]} for ip in sorted(by_ip)]

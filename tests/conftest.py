@@ -1,26 +1,42 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from django.contrib.auth.models import User
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from aresbot.redis import get_redis
+from aresbot.redis import get_redis, reset_clients
 from tests.factories import make_user
+from tests.processes import RedisServer
 
 
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
     """The app's own Redis connection (REDIS_URL: a database of the tests' own, 14 by default), emptied before and
-    after the test, so that no key of one test meets another. The runtime tests that kill and restart Redis use a
-    private redis-server instead (`private_redis_server` in tests/runtime/conftest.py)."""
+    after the test, so that no key of one test meets another. The tests that kill and restart Redis use a
+    private redis-server instead (`private_redis_server` below)."""
     client = get_redis()
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture
+def private_redis_server(tmp_path: Path, settings: Settings) -> Iterator[RedisServer]:
+    """A redis-server of the test's own on a free port, which the test may kill and restart; the app's clients
+    (REDIS_URL) point at it for the test's duration. Tests that only need Redis use `redis_client` instead."""
+    server = RedisServer(tmp_path)
+    server.start()
+    settings.REDIS_URL = server.url
+    reset_clients()
+    yield server
+    server.stop()
+    reset_clients()
 
 
 @pytest.fixture

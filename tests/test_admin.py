@@ -291,6 +291,21 @@ def test_the_account_list_survives_a_wrong_encryption_key(web, admin_alice, sett
     assert "cannot decrypt" in page(response)
 
 
+def test_a_change_under_a_wrong_encryption_key_says_so_and_writes_nothing(web, admin_alice, settings):
+    account = binance_account(admin_alice)
+    stored = (sealed(account.api_key).token, sealed(account.api_secret).token)
+    settings.ENCRYPTION_KEY = "ab" * 32
+    url = admin_url(ExchangeAccount, "change", account.pk)
+
+    for change in ({"name": "renamed"}, {"api_secret": NEW_SECRET}):
+        response = web.post(url, account_form(admin_alice, **change))
+        assert response.status_code == 200  # the form again, not a redirect (saved) nor an error page
+        assert "ENCRYPTION_KEY" in str(response.context["adminform"].form.non_field_errors())
+        account.refresh_from_db()
+        assert account.name == "binance"
+        assert (sealed(account.api_key).token, sealed(account.api_secret).token) == stored
+
+
 def test_a_token_made_in_the_admin_is_shown_once_and_only_its_hash_is_stored(web, admin_alice):
     response = web.post(admin_url(ApiToken, "add"), {"user": admin_alice.pk, "name": "ci"})
     assert response.status_code == 200

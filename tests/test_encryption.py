@@ -130,18 +130,23 @@ def test_api_answers_show_only_masks(alice_client):
 # --- wrong keys and tampering -------------------------------------------------------------------------------------
 
 
-def test_a_wrong_encryption_key_raises_a_clear_error_and_the_api_answers_503(alice, alice_client, settings):
+def test_a_wrong_encryption_key_raises_a_clear_error_and_the_account_says_so(alice, alice_client, settings):
     account = okx_account(alice)
     settings.ENCRYPTION_KEY = "c3" * 32
     loaded = ExchangeAccount.objects.get(pk=account.pk)
     with pytest.raises(CredentialKeyError, match="ENCRYPTION_KEY"):
         reveal(loaded.api_key)
 
-    for url in ("/api/accounts", f"/api/accounts/{account.pk}"):
-        r = alice_client.get(url)
-        assert r.status_code == 503
-        detail = assert_masks_only(r)["detail"]
-        assert "ENCRYPTION_KEY" in detail
+    listed = alice_client.get("/api/accounts")
+    detail = alice_client.get(f"/api/accounts/{account.pk}")
+    assert listed.status_code == detail.status_code == 200
+    for shown in (assert_masks_only(listed)["results"][0], assert_masks_only(detail)):
+        assert "ENCRYPTION_KEY" in shown["credentials_error"]
+        assert shown["api_key_masked"] is shown["api_secret_masked"] is shown["passphrase_masked"] is None
+    # What needs the plaintext cannot work: 503 naming the setting.
+    r = alice_client.post(f"/api/accounts/{account.pk}/verify")
+    assert r.status_code == 503
+    assert "ENCRYPTION_KEY" in assert_masks_only(r)["detail"]
 
 
 def test_a_ciphertext_moved_into_another_column_fails_authentication(alice, alice_client):
@@ -152,8 +157,70 @@ def test_a_ciphertext_moved_into_another_column_fails_authentication(alice, alic
         reveal(loaded.api_key)
     assert reveal(loaded.api_secret) == API_SECRET
     r = alice_client.get(f"/api/accounts/{account.pk}")
+    assert r.status_code == 200
+    assert "failed authentication" in assert_masks_only(r)["credentials_error"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"api_secret": "9E8D7C6B5A4F3E2D1C0B9A8F7E6D5C4B"},
+        {"name": "renamed"},
+        {"api_key": "okx-key-0123456789", "api_secret": "x" * 16},
+    ],
+    ids=["new secret", "rename", "some credentials replaced"],
+)
+def test_a_write_under_a_wrong_key_changes_nothing(alice, alice_client, settings, change):
+    settings.ENCRYPTION_KEY = KEY_A
+    account = okx_account(alice)
+    before = raw_columns(account.pk)
+    settings.ENCRYPTION_KEY = KEY_B  # the server restarted with the wrong key
+
+    r = alice_client.patch(f"/api/accounts/{account.pk}", change, format="json")
     assert r.status_code == 503
-    assert_masks_only(r)
+    detail = assert_masks_only(r)["detail"]
+    assert "ENCRYPTION_KEY" in detail
+    assert "nothing was saved" in detail
+    assert raw_columns(account.pk) == before
+    assert ExchangeAccount.objects.get(pk=account.pk).name == "okx"
+
+    settings.ENCRYPTION_KEY = KEY_A  # the right key is back: everything reads as before
+    assert revealed(account.pk) == SECRETS
+    shown = alice_client.get(f"/api/accounts/{account.pk}").json()
+    assert shown["credentials_error"] is None
+    assert shown["api_secret_masked"] == "****" + API_SECRET[-4:]
+
+
+def test_one_unreadable_account_does_not_hide_the_others(alice, alice_client, settings):
+    settings.ENCRYPTION_KEY = KEY_B
+    lost = okx_account(alice, "written under another key")
+    settings.ENCRYPTION_KEY = KEY_A
+    fine = okx_account(alice, "fine")
+
+    r = alice_client.get("/api/accounts")
+    assert r.status_code == 200
+    shown = {a["id"]: a for a in assert_masks_only(r)["results"]}
+    assert set(shown) == {lost.pk, fine.pk}
+    assert shown[fine.pk]["credentials_error"] is None
+    assert shown[fine.pk]["api_key_masked"] == "****" + API_KEY[-4:]
+    assert key_id(KEY_B) in shown[lost.pk]["credentials_error"]
+    assert "ENCRYPTION_KEY" in shown[lost.pk]["credentials_error"]
+    assert shown[lost.pk]["api_key_masked"] is None
+    assert shown[lost.pk]["name"] == "written under another key"
+
+
+def test_typing_every_credential_anew_repairs_an_unreadable_account(alice, alice_client, settings):
+    settings.ENCRYPTION_KEY = KEY_B
+    lost = okx_account(alice)
+    settings.ENCRYPTION_KEY = KEY_A  # KEY_B is gone for good
+
+    new = {"api_key": API_KEY[::-1], "api_secret": API_SECRET[::-1], "passphrase": PASSPHRASE[::-1]}
+    r = alice_client.patch(f"/api/accounts/{lost.pk}", new, format="json")
+    assert r.status_code == 200, r.json()
+    assert r.json()["credentials_error"] is None
+    assert revealed(lost.pk) == tuple(new.values())
+    for value in raw_columns(lost.pk).values():
+        assert value.startswith(f"v1:{key_id(KEY_A)}:")
 
 
 # --- rotation -----------------------------------------------------------------------------------------------------
@@ -231,7 +298,7 @@ def test_secrets_never_reach_the_logs(alice_client, caplog, settings):
     bad_paper = {"name": "paper", "exchange": "paper", "paper_balances": {"USDT": "1"}, "api_key": API_KEY}
     assert alice_client.post(url, bad_paper, format="json").status_code == 400
     settings.ENCRYPTION_KEY = KEY_B
-    assert alice_client.get(account_url).status_code == 503
+    assert alice_client.post(f"{account_url}/verify").status_code == 503
 
     assert caplog.records  # the failures were logged, which is what makes the check below mean something
     logged = caplog.text + "".join(repr(record.args) for record in caplog.records)

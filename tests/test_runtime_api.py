@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 import redis
 from rest_framework.test import APIClient
 
 from accounts.models import ExchangeAccount
-from aresbot.redis import get_rq_redis
+from aresbot.redis import get_redis, get_rq_redis, reset_clients
 from strategies import services
 from strategies.models import Strategy
+from strategies.runtime_source import OrmStrategySource
 from tests.factories import make_account, make_order, make_paper_account, make_strategy
+from tests.processes import free_port
 from trading.runtime import coordination as co
 
 
@@ -74,7 +78,7 @@ def test_start_is_refused_with_the_reason_when_the_account_is_inactive(alice_cli
     grid.account.save()
     r = alice_client.post(f"/api/strategies/{grid.id}/start")
     assert r.status_code == 400
-    assert "inactive" in r.json()["account"]
+    assert "inactive" in r.json()["account"][0]
     assert Strategy.objects.get(pk=grid.pk).desired_state == "stopped"
     assert queued_jobs("strategies") == []
 
@@ -85,7 +89,7 @@ def test_start_is_refused_when_the_account_has_no_credentials(alice_client, alic
     strategy = make_strategy(alice, account)
     r = alice_client.post(f"/api/strategies/{strategy.id}/start")
     assert r.status_code == 400
-    assert "no API credentials" in r.json()["account"]
+    assert "no API credentials" in r.json()["account"][0]
 
 
 def test_stop_is_idempotent_and_raises_the_signal(alice_client, grid, redis_client, django_capture_on_commit_callbacks):
@@ -126,7 +130,7 @@ def test_status_shows_the_hash_and_the_node(alice_client, grid, redis_client):
     assert (status["pending_buys"], status["pending_sells"], status["position_count"]) == (3, 1, 1)
     assert status["current_price"] == "30000.01"
     assert status["last_error"] is None
-    assert status["started_at"] == 1700000000.5
+    assert status["started_at"] == "2023-11-14T22:13:20.500Z"  # epoch seconds in Redis, ISO 8601 UTC in JSON
 
 
 def test_status_of_a_stopped_strategy_is_empty(alice_client, grid):
@@ -185,7 +189,15 @@ def test_workers_lists_live_nodes_and_what_each_runs(alice_client, alice, grid, 
     redis_client.sadd("workers:active", "10.0.0.66")  # a node whose heartbeat expired
     body = alice_client.get("/api/workers").json()
     assert [n["ip"] for n in body] == ["10.0.0.7", "10.0.0.8", "10.0.0.9"]
-    assert body[0]["strategies"] == [{"id": grid.id, "name": grid.name, "symbol": "BTC/USDT", "status": "running"}]
+    [entry] = body[0]["strategies"]
+    assert entry == {
+        "id": grid.id,
+        "name": grid.name,
+        "symbol": "BTC/USDT",
+        "status": "running",
+        "updated_at": entry["updated_at"],
+    }
+    assert datetime.fromisoformat(entry["updated_at"]).utcoffset() == timedelta(0)
     assert body[2]["strategies"] == []
     assert "10.0.0.66" not in redis_client.smembers("workers:active")
 
@@ -269,3 +281,89 @@ def test_each_user_has_their_own_running_list(alice_client, bob_client, grid, re
     fake_engine(redis_client, grid)
     assert len(alice_client.get("/api/strategies/running").json()) == 1
     assert bob_client.get("/api/strategies/running").json() == []
+
+
+# --- Redis unreachable: 503 with a clear message, and a start or stop changes nothing or everything ---------------
+
+RUNTIME_READS = ["/api/strategies/{id}/status", "/api/strategies/running", "/api/workers"]
+
+
+@pytest.fixture
+def redis_at_a_closed_port(settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    reset_clients()
+    yield
+    reset_clients()
+
+
+def assert_redis_unavailable(response) -> None:
+    assert response.status_code == 503, response.content
+    assert "Redis is unreachable" in response.json()["detail"]
+
+
+def saved(strategy: Strategy) -> tuple[str, bool]:
+    row = Strategy.objects.get(pk=strategy.pk)
+    return row.desired_state, row.cancel_all_on_stop
+
+
+@pytest.mark.parametrize("path", RUNTIME_READS)
+def test_runtime_reads_answer_503_when_redis_is_at_a_closed_port(alice_client, grid, redis_at_a_closed_port, path):
+    assert_redis_unavailable(alice_client.get(path.format(id=grid.id)))
+
+
+def test_start_and_stop_with_redis_at_a_closed_port_change_nothing(
+    alice_client, grid, redis_at_a_closed_port, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert_redis_unavailable(alice_client.post(f"/api/strategies/{grid.id}/start"))
+    assert saved(grid) == ("stopped", False)
+
+    Strategy.objects.filter(pk=grid.pk).update(desired_state="running")
+    with django_capture_on_commit_callbacks(execute=True) as more:
+        assert_redis_unavailable(alice_client.post(f"/api/strategies/{grid.id}/stop?cancel_all=true"))
+    assert saved(grid) == ("running", False)
+    assert callbacks == more == []
+
+
+def test_a_real_redis_that_goes_away_gets_503_and_nothing_changes_until_it_is_back(
+    alice_client, grid, private_redis_server, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert alice_client.post(f"/api/strategies/{grid.id}/start").status_code == 200
+    fake_engine(get_redis(), grid)
+    assert alice_client.get(f"/api/strategies/{grid.id}/status").json()["running"] is True
+
+    private_redis_server.stop()
+    for path in RUNTIME_READS:
+        assert_redis_unavailable(alice_client.get(path.format(id=grid.id)))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert_redis_unavailable(alice_client.post(f"/api/strategies/{grid.id}/stop?cancel_all=true"))
+    assert saved(grid) == ("running", False)  # the engine, if it still runs, keeps running: nobody was told
+    Strategy.objects.filter(pk=grid.pk).update(desired_state="stopped")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert_redis_unavailable(alice_client.post(f"/api/strategies/{grid.id}/start"))
+    assert saved(grid) == ("stopped", False)
+
+    private_redis_server.start()  # back, empty
+    with django_capture_on_commit_callbacks(execute=True):
+        assert alice_client.post(f"/api/strategies/{grid.id}/start").status_code == 200
+        assert alice_client.post(f"/api/strategies/{grid.id}/stop?cancel_all=true").status_code == 200
+    assert co.stop_requested(get_redis(), grid.pk) == co.StopMode.CANCEL_ALL
+    assert saved(grid) == ("stopped", True)
+
+
+def test_a_stop_whose_signal_is_lost_after_the_commit_is_still_carried_out_as_asked(
+    alice_client, grid, private_redis_server, django_capture_on_commit_callbacks, caplog
+):
+    Strategy.objects.filter(pk=grid.pk).update(desired_state="running")
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        assert alice_client.post(f"/api/strategies/{grid.id}/stop?cancel_all=true").status_code == 200
+    private_redis_server.stop()  # between the commit and the signal
+    for callback in after_commit:
+        callback()  # no exception: the request that committed the stop must not turn into an error
+    assert "signal not sent" in caplog.text
+    # Everything the engine needs is in the database it reads every few seconds, cancel_all included.
+    assert saved(grid) == ("stopped", True)
+    seen = OrmStrategySource().settings(grid.pk)
+    assert seen is not None
+    assert (seen.running, seen.cancel_all_on_stop) == (False, True)

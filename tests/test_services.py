@@ -20,6 +20,7 @@ from strategies.errors import StrategyAlreadyRunning, StrategyIsRunning
 from strategies.models import Strategy
 from strategies.services import RUNNING_CACHE_KEY, delete_strategy, running_list, start_strategy, stop_strategy
 from tests.factories import make_account, make_order, make_paper_account, make_strategy
+from tests.transactions import open_transaction
 from trading.runtime import coordination as co
 
 
@@ -130,7 +131,7 @@ def test_the_api_answers_an_account_that_cannot_trade_with_400_naming_the_field(
     strategy = make_strategy(alice, make_paper_account(alice, is_active=False))
     r = alice_client.post(f"/api/strategies/{strategy.pk}/start")
     assert r.status_code == 400
-    assert r.json() == {"account": "Account 'paper' is inactive: activate it first."}
+    assert r.json() == {"account": ["Account 'paper' is inactive: activate it first."]}
 
 
 def test_the_start_command_prints_the_reason(alice, redis_client):
@@ -155,6 +156,20 @@ def test_a_start_touches_redis_only_once_committed(grid, redis_client, django_ca
     assert co.stop_requested(redis_client, grid.pk) is None
     assert co.backoff_error(redis_client, grid.pk) is None
     assert queued("strategies") == 1
+
+
+def test_the_start_command_asks_redis_with_no_transaction_open(grid, redis_client, monkeypatch):
+    asked_inside: list[str | None] = []
+    require_redis = services._require_redis
+
+    def watched() -> None:
+        asked_inside.append(open_transaction())
+        require_redis()
+
+    monkeypatch.setattr(services, "_require_redis", watched)
+    call_command("start_strategy", grid.pk, stdout=io.StringIO())
+    assert asked_inside == [None]
+    assert Strategy.objects.get(pk=grid.pk).desired_state == "running"
 
 
 def test_a_rolled_back_start_leaves_redis_as_it_was(grid, redis_client, django_capture_on_commit_callbacks):

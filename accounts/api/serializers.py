@@ -1,28 +1,54 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.crypto import mask
+from accounts.crypto import CredentialKeyError, mask
 from accounts.fields import reveal
 from accounts.models import ApiToken, ExchangeAccount
-from aresbot.serializers import ValidatedModelSerializer
+from aresbot.serializers import JSONField, ValidatedModelSerializer
+
+logger = logging.getLogger(__name__)
 
 
 @extend_schema_field(OpenApiTypes.STR)
 class _MaskedSecret(serializers.Field):
-    """Read-only view of a credential: `****abcd`, or null when none is stored."""
+    """Read-only view of a credential: `****abcd`, or null when none is stored or it cannot be read (then
+    `credentials_error` says why)."""
 
     def __init__(self, source_field: str) -> None:
-        super().__init__(source="*", read_only=True)
+        super().__init__(
+            source="*", read_only=True, allow_null=True, help_text="The stored value's last characters, or null."
+        )
         self.source_field = source_field
 
     def to_representation(self, account: ExchangeAccount) -> str | None:
-        plain = reveal(getattr(account, self.source_field))
+        try:
+            plain = reveal(getattr(account, self.source_field))
+        except CredentialKeyError:
+            return None
         return mask(plain) if plain else None
+
+
+@extend_schema_field({"type": "string", "nullable": True})
+class _CredentialsError(serializers.Field):
+    """Why the stored credentials cannot be read (a wrong ENCRYPTION_KEY), or null when they can. One account in
+    that state is shown with this message rather than failing the whole list."""
+
+    def __init__(self) -> None:
+        super().__init__(source="*", read_only=True)
+
+    def to_representation(self, account: ExchangeAccount) -> str | None:
+        try:
+            account.check_credentials_readable()
+        except CredentialKeyError as exc:
+            logger.warning("account %s: %s", account.pk, exc)
+            return f"Server misconfiguration: {exc}"
+        return None
 
 
 def _credential_input(label: str) -> serializers.CharField:
@@ -38,13 +64,18 @@ def _credential_input(label: str) -> serializers.CharField:
 
 
 class ExchangeAccountSerializer(ValidatedModelSerializer):
+    """An exchange account: the exchange (or paper trading) and its API credentials, shown masked."""
+
     api_key = _credential_input("API key")
     api_secret = _credential_input("API secret")
     passphrase = _credential_input("API passphrase (OKX, KuCoin …)")
     api_key_masked = _MaskedSecret("api_key")
     api_secret_masked = _MaskedSecret("api_secret")
     passphrase_masked = _MaskedSecret("passphrase")
-    paper_balances = serializers.JSONField(required=False)
+    credentials_error = _CredentialsError()
+    paper_balances = JSONField(
+        required=False, help_text='Paper accounts only: starting balances, e.g. {"USDT": "10000"}.'
+    )
     strategy_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -62,6 +93,7 @@ class ExchangeAccountSerializer(ValidatedModelSerializer):
             "api_key_masked",
             "api_secret_masked",
             "passphrase_masked",
+            "credentials_error",
             "strategy_count",
             "created_at",
             "updated_at",
@@ -76,6 +108,8 @@ class ExchangeAccountSerializer(ValidatedModelSerializer):
 
 
 class ApiTokenSerializer(ValidatedModelSerializer):
+    """An API token; only its first characters are shown."""
+
     owner_field = "user"
 
     class Meta:
@@ -85,6 +119,8 @@ class ApiTokenSerializer(ValidatedModelSerializer):
 
 
 class IssuedApiTokenSerializer(ApiTokenSerializer):
+    """A new API token, with the token itself: copy it now, it is not shown again."""
+
     token = serializers.CharField(read_only=True, help_text="Shown once, now. Only its hash is stored.")
 
     class Meta(ApiTokenSerializer.Meta):
@@ -92,7 +128,7 @@ class IssuedApiTokenSerializer(ApiTokenSerializer):
 
 
 class AccountVerificationSerializer(serializers.Serializer):
-    """The answer of POST /api/accounts/{id}/verify (HTTP 200 whether the key works or not)."""
+    """Whether the stored API key works with the exchange, and why not when it does not."""
 
     ok = serializers.BooleanField()
     exchange = serializers.CharField()
@@ -125,7 +161,7 @@ class AssetBalanceSerializer(serializers.Serializer):
 
 
 class AccountBalanceSerializer(serializers.Serializer):
-    """The answer of GET /api/accounts/{id}/balance: the assets with a non-zero balance, by name."""
+    """The account's assets with a balance above zero, by name."""
 
     exchange = serializers.CharField()
     balances = AssetBalanceSerializer(many=True)
@@ -147,7 +183,7 @@ class AccountBalanceSerializer(serializers.Serializer):
 
 
 class ExchangeProblemSerializer(serializers.Serializer):
-    """An exchange call that failed (502: the exchange refused, 503: it could not be reached or rate-limited)."""
+    """The exchange could not answer: it refused (502), or it was unreachable or rate-limited (503)."""
 
     ok = serializers.BooleanField(default=False)
     reason = serializers.CharField()

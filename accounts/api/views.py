@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from accounts.api.filters import ExchangeAccountFilter
 from accounts.api.serializers import (
     AccountBalanceSerializer,
     AccountVerificationSerializer,
@@ -28,9 +29,17 @@ from exchanges.base import ExchangeError
 
 @method_decorator(sensitive_post_parameters("api_key", "api_secret", "passphrase"), name="dispatch")
 class ExchangeAccountViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
+    """Your exchange accounts: an exchange (or paper trading) and the API key your strategies trade with.
+
+    API keys and secrets are write-only: answers show only their last characters. Leave a secret out of an edit to
+    keep it, or send an empty string to remove it. An account that still has strategies cannot be deleted.
+    """
+
     model = ExchangeAccount
     serializer_class = ExchangeAccountSerializer
-    filterset_fields = ["exchange", "is_active", "testnet"]
+    filterset_class = ExchangeAccountFilter
+    # 503 everywhere: a stored credential that ENCRYPTION_KEY cannot decrypt (aresbot/api.py).
+    schema_errors = {"*": (503,), "destroy": (409,)}
 
     def owned(self, request_user: Any) -> QuerySet[ExchangeAccount]:
         # GROUP BY drops Meta.ordering, so the page order is restated for stable pagination.
@@ -45,7 +54,11 @@ class ExchangeAccountViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: AccountVerificationSerializer})
     @action(detail=True, methods=["post"])
     def verify(self, request: Request, pk: str | None = None) -> Response:
-        """Ask the exchange for the balance with the stored key: ok, or the classified reason why not."""
+        """Check the stored API key with the exchange: whether it can read the balance and trade, or why not
+        (a wrong key, an address the key does not allow, a missing permission, the exchange unreachable).
+
+        Answers 200 either way; `ok` tells which. A paper account always passes.
+        """
         return Response(AccountVerificationSerializer(verify_account(self.get_object())).data)
 
     @extend_schema(
@@ -53,7 +66,7 @@ class ExchangeAccountViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["get"])
     def balance(self, request: Request, pk: str | None = None) -> Response:
-        """Non-zero balances on the exchange (a paper account: its paper book)."""
+        """The account's balances on the exchange, every asset above zero (a paper account: its paper money)."""
         account = self.get_object()
         try:
             balances = account_balances(account)
@@ -72,6 +85,12 @@ class ApiTokenViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
+    """Your API tokens, for scripts: send `Authorization: Token ab_…` with each request.
+
+    A new token is shown once, in the answer that creates it; only its first characters are shown after that.
+    Delete a token to revoke it.
+    """
+
     model = ApiToken
     owner_lookup = "user"
     serializer_class = ApiTokenSerializer

@@ -21,6 +21,7 @@ from typing import Any
 import ccxt
 from requests.adapters import BaseAdapter
 
+from exchanges import registry
 from exchanges.base import FatalExchangeError
 from exchanges.ccxt.limits import LimitPlan
 from exchanges.ccxt.ratelimit import SharedRateLimiter
@@ -137,10 +138,10 @@ def make_client(
     client.aresbot_limiter = limiter
     client.aresbot_plan = plan
     if testnet:
-        try:
-            client.set_sandbox_mode(True)
-        except ccxt.NotSupported:
-            raise FatalExchangeError(f"{exchange_id} has no testnet/sandbox in CCXT") from None
+        # Checked first: for most exchanges CCXT fails on its missing sandbox URLs with a TypeError, not NotSupported.
+        if not registry.has_sandbox(exchange_id):
+            raise FatalExchangeError(f"{exchange_id} has no testnet/sandbox in CCXT")
+        client.set_sandbox_mode(True)
     if _transport is not None:
         adapter = _transport(exchange_id, testnet)
         client.session.mount("https://", adapter)

@@ -19,6 +19,7 @@ from exchanges.base import (
     AuthenticationError,
     BelowMinimum,
     ExchangeError,
+    ExchangeUnavailable,
     FatalExchangeError,
     InsufficientFunds,
     InvalidOrder,
@@ -162,7 +163,9 @@ def classify(exc: Exception, *, exchange_id: str = "", secrets: Iterable[str] = 
         return RequestTimeout(f"timeout: {text}")
     if isinstance(exc, ccxt.InvalidNonce):
         return ClockSkew(f"clock skew: {text}")
-    if isinstance(exc, ccxt.NetworkError | ccxt.OperationFailed):  # includes ExchangeNotAvailable, OnMaintenance
+    if isinstance(exc, ccxt.ExchangeNotAvailable):  # includes OnMaintenance
+        return ExchangeUnavailable(f"exchange unavailable: {text}")
+    if isinstance(exc, ccxt.NetworkError | ccxt.OperationFailed):
         return NetworkError(f"exchange unreachable: {text}")
     if isinstance(exc, ccxt.PermissionDenied | ccxt.AccountSuspended):
         if _IP_WORDS.search(text):

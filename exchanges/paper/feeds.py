@@ -4,25 +4,35 @@ A feed is a deterministic function of time, so every process that trades the sam
 price at the same moment, and the paper exchange can match resting orders over the path the price took while no
 engine was looking:
 
-- `price_at(t)`: the price at time t;
-- `path(after, until)`: the points of the path with after < time <= until, in time order.
+- `observe(t)`: bring the feed up to time t. The only method that may wait on the outside world (a live ticker's
+  HTTP request, its rate limiter): the paper exchange calls it before it locks its book, never inside;
+- `price_at(t)`: the price at time t (t no later than the last `observe`), from what the feed holds;
+- `path(after, until)`: the points of the path with after < time <= until, in time order, from what it holds.
 
 Feeds: `ManualFeed` (tests set prices), `RandomWalkFeed` (seeded, keyed by time step), `CandleReplayFeed`
 (candle files replayed from an anchor time at a speed factor) and `TickerFeed` (live public ticker via CCXT).
 
-Intra-candle path of a replayed candle of interval I opening at t: open at t, then for a rising candle
-(close >= open) low at t + I/3 and high at t + 2I/3, for a falling one high first then low; close at t + I − 1 ms.
-The path visits the extreme nearer the open first, as the usual backtest convention (O→L→H→C / O→H→L→C).
+Intra-candle path of a replayed candle lasting D (its interval I, or less when the next candle opens sooner) and
+opening at t: open at t, then for a rising candle (close >= open) low at t + D/3 and high at t + 2D/3, for a
+falling one high first then low; close at t + D − 1 ms. The path visits the extreme nearer the open first, as the
+usual backtest convention (O→L→H→C / O→H→L→C).
+
+Gaps: a replay has a gap where the data has no candle, that is from the end of a candle's interval (open + I) to
+the next candle's open, when that comes later. The exchange was down then (Binance's 1-hour data has no candle
+from 2018-02-08 01:00 to 2018-02-09 09:28 UTC): the feed has no price there and raises ExchangeUnavailable, so
+the paper exchange is down as long. I is the usual spacing of the candles (the most frequent one), unless given.
 """
 
 from __future__ import annotations
 
 import bisect
 import csv
+import itertools
 import json
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -30,6 +40,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
+from exchanges.base import ExchangeUnavailable
 from exchanges.clock import Clock
 
 Point = tuple[datetime, Decimal]
@@ -38,6 +49,11 @@ _US = timedelta(microseconds=1)
 
 
 class PriceFeed(Protocol):
+    def observe(self, at: datetime) -> None:
+        """Bring the feed up to `at`; may block on I/O, so never call it inside a database transaction.
+        ExchangeUnavailable when the market has no price at `at` (a gap in replayed data)."""
+        ...
+
     def price_at(self, at: datetime) -> Decimal: ...
 
     def path(self, after: datetime, until: datetime) -> list[Point]: ...
@@ -68,6 +84,9 @@ class ManualFeed:
             raise ValueError("advance the clock before setting another price")
         self._times.append(at)
         self._prices.append(Decimal(price))
+
+    def observe(self, at: datetime) -> None:
+        pass  # the test has set the prices already
 
     def price_at(self, at: datetime) -> Decimal:
         if not self._prices:
@@ -144,6 +163,9 @@ class RandomWalkFeed:
     def _step_of(self, at: datetime) -> int:
         return (_micros(at) - self._start) // self._step
 
+    def observe(self, at: datetime) -> None:
+        pass  # computed, not read from anywhere
+
     def price_at(self, at: datetime) -> Decimal:
         return self._price_of_step(max(self._step_of(at), 0))
 
@@ -163,21 +185,33 @@ class Candle:
     volume: Decimal = Decimal(0)
 
 
-def candle_path(candle: Candle, interval: timedelta) -> list[Point]:
-    """The four points of one candle, in the documented order (see the module docstring)."""
+def candle_path(candle: Candle, duration: timedelta) -> list[Point]:
+    """The four points of one candle lasting `duration`, in the documented order (see the module docstring)."""
     t = candle.open_time
     first, second = (candle.low, candle.high) if candle.close >= candle.open else (candle.high, candle.low)
     return [
         (t, candle.open),
-        (t + interval / 3, first),
-        (t + interval * 2 / 3, second),
-        (t + interval - timedelta(milliseconds=1), candle.close),
+        (t + duration / 3, first),
+        (t + duration * 2 / 3, second),
+        # A candle of a few milliseconds still closes after its high and low: times never go back.
+        (max(t + duration - timedelta(milliseconds=1), t + duration * 2 / 3), candle.close),
     ]
+
+
+def usual_interval(candles: Sequence[Candle]) -> timedelta:
+    """The most frequent spacing of consecutive candles (in time order): their interval, whatever gaps or short
+    candles the data has. One minute for a single candle."""
+    spacings = Counter(b.open_time - a.open_time for a, b in itertools.pairwise(candles))
+    return spacings.most_common(1)[0][0] if spacings else timedelta(minutes=1)
 
 
 class CandleReplayFeed:
     """Candles replayed as a price path. With `start`, the first candle's open is mapped to `start` and data time
-    runs `speed` times faster than wall time; without it, candles play at their own timestamps."""
+    runs `speed` times faster than wall time; without it, candles play at their own timestamps.
+
+    A candle lasts its interval, or until the next candle's open when that comes sooner, so the path only moves
+    forward; between the end of a candle's interval and a later next open the data has a gap, where the feed
+    raises ExchangeUnavailable (see the module docstring)."""
 
     def __init__(
         self,
@@ -191,16 +225,26 @@ class CandleReplayFeed:
             raise ValueError("no candles to replay")
         if speed <= 0:
             raise ValueError("speed must be positive")
-        if interval is None:
-            interval = candles[1].open_time - candles[0].open_time if len(candles) > 1 else timedelta(minutes=1)
-        self.interval = interval
-        self._origin = _micros(candles[0].open_time)
+        ordered = sorted(candles, key=lambda c: c.open_time)
+        for a, b in itertools.pairwise(ordered):
+            if a.open_time == b.open_time:
+                raise ValueError(f"two candles open at {a.open_time.isoformat()}: one candle per open time")
+        self.interval = interval or usual_interval(ordered)
+        self._origin = _micros(ordered[0].open_time)
         self._anchor = _micros(start) if start is not None else self._origin
         self._speed = Fraction(str(speed))
         self._times: list[int] = []
         self._prices: list[Decimal] = []
-        for candle in candles:
-            for at, price in candle_path(candle, interval):
+        self._gap_starts: list[int] = []  # data time, as the points
+        self._gap_ends: list[int] = []
+        for candle, after in zip(ordered, [*ordered[1:], None], strict=True):
+            end = candle.open_time + self.interval
+            if after is not None and after.open_time < end:
+                end = after.open_time
+            elif after is not None and after.open_time > end:
+                self._gap_starts.append(_micros(end))
+                self._gap_ends.append(_micros(after.open_time))
+            for at, price in candle_path(candle, end - candle.open_time):
                 self._times.append(_micros(at))
                 self._prices.append(price)
 
@@ -212,7 +256,26 @@ class CandleReplayFeed:
         # point itself: path(…, until=that time) always includes it.
         return _from_micros(self._anchor + math.ceil((data_us - self._origin) / self._speed))
 
+    def gap_at(self, at: datetime) -> tuple[datetime, datetime] | None:
+        """(start, end) in data time of the gap the replay is in at wall time `at`, or None."""
+        data = self._data_time(at)
+        i = bisect.bisect_right(self._gap_starts, data) - 1
+        if i < 0 or data >= self._gap_ends[i]:
+            return None
+        return _from_micros(self._gap_starts[i]), _from_micros(self._gap_ends[i])
+
+    def observe(self, at: datetime) -> None:
+        gap = self.gap_at(at)
+        if gap is not None:
+            start, end = gap
+            raise ExchangeUnavailable(
+                f"exchange unavailable: the replayed data has no candles from {start:%Y-%m-%d %H:%M:%S} to "
+                f"{end:%Y-%m-%d %H:%M:%S} UTC (an outage); trading resumes at "
+                f"{self._wall_time(_micros(end)):%Y-%m-%d %H:%M:%S} UTC"
+            )
+
     def price_at(self, at: datetime) -> Decimal:
+        self.observe(at)  # no price inside a gap, not even a stale one
         i = bisect.bisect_right(self._times, self._data_time(at)) - 1
         return self._prices[max(i, 0)]
 
@@ -227,28 +290,39 @@ class CandleReplayFeed:
         return self._wall_time(self._times[-1])
 
 
-class TickerFeed:
-    """The live last price from an exchange's public ticker through CCXT, for dry runs with internet access.
+class PolledPriceFeed:
+    """The latest price of a live market, read at most every `min_interval`. It has no history, so `path` is just
+    the latest point: paper fills happen at the prices seen, not between. Only `observe` reads (over the network);
+    `price_at` and `path` answer with the price it read last."""
 
-    It has no history, so `path` is just the latest point: paper fills happen at the prices seen, not between.
-    """
+    def __init__(self, read: Callable[[], Decimal], *, min_interval: float = 1.0) -> None:
+        self._read = read
+        self._min_interval = timedelta(seconds=min_interval)
+        self._last: Point | None = None
+
+    def observe(self, at: datetime) -> None:
+        if self._last is None or at - self._last[0] >= self._min_interval:
+            self._last = (at, self._read())
+
+    def price_at(self, at: datetime) -> Decimal:
+        if self._last is None:
+            raise LookupError("observe() the live market before asking for its price")
+        return self._last[1]
+
+    def path(self, after: datetime, until: datetime) -> list[Point]:
+        return [(until, self.price_at(until))]
+
+
+class TickerFeed(PolledPriceFeed):
+    """The live last price from an exchange's public ticker through a plain CCXT client, for dry runs with internet
+    access (the runtime's paper accounts use exchanges.ccxt.feed.LiveTickerFeed, with the shared rate limits)."""
 
     def __init__(self, exchange_id: str, symbol: str, *, min_interval: float = 1.0) -> None:
         import ccxt  # imported lazily: costly, and only dry runs need it
 
         self.symbol = symbol
-        self._client = getattr(ccxt, exchange_id)({"enableRateLimit": True})
-        self._min_interval = timedelta(seconds=min_interval)
-        self._last: Point | None = None
-
-    def price_at(self, at: datetime) -> Decimal:
-        if self._last is None or at - self._last[0] >= self._min_interval:
-            ticker = self._client.fetch_ticker(self.symbol)
-            self._last = (at, Decimal(str(ticker["last"])))
-        return self._last[1]
-
-    def path(self, after: datetime, until: datetime) -> list[Point]:
-        return [(until, self.price_at(until))]
+        client = getattr(ccxt, exchange_id)({"enableRateLimit": True})
+        super().__init__(lambda: Decimal(str(client.fetch_ticker(symbol)["last"])), min_interval=min_interval)
 
 
 # --- candle files ------

@@ -3,7 +3,9 @@
 Each operation runs in one transaction that first locks the account's book row (SELECT … FOR UPDATE), so two
 strategies on one paper account, or an engine and the worker it failed over to, apply their operations one
 after the other on the same balances and orders. Only open orders are loaded per operation; finished ones are
-looked up by id when asked for.
+looked up by id when asked for. Nothing inside a session waits on the outside world: the paper exchange reads its
+prices (`PriceFeed.observe`) before it opens one, so the row lock (on SQLite, the whole database) is held for the
+few milliseconds of matching and writing, never for a network request.
 """
 
 from __future__ import annotations

@@ -2,22 +2,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from rest_framework import serializers
 
 from accounts.models import ExchangeAccount
 from aresbot.serializers import ValidatedModelSerializer
-from strategies.models import Strategy
+from strategies.models import BOUNDS, Strategy
 
 
+# Only the caller's accounts resolve; someone else's id reads as 'does not exist', revealing nothing.
 class OwnAccountField(serializers.PrimaryKeyRelatedField):
-    """Only the caller's accounts resolve; someone else's id reads as 'does not exist', revealing nothing."""
-
     def get_queryset(self) -> Any:
         return ExchangeAccount.objects.filter(owner=self.context["request"].user)
 
 
+def _range(name: str) -> dict[str, Any]:
+    """The serializer field's range, from the one table of them (BOUNDS), with the model's message: the schema
+    shows it, and a value outside it is refused with the same words as the model would use."""
+    bound = BOUNDS[name]
+    integral = isinstance(Strategy._meta.get_field(name), models.IntegerField)
+    low, high = (int(bound.low), int(bound.high)) if integral else (bound.low, bound.high)
+    message = bound.message().replace("%", "%%")  # DRF fills the message in with %-formatting
+    return {"min_value": low, "max_value": high, "error_messages": {"min_value": message, "max_value": message}}
+
+
 class StrategySerializer(ValidatedModelSerializer):
-    account = OwnAccountField()
+    """A grid strategy: the market it trades on which account, its grid of buy orders and its risk limits."""
+
+    account = OwnAccountField(help_text="The id of one of your exchange accounts.")
 
     class Meta:
         model = Strategy
@@ -44,3 +56,4 @@ class StrategySerializer(ValidatedModelSerializer):
         ]
         # desired_state changes only through start/stop, which also coordinate the workers.
         read_only_fields = ["id", "desired_state", "created_at", "updated_at"]
+        extra_kwargs = {name: _range(name) for name in BOUNDS}

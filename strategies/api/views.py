@@ -10,20 +10,36 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aresbot.api import query_bool
 from aresbot.redis import get_redis
 from aresbot.viewsets import OwnedQuerysetMixin
+from strategies.api.filters import StrategyFilter
 from strategies.api.runtime import RuntimeStatusSerializer, WorkerNodeSerializer
 from strategies.api.serializers import StrategySerializer
 from strategies.models import Strategy
 from strategies.services import delete_strategy, running_list, start_strategy, stop_strategy
-from strategies.status import runtime_view
+from strategies.status import runtime_view, worker_view
 from trading.runtime import coordination as co
 
 
 class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
+    """Your grid strategies: the market they trade, their grid and their risk limits.
+
+    Create and edit them here; start and stop them with the start and stop actions. A running strategy cannot be
+    deleted, nor moved to another symbol or account; its grid and risk parameters can change while it runs.
+    """
+
     model = Strategy
     serializer_class = StrategySerializer
-    filterset_fields = ["account", "symbol", "desired_state"]
+    filterset_class = StrategyFilter
+    # Errors only these operations answer (aresbot/schema.py adds the ones every operation shares).
+    schema_errors = {
+        "destroy": (409,),
+        "start": (409, 503),
+        "stop": (503,),
+        "status": (503,),
+        "running": (503,),
+    }
 
     def perform_create(self, serializer: StrategySerializer) -> None:  # type: ignore[override]
         serializer.save(owner=self.request.user)
@@ -34,7 +50,11 @@ class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: StrategySerializer})
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk: str | None = None) -> Response:
-        """Start the strategy's engine on a worker. 409 when it already runs; 400 when its account cannot trade."""
+        """Start the strategy on a worker.
+
+        It begins trading within seconds. Refused with 409 when it already runs, and with 400 naming the reason
+        when its account cannot trade (inactive, or without API credentials).
+        """
         strategy = start_strategy(self.get_object())
         return Response(StrategySerializer(strategy, context=self.get_serializer_context()).data)
 
@@ -42,30 +62,41 @@ class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
         request=None,
         responses={200: StrategySerializer},
         parameters=[
-            OpenApiParameter("cancel_all", bool, description="Also cancel the take-profit sells (default: keep them).")
+            OpenApiParameter(
+                "cancel_all",
+                bool,
+                description="true: also cancel the take-profit sells; false (the default): keep them.",
+            )
         ],
     )
     @action(detail=True, methods=["post"])
     def stop(self, request: Request, pk: str | None = None) -> Response:
-        """Stop the strategy (idempotent): its open buys are cancelled, its take-profits kept unless cancel_all."""
-        cancel_all = request.query_params.get("cancel_all", "").lower() in ("1", "true", "yes")
+        """Stop the strategy; stopping a stopped strategy changes nothing.
+
+        Its open buy orders are cancelled; its take-profit sells stay on the exchange unless `cancel_all=true`.
+        """
+        cancel_all = query_bool(request, "cancel_all")
         strategy = stop_strategy(self.get_object(), cancel_all=cancel_all)
         return Response(StrategySerializer(strategy, context=self.get_serializer_context()).data)
 
     @extend_schema(responses={200: RuntimeStatusSerializer})
     @action(detail=True, methods=["get"])
     def status(self, request: Request, pk: str | None = None) -> Response:
-        """The strategy's strategy:running:{id} hash and the node running it."""
+        """What the strategy is doing now: whether it runs, on which worker node, its price, open orders and
+        positions, and its last error."""
         strategy = self.get_object()
         client = get_redis()
         raw = co.read_status(client, strategy.pk)
         return Response(runtime_view(strategy, raw, co.backoff_error(client, strategy.pk)))
 
     @extend_schema(responses={200: RuntimeStatusSerializer(many=True)})
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def running(self, request: Request) -> Response | HttpResponse:
-        """Every strategy of yours that runs or should run, with its node (services.running_list: one query and
-        one Redis call, then kept a second)."""
+        """Your strategies that run or are starting, each with its status and the worker node running it.
+
+        A stopped strategy drops off the list once its engine has let go of it. The answer may be up to a second
+        old.
+        """
         body = running_list(request.user)
         if request.accepted_renderer.format == "json":
             return HttpResponse(body, content_type="application/json")
@@ -73,19 +104,13 @@ class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
 
 
 class WorkerListView(APIView):
-    """Active worker nodes (from workers:active and their heartbeats) and which of your strategies each runs."""
+    """The worker nodes that are up now, and which of your strategies each one runs."""
+
+    schema_errors = {"get": (503,)}
 
     @extend_schema(responses={200: WorkerNodeSerializer(many=True)})
     def get(self, request: Request) -> Response:
         client = get_redis()
         nodes = co.active_workers(client)
         mine = {s.pk: s for s in Strategy.objects.filter(owner_id=request.user.pk).only("id", "name", "symbol")}
-        statuses = co.read_statuses(client, list(mine))
-        by_ip: dict[str, list[dict[str, object]]] = {ip: [] for ip in nodes}
-        for sid, raw in statuses.items():
-            ip = raw.get("worker_ip", "")
-            entry = {"id": sid, "name": mine[sid].name, "symbol": mine[sid].symbol, "status": raw.get("status")}
-            by_ip.setdefault(ip, []).append(entry)
-        return Response(
-            [{"ip": ip, "hostname": nodes.get(ip, ""), "strategies": by_ip.get(ip, [])} for ip in sorted(by_ip)]
-        )
+        return Response(worker_view(nodes, mine, co.read_statuses(client, list(mine))))

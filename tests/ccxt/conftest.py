@@ -22,11 +22,13 @@ def fake() -> FakeBinance:
 
 @pytest.fixture
 def transport(fake: FakeBinance) -> Iterator[FakeBinance]:
-    """Every CCXT client made in the test talks to `fake`; the markets cache starts empty."""
+    """Every CCXT client made in the test talks to `fake`; the markets cache starts empty. No request may be sent
+    while the code under test holds a database transaction open."""
     forget_markets()
     with use_transport(lambda exchange_id, testnet: fake):
         yield fake
     forget_markets()
+    assert fake.sent_in_transaction == [], "requests sent inside a database transaction"
 
 
 @pytest.fixture

@@ -13,11 +13,18 @@ independently in the fake (`filter_failure`, from Binance's documentation).
 sizes ticks: at 10^3, 10^4, 10^5 and 10^6 ticks (a tick of 0.01 gives prices of 10 to 10,000), each kept inside
 PRICE_FILTER's [minPrice, maxPrice]. Sizes: 1.5× and 20× the symbol's MIN_NOTIONAL per level, so that some levels
 fall below the minimums after rounding (and must be skipped) and others do not.
+
+A level is placed only when its lot can be sold: for every symbol, with buys at the min notional, the lot of each
+placed level — after the buy fee taken from the base received at the market's higher fee rate and rounded up to
+Binance's 8 commission decimals — gets a take-profit that passes the symbol's filters; and the order size that a
+skipped level's reason names does place that level, with a sellable lot.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from decimal import ROUND_CEILING
 from decimal import Decimal as D
 from typing import Any
 
@@ -39,9 +46,10 @@ from tests.ccxt.fake_binance import (
     fixture,
 )
 from trading.core.engine import TradingEngine
-from trading.core.grid import GridStrategy
+from trading.core.grid import GridStrategy, Level
 from trading.core.memory import InMemoryJournal, InMemoryStatusBoard
-from trading.core.types import EngineConfig
+from trading.core.positions import PositionTracker
+from trading.core.types import EngineConfig, OrderRecord, Role
 
 TICKS = (D(10) ** 3, D(10) ** 4, D(10) ** 5, D(10) ** 6)
 SIZES = (D("1.5"), D(20))
@@ -329,3 +337,94 @@ def test_the_paper_exchange_refuses_what_binance_refuses_on_every_trading_symbol
             with pytest.raises(OrderRejected, match="MAX_NUM_ORDERS"):
                 paper.place_order(OrderRequest("c200", rules.symbol, Side.BUY, OrderType.LIMIT, amount, price))
     assert verdicts["accepted"] > 10_000 and verdicts["refused"] > 5_000
+
+
+COMMISSION = D("1e-8")  # Binance's baseCommissionPrecision
+SUGGESTED = re.compile(r"; the smallest order size that places it is ([0-9.]+) ")
+# The reasons a level is skipped that no order size changes: its price, or its take-profit's, or a collapse.
+NOT_A_SIZE_PROBLEM = re.compile(
+    r"no order size can place this level$|rounds to zero or below$|the (minimum|maximum) price [0-9.]+$|below the tick"
+)
+
+
+def smallest_buy(rules: MarketRules, price: D) -> D:
+    """The order size whose buy at `price` is the smallest one the min amount and min notional allow."""
+    steps = (max(rules.min_notional / price, rules.min_amount) / rules.step_size).to_integral_value(ROUND_CEILING)
+    return steps * rules.step_size * price
+
+
+def worst_lot_sells(adapter: CcxtExchange, filters: dict, grid: GridStrategy, symbol: str, level: Level) -> str | None:
+    """Why the lot of `level`'s buy, filled at its price with the whole fee taken in base, could not be sold at its
+    take-profit as the engine would place it; None when the adapter and Binance's filters accept that sell."""
+    rules = grid.rules
+    fee = (level.amount * max(rules.maker_fee, rules.taker_fee)).quantize(COMMISSION, ROUND_CEILING)
+    buy = OrderRecord(
+        "ab1-1",
+        symbol,
+        Side.BUY,
+        OrderType.LIMIT,
+        Role.GRID_BUY,
+        level.amount,
+        level.price,
+        datetime(2021, 10, 12, tzinfo=UTC),
+        OrderStatus.FILLED,
+        filled=level.amount,
+        cost=level.amount * level.price,
+        fee=fee,
+        fee_currency=rules.base,
+    )
+    [lot] = PositionTracker(rules).open_lot(buy)
+    target, amount, problem = grid.take_profit(lot)
+    if problem:
+        return problem
+    if target < level.price * (1 + grid.config.sell_offset_pct / 100) and target != rules.price_down(rules.max_price):
+        return f"take-profit {target} is below the level's target"
+    result = prepared(adapter, OrderRequest("ab1-2", symbol, Side.SELL, OrderType.LIMIT, amount, target))
+    if isinstance(result, str):
+        return result
+    return filter_failure(filters, target, amount)
+
+
+@pytest.mark.slow
+def test_every_placed_level_of_every_trading_symbol_can_sell_its_lot_and_a_skipped_one_names_a_size_that_works(
+    every_symbol, extract
+):
+    adapter, fake = every_symbol
+    adapter.load_markets()
+    placed = suggested = 0
+    unsellable: list[str] = []
+    for row in extract["symbols"]:
+        symbol = adapter.client.markets_by_id[row[0]][0]["symbol"]
+        filters = fake.filters[row[0]]
+        rules = adapter.market(symbol)
+
+        def grid_of(order_size: D, symbol: str = symbol, rules: MarketRules = rules) -> GridStrategy:
+            return GridStrategy(EngineConfig(1, symbol, 5, D("0.7"), D("1.3"), order_size, D(1)), rules)
+
+        for price in prices_for(filters):
+            # Buys at the min notional (the smallest buy the filters allow at the first level), and 5 % above it.
+            for size in (smallest_buy(rules, rules.price_down(price * D("0.993"))), rules.min_notional * D("1.05")):
+                grid = grid_of(size)
+                ladder = grid.ladder(price)
+                for level in ladder.levels:
+                    placed += 1
+                    problem = worst_lot_sells(adapter, filters, grid, symbol, level)
+                    if problem:
+                        unsellable.append(f"{symbol} {level}: {problem}")
+                for reason in ladder.skipped:
+                    found = SUGGESTED.search(reason)
+                    if found is None:
+                        assert NOT_A_SIZE_PROBLEM.search(reason), reason
+                        continue
+                    suggested += 1
+                    index = int(reason.split(" ", 2)[1])
+                    bigger = grid_of(D(found[1]))
+                    now_placed = next((lv for lv in bigger.ladder(price).levels if lv.index == index), None)
+                    if now_placed is None:
+                        unsellable.append(f"{symbol}: {found[1]} does not place level {index} at {price}: {reason}")
+                        continue
+                    problem = worst_lot_sells(adapter, filters, bigger, symbol, now_placed)
+                    if problem:
+                        unsellable.append(f"{symbol} {now_placed} at the suggested size: {problem}")
+    assert unsellable == []
+    assert placed > 9_000 and suggested > 30_000

@@ -11,6 +11,7 @@ import pytest
 from exchanges.base import (
     AuthenticationError,
     BelowMinimum,
+    ExchangeUnavailable,
     FatalExchangeError,
     InsufficientFunds,
     InvalidOrder,
@@ -149,8 +150,8 @@ def test_an_unexpected_exchange_error_on_an_order_is_a_rejection(binance, fake):
         ),
         (ccxt.PermissionDenied("bybit no trade permission"), PermissionDenied, Reason.NO_TRADE_PERMISSION),
         (ccxt.AuthenticationError("kraken EAPI:Invalid key"), AuthenticationError, Reason.BAD_KEY),
-        (ccxt.ExchangeNotAvailable("kucoin 503 Service Unavailable"), NetworkError, Reason.UNREACHABLE),
-        (ccxt.OnMaintenance("okx system maintenance"), NetworkError, Reason.UNREACHABLE),
+        (ccxt.ExchangeNotAvailable("kucoin 503 Service Unavailable"), ExchangeUnavailable, Reason.UNREACHABLE),
+        (ccxt.OnMaintenance("okx system maintenance"), ExchangeUnavailable, Reason.UNREACHABLE),
         (
             ccxt.RequestTimeout("kraken POST https://api.kraken.com/0/private/AddOrder"),
             RequestTimeout,

@@ -174,9 +174,11 @@ def test_insufficient_funds_rejects_the_order_and_buys_wait_for_funds():
 
 
 def test_skipped_levels_are_shown_in_the_status():
-    status = Harness("30000", order_size_quote=D("10.2")).start()
+    # 10.4 USDT buys 0.00035 BTC at each level; at 29100 the 0.00034 left after the fee is worth 9.99 at 29391
+    status = Harness("30000", order_size_quote=D("10.4")).start()
     assert len(status.skipped_levels) == 1
-    assert status.skipped_levels[0].startswith("level 2 at 29400.00")
+    assert status.skipped_levels[0].startswith("level 3 at 29100.00: its take-profit could not sell")
+    assert status.skipped_levels[0].endswith("the smallest order size that places it is 10.476 USDT")
     assert status.pending_buys == 2
 
 
@@ -337,6 +339,34 @@ def test_dust_is_sold_with_the_next_lot_once_it_makes_that_sale_a_step_larger():
     assert sum((x.remaining for x in h.lots()), D(0)) == h.balance("BTC") == D("0.00000866")
 
 
+def test_a_lot_that_took_cheaper_dust_still_sells_at_its_own_buy_price_plus_the_offset():
+    h = Harness("0.5000", symbol="XRP/USDT", grid_levels=1, buy_fee_in_base=True)
+    h.start()
+    h.step("0.4949")  # 40 XRP at 0.4950, 39.96 after the fee
+    h.step("0.5001")  # the take-profit sells 39 at 0.5000: 0.96 XRP of dust, bought at 0.4950
+    h.step("0.5300")  # past the reprice threshold: the ladder trails up to 0.5247
+    h.step("0.5246")  # 38 XRP at 0.5247, 37.962 after the fee; with the dust, 38 sell instead of 37
+    [lot] = h.open_lots()
+    assert (lot.level_price, lot.quantity) == (D("0.5247"), D("38.922"))
+    assert lot.entry_price < D("0.5241")  # the blend of 37.962 at 0.5247 and 0.96 at 0.4950
+    [tp] = h.open_orders(Side.SELL)
+    # 0.5247 × 1.01 = 0.529947 → 0.5300; the blended entry price would have made it 0.5294
+    assert (tp.price, tp.amount) == (D("0.5300"), D("38"))
+
+
+def test_levels_closer_than_one_tick_are_one_buy_and_the_status_says_why():
+    # 0.01 % of 0.5 is 0.00005 XRP/USDT, half its tick: every second level rounds to the price of the one above.
+    h = Harness("0.5000", symbol="XRP/USDT", grid_levels=4, buy_offset_pct=D("0.01"))
+    status = h.start()
+    assert h.buy_prices() == [D("0.4999"), D("0.4998")]
+    assert status.skipped_levels == (
+        "level 2 at 0.4999: collapsed into level 1, the spacing 0.00005 is below the tick 0.0001",
+        "level 4 at 0.4998: collapsed into level 3, the spacing 0.00005 is below the tick 0.0001",
+    )
+    h.step("0.5000")
+    assert h.buy_prices() == [D("0.4999"), D("0.4998")]  # a later tick does not fill the two slots either
+
+
 def test_dust_survives_a_restart():
     h = Harness("30000", buy_fee_in_base=True)
     h.start()
@@ -369,8 +399,17 @@ def test_a_take_profit_above_the_max_price_rests_at_the_max_price_when_that_stil
 
 
 def test_a_lot_whose_take_profit_the_max_price_would_make_a_loss_gets_a_note_instead():
-    h = Harness("30000", grid_levels=1, market={"max_price": D("29750")})
+    h = Harness("30000", grid_levels=1)
     h.start()
+    # The market's max price falls below the lot's break-even while its buy rests: such a level would no longer
+    # be placed, but this buy already is.
+    lowered = replace(h.exchange.markets["BTC/USDT"], max_price=D("29750"))
+    h.exchange.markets = {**h.exchange.markets, "BTC/USDT": lowered}  # a new dict: the shipped one is shared
+    restarted = h.restart()
+    assert restarted.skipped_levels == (
+        "level 1 at 29700.00: take-profit 29997.00 is above the maximum price 29750, which is below the break-even "
+        "29759.49 after fees; no order size can place this level",
+    )
     status = h.step("29650")
     assert h.open_orders(Side.SELL) == []
     assert h.orders(OrderStatus.REJECTED) == []

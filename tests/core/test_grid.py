@@ -47,11 +47,53 @@ def test_small_priced_pair_uses_its_own_tick_and_step():
 def test_levels_below_min_notional_are_skipped_with_a_reason():
     grid = GridStrategy(make_config(grid_levels=3, order_size_quote=D("10.2")), BTC)
     ladder = grid.ladder(D("30000"))
-    # 10.2 / 29400 = 0.000346… → 0.00034, worth 9.996 USDT < 10: only level 2 is refused.
-    assert [lv.index for lv in ladder.levels] == [1, 3]
-    assert len(ladder.skipped) == 1
-    assert ladder.skipped[0].startswith("level 2 at 29400.00: notional 9.996")
-    assert "minimum notional 10 USDT" in ladder.skipped[0]
+    # 10.2 / 29400 = 0.000346… → 0.00034, worth 9.996 USDT < 10: level 2's buy is refused. (Levels 1 and 3 buy
+    # enough, but could not sell what is left after the fee: see the next test.)
+    assert ladder.levels == ()
+    assert ladder.skipped[1] == (
+        "level 2 at 29400.00: notional 9.996 USDT (0.00034 × 29400) is below the minimum notional 10 USDT; "
+        "the smallest order size that places it is 10.29 USDT"
+    )
+
+
+def test_a_level_whose_lot_could_not_sell_at_its_take_profit_after_the_fee_is_skipped_naming_the_size_that_works():
+    # 10.4 USDT buys 0.00035 BTC at 29100.00 (10.185 USDT, a valid buy). Binance takes the 0.1 % fee from the
+    # BTC received: 0.00034965 is left, 0.00034 in whole steps, worth 9.99 USDT at the take-profit 29391.00.
+    ladder = GridStrategy(make_config(grid_levels=3, order_size_quote=D("10.4")), BTC).ladder(D("30000"))
+    assert [lv.index for lv in ladder.levels] == [1, 2]
+    assert ladder.skipped == (
+        "level 3 at 29100.00: its take-profit could not sell: 0.00035 BTC bought, less the 0.1% fee taken in BTC, "
+        "leaves 0.00034 to sell at 29391.00: notional 9.99294 USDT (0.00034 × 29391) is below the minimum notional "
+        "10 USDT; the smallest order size that places it is 10.476 USDT",
+    )
+    # 10.476 / 29100 = 0.00036 BTC; after the fee 0.00035964 → 0.00035, worth 10.28685 USDT at 29391.00
+    just_enough = GridStrategy(make_config(grid_levels=3, order_size_quote=D("10.476")), BTC).ladder(D("30000"))
+    assert [(lv.index, lv.amount) for lv in just_enough.levels][2] == (3, D("0.00036"))
+    less = GridStrategy(make_config(grid_levels=3, order_size_quote=D("10.47599999")), BTC).ladder(D("30000"))
+    assert [lv.index for lv in less.levels] == [1, 2]
+
+
+def test_the_smallest_order_size_covers_the_higher_of_the_maker_and_taker_fee():
+    # At a 0.2 % taker fee 0.00036 BTC keeps 0.00035928 → 0.00035 still; 0.00035 BTC would keep only 0.00034.
+    grid = GridStrategy(make_config(), replace(BTC, taker_fee=D("0.002")))
+    assert grid.smallest_order_size(D("29100.00")) == D("10.476")
+    # Without fees the 0.00035 BTC that sell for 10 USDT at 29391.00 are all the level needs.
+    assert GridStrategy(make_config(), replace(BTC, maker_fee=D(0), taker_fee=D(0))).smallest_order_size(
+        D("29100.00")
+    ) == D("10.185")
+
+
+def test_levels_closer_than_a_tick_collapse_into_one_order_and_say_so():
+    # A fiat pair: 0.05 % of 1.0843 is 0.00054, below the tick 0.001, so levels share prices after rounding.
+    eur = replace(BTC, symbol="EUR/USDT", base="EUR", tick_size=D("0.001"), step_size=D("0.1"), min_amount=D("0.1"))
+    grid = GridStrategy(make_config(symbol="EUR/USDT", grid_levels=5, buy_offset_pct=D("0.05")), eur)
+    ladder = grid.ladder(D("1.0843"))
+    # 1.08375785 → 1.083; 1.0832157 → 1.083; 1.08267355 → 1.082; 1.0821314 → 1.082; 1.08158925 → 1.081
+    assert [(lv.index, lv.price) for lv in ladder.levels] == [(1, D("1.083")), (3, D("1.082")), (5, D("1.081"))]
+    assert ladder.skipped == (
+        "level 2 at 1.083: collapsed into level 1, the spacing 0.00054215 is below the tick 0.001",
+        "level 4 at 1.082: collapsed into level 3, the spacing 0.00054215 is below the tick 0.001",
+    )
 
 
 def test_order_size_at_exactly_min_notional_is_skipped_because_the_amount_rounds_down():

@@ -55,8 +55,12 @@ def test_a_level_at_exactly_the_minimum_or_the_maximum_price_is_placed():
         D("29400.00"),
     ]
     at_max = GridStrategy(config, replace(BTC, max_price=D("29700.00"))).ladder(D(30000))
-    assert [lv.price for lv in at_max.levels] == [D("29700.00"), D("29400.00")]
-    assert at_max.skipped == ()
+    assert [lv.price for lv in at_max.levels] == [D("29400.00")]
+    # 29700.00 is inside the price range, but no take-profit above it can be sent: skipped for that, not the range
+    assert at_max.skipped == (
+        "level 1 at 29700.00: take-profit 29997.00 is above the maximum price 29700.00, which is below the "
+        "break-even 29759.49 after fees; no order size can place this level",
+    )
 
 
 def test_the_ladder_of_an_anchor_is_worked_out_once():

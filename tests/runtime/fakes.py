@@ -124,6 +124,10 @@ def stopped(spec: StrategySpec) -> StrategySpec:
     return replace(spec, running=False)
 
 
+def stopped_cancelling_all(spec: StrategySpec) -> StrategySpec:
+    return replace(spec, running=False, cancel_all_on_stop=True)
+
+
 class FakeEngine:
     """Records what the runner asks of the engine, at which virtual time."""
 

@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 import redis
 
-from tests.runtime.fakes import EPOCH, FakeClock, FakeEngine, FakeSource, edited, make_spec, stopped
+from tests.runtime.fakes import (
+    EPOCH,
+    FakeClock,
+    FakeEngine,
+    FakeSource,
+    edited,
+    make_spec,
+    stopped,
+    stopped_cancelling_all,
+)
 from trading.runtime import coordination as co
 from trading.runtime import runner as runtime
 from trading.runtime.runner import LeaseLost, RunOutcome, StrategyRunner
@@ -100,3 +109,14 @@ def test_a_stop_signal_with_cancel_all_stops_the_engine_at_the_first_poll(redis_
     assert str(result) == "stopped"
     assert engine.stopped == [(0, True)]
     assert co.stop_requested(redis_client, SID) is None  # consumed by the engine that acted on it
+
+
+def test_a_stop_seen_only_in_the_database_cancels_what_it_was_asked_to(redis_client, monkeypatch):
+    """The stop signal never reached Redis: the database check finds the strategy stopped with cancel_all."""
+    clock = FakeClock()
+    source = FakeSource(make_spec(SID), clock, edits={3: stopped_cancelling_all})
+    engine = FakeEngine(clock)
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: engine)
+    result = make_runner(redis_client, clock, source, lock_ttl=3600, poll_interval=0.5).run()
+    assert result.outcome is RunOutcome.STOPPED
+    assert engine.stopped == [(5, True)]  # at the first database check after the stop: take-profits go too

@@ -17,7 +17,10 @@ from trading.stats import trade_stats
 
 
 class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
-    """Executions (fills) of the caller's strategies, newest first."""
+    """The trades (fills) of your strategies, newest first: what was bought and sold, at which price, and the fee.
+
+    Filter by strategy, side, symbol and time (`since`, `until`: ISO 8601).
+    """
 
     model = Fill
     owner_lookup = "strategy__owner"
@@ -30,6 +33,8 @@ class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses=TradeStatsSerializer, filters=True)
     @action(detail=False, methods=["get"])
     def stats(self, request: Request) -> Response:
+        """Totals over your trades, with the same filters as the list: volume, fees and realized profit per
+        currency, wins and losses, and the profit per day (days in the server's TIME_ZONE)."""
         user = request.user
         filterset = TradeFilter(request.query_params, queryset=self.owned(user))
         if not filterset.is_valid():

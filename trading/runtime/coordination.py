@@ -212,6 +212,15 @@ def read_statuses(client: redis.Redis, strategy_ids: Iterable[int]) -> dict[int,
     return statuses
 
 
+def leased_ids(client: redis.Redis, strategy_ids: Iterable[int]) -> set[int]:
+    """Which of the strategies an engine (or a stop job) holds now, in one round trip."""
+    ids = list(strategy_ids)
+    if not ids:
+        return set()
+    holders = cast("list[Any]", client.mget([LOCK_KEY.format(id=sid) for sid in ids]))
+    return {sid for sid, holder in zip(ids, holders, strict=True) if holder is not None}
+
+
 def running_strategy_ids(client: redis.Redis) -> list[int]:
     """Ids with a status hash, found with SCAN (never KEYS, which blocks Redis on a large keyspace)."""
     prefix = RUNNING_KEY.format(id="")

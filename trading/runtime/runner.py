@@ -285,8 +285,11 @@ class StrategyRunner:
                 row = self._read_settings()
                 if isinstance(row, _Unknown):
                     pass  # the database is away: keep the current settings, the stop signal still works
-                elif row is None or not row.running:
+                elif row is None:
                     stop = stop or co.StopMode.CANCEL_BUYS
+                elif not row.running:
+                    # The stop as recorded with desired_state: the signal may never have reached Redis.
+                    stop = stop or (co.StopMode.CANCEL_ALL if row.cancel_all_on_stop else co.StopMode.CANCEL_BUYS)
                 elif row.version != edited_at:
                     edited_at = row.version
                     engine.reconfigure(row.config)

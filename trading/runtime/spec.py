@@ -63,6 +63,8 @@ class StrategySettings:
     running: bool  # the desired state: True while the strategy should run
     version: datetime  # changes with every edit: the engine reconfigures when it does
     config: EngineConfig
+    # Once stopped: whether the stop also cancels the take-profits, as the Redis stop signal would have said.
+    cancel_all_on_stop: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True)

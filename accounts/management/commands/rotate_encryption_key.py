@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.crypto import CredentialKeyError, Keyring, key_id
 from accounts.fields import SealedSecret
-from accounts.models import ExchangeAccount
-from accounts.services import SECRET_FIELDS, rotate_account_keys
+from accounts.models import SECRET_FIELDS, ExchangeAccount
+from accounts.services import rotate_account_keys
 
 
 class Command(BaseCommand):

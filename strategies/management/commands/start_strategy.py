@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
 from aresbot.errors import DomainError
 from strategies.models import Strategy
@@ -25,8 +24,8 @@ class Command(BaseCommand):
                 failed = True
                 continue
             try:
-                with transaction.atomic():
-                    start_strategy(strategy)
+                # No transaction around it: start_strategy asks Redis first and commits its own change.
+                start_strategy(strategy)
             except DomainError as exc:
                 self.stderr.write(f"strategy {sid} ({strategy.name}): {exc.message}")
                 failed = True

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from aresbot.errors import DomainError
 from strategies.models import Strategy
 from strategies.services import stop_strategy
 
@@ -22,7 +23,10 @@ class Command(BaseCommand):
             if strategy is None:
                 missing.append(sid)
                 continue
-            stop_strategy(strategy, cancel_all=cancel_all)
+            try:
+                stop_strategy(strategy, cancel_all=cancel_all)
+            except DomainError as exc:
+                raise CommandError(f"strategy {sid} ({strategy.name}): {exc.message}") from None
             self.stdout.write(f"strategy {sid} ({strategy.name}): stop requested")
         if missing:
             raise CommandError(f"no such strategies: {', '.join(map(str, missing))}")

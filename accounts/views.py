@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from allauth.account import views as allauth_views
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """allauth's password reset where mail can go out (PASSWORD_RESET_BY_EMAIL); elsewhere a page that says to
+    ask an administrator, rather than a form whose mail would fail or never arrive."""
+    if not settings.PASSWORD_RESET_BY_EMAIL:
+        return render(request, "account/password_reset_unavailable.html")
+    response: HttpResponse = allauth_views.password_reset(request)
+    return response
