@@ -6,7 +6,8 @@ Error classes are grouped by the engine's reaction, not by the exchange's wordin
 - `RetryableError` (network, exchange down, timeout, rate limit): the request may or may not have taken effect;
   the engine does not repeat it but reconciles by client order id before it acts again.
 - `OrderRejected` (invalid order, below min notional …): the exchange refused this order and nothing changed.
-- `InsufficientFunds`: refused for lack of free balance; the engine pauses new buys for the tick.
+- `InsufficientFunds`: refused for lack of free balance; the engine holds back the orders that spend that asset
+  until a balance read finds them covered (trading.core.gate).
 - `FatalExchangeError` (authentication, permission): retrying cannot help; the engine stops with the error.
 """
 

@@ -1,4 +1,4 @@
-"""Market rules (tick, step, minimums, fees) shipped with AresBot for the paper exchange.
+"""Market rules (tick, step, minimums, maximums, fees, price band, open-order cap) shipped for the paper exchange.
 
 `data/binance_spot_markets.json` holds common Binance spot symbols taken from Binance's exchangeInfo of
 2021-10-12 (see its "source" field). Rules drift over time; the CCXT adapter reads live ones instead.

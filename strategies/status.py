@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -48,7 +49,9 @@ def parse_status(raw: Mapping[str, str]) -> dict[str, Any]:
     status: dict[str, Any] = {}
     for key in STATUS_FIELDS:
         value = raw.get(key, "")
-        if value == "":
+        if key == "notes":
+            status[key] = _notes(value)
+        elif value == "":
             status[key] = None
         elif key in STATUS_INT_FIELDS:
             status[key] = int(value) if value.lstrip("-").isdigit() else None
@@ -57,6 +60,14 @@ def parse_status(raw: Mapping[str, str]) -> dict[str, Any]:
         else:
             status[key] = value
     return status
+
+
+def _notes(raw: str) -> list[str]:
+    try:
+        found = json.loads(raw) if raw else []
+    except ValueError:
+        return []
+    return [str(line) for line in found] if isinstance(found, list) else []
 
 
 def runtime_view(strategy: StrategyLike, raw: dict[str, str], backoff: str | None = None) -> dict[str, Any]:

@@ -12,7 +12,10 @@ The engine owns an OrderBook (its active orders, trading.core.book), a PositionT
    re-anchor the ladder at the price (trailing up) — decided before the ladder is filled, so that no order is
    placed and canceled within one tick; a daily loss or loss-streak pause instead cancels the untouched buys;
 6. ladder: keep up to grid_levels buys at anchor × (1 − offset% × i), below the price, within the risk limits
-   (none while paused); then a take-profit for a lot that a buy canceled part-filled in step 5 opened;
+   (none while paused); then a take-profit for a lot that a buy canceled part-filled in step 5 opened.
+   Before any order of steps 4 and 6 is drafted, the OrderGate (trading.core.gate) checks the exchange's rules of
+   the moment (open-order cap, price band, position) and what the exchange refused lately (with backoff; for lack
+   of funds until a balance read covers it): what waits is in the status, with the reason;
 7. every `balance_check_every` ticks, compare the base balance with what the open lots and the dust hold;
 8. publish the status. (Lease renewal and the stop signal belong to the runtime around the engine.)
 
@@ -213,13 +216,11 @@ class TradingEngine:
         self.gate.release(self.rules.quote)  # its proceeds came in
 
     def _begin_gate(self, price: Decimal, now: datetime) -> None:
-        buying = sum((o.amount for o in self.book.with_role(Role.GRID_BUY)), ZERO)
-        self.gate.begin(
-            now,
-            price,
-            open_orders=len(self.book) + self.reconciler.foreign_open,
-            position=self.positions.held + self.positions.dust_quantity + buying,
-        )
+        position = ZERO
+        if self.rules.max_position:  # a few markets only: the others need not add up the buys every tick
+            buying = sum((o.amount for o in self.book.with_role(Role.GRID_BUY)), ZERO)
+            position = self.positions.held + self.positions.dust_quantity + buying
+        self.gate.begin(now, price, open_orders=len(self.book) + self.reconciler.foreign_open, position=position)
 
     # --- step 4: exits (stops and take-profits) ----------------------------------------------------------------------
     def _manage_exits(self, price: Decimal, now: datetime) -> None:
