@@ -16,9 +16,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 from accounts.crypto import CredentialKeyError, mask
 from accounts.fields import SecretValue, reveal
 from accounts.forms import ExchangeAccountAdminForm
-from accounts.models import SECRET_FIELDS, ApiToken, ExchangeAccount
+from accounts.models import PRICE_SOURCE_FIELDS, SECRET_FIELDS, ApiToken, ExchangeAccount
 from accounts.services import delete_account
-from aresbot.admin import ServiceDeleteAdmin
+from aresbot.admin import LoadsFirstAdmin, ServiceDeleteAdmin
+from exchanges import registry
+from exchanges.paper.sources import DEFAULT_LIVE_EXCHANGE, PriceSource, PriceSourceKind
+from trading.runtime.markets import exchange_markets
 
 
 def masked(value: SecretValue) -> str:
@@ -36,21 +39,28 @@ _CREDENTIALS_HELP = (
 )
 
 
+_PAPER_HELP = (
+    "Paper accounts only. Their price source is live (the public prices of the price exchange, Binance when "
+    "empty) or replay (a data set shipped with AresBot, replay_speed times faster than real time)."
+)
+
+
 @admin.register(ExchangeAccount)
 @method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="changeform_view")
-class ExchangeAccountAdmin(ServiceDeleteAdmin):
+class ExchangeAccountAdmin(LoadsFirstAdmin, ServiceDeleteAdmin):
     form = ExchangeAccountAdminForm
     list_display = [
         "name",
         "owner",
         "exchange",
+        "price_source",
         "testnet",
         "is_active",
         "api_key_mask",
         "strategy_count",
         "updated_at",
     ]
-    list_filter = ["exchange", "testnet", "is_active"]
+    list_filter = ["exchange", "price_source", "testnet", "is_active"]
     search_fields = ["name", "owner__username", "exchange"]
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]
@@ -67,9 +77,25 @@ class ExchangeAccountAdmin(ServiceDeleteAdmin):
             credentials = [(f"{field}_stored", field, f"clear_{field}") for field in SECRET_FIELDS]
             times = ["created_at", "updated_at"]
         return [
-            (None, {"fields": ["owner", "name", "exchange", "testnet", "is_active", "paper_balances", *times]}),
+            (None, {"fields": ["owner", "name", "exchange", "testnet", "is_active", *times]}),
+            ("Paper trading", {"fields": ["paper_balances", *PRICE_SOURCE_FIELDS], "description": _PAPER_HELP}),
             ("Credentials", {"fields": credentials, "description": _CREDENTIALS_HELP}),
         ]
+
+    def preload(self, request: HttpRequest, object_id: str | None) -> None:
+        """The markets of a paper account's new live price source, for the check of its strategies' symbols."""
+        if object_id is None or not object_id.isdigit():
+            return
+        if request.POST.get("exchange", "").strip().lower() != registry.PAPER:
+            return
+        account = ExchangeAccount.objects.filter(pk=object_id).first()
+        if account is None or not account.is_paper or not account.strategies.exists():
+            return
+        if request.POST.get("price_source", "").strip().lower() not in ("", PriceSourceKind.LIVE):
+            return  # a replay's markets are its data set's symbols: nothing to load
+        exchange = request.POST.get("price_exchange", "").strip().lower() or DEFAULT_LIVE_EXCHANGE
+        if account.paper_prices() != PriceSource(PriceSourceKind.LIVE, exchange=exchange):
+            exchange_markets(exchange)
 
     @admin.display(description="API key")
     def api_key_mask(self, obj: ExchangeAccount) -> str:

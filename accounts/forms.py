@@ -8,7 +8,9 @@ from typing import Any
 from django import forms
 
 from accounts.crypto import CredentialKeyError
-from accounts.models import SECRET_FIELDS, ExchangeAccount
+from accounts.models import PRICE_SOURCE_FIELDS, SECRET_FIELDS, ExchangeAccount
+from aresbot.admin import LoadsFirstForm
+from exchanges.paper.sources import DATASETS
 
 _LABELS = {"api_key": "API key", "api_secret": "API secret", "passphrase": "API passphrase"}
 
@@ -30,7 +32,7 @@ def _clear_box(label: str) -> forms.BooleanField:
     return forms.BooleanField(label=f"Clear the stored {label}", required=False)
 
 
-class ExchangeAccountAdminForm(forms.ModelForm):
+class ExchangeAccountAdminForm(LoadsFirstForm):
     api_key = _credential_input(_LABELS["api_key"])
     api_secret = _credential_input(_LABELS["api_secret"])
     passphrase = _credential_input(_LABELS["passphrase"])
@@ -40,7 +42,21 @@ class ExchangeAccountAdminForm(forms.ModelForm):
 
     class Meta:
         model = ExchangeAccount
-        fields = ["owner", "name", "exchange", "testnet", "paper_balances", "is_active", *SECRET_FIELDS]
+        fields = [
+            "owner",
+            "name",
+            "exchange",
+            "testnet",
+            "paper_balances",
+            *PRICE_SOURCE_FIELDS,
+            "is_active",
+            *SECRET_FIELDS,
+        ]
+        widgets = {
+            "replay_dataset": forms.Select(
+                choices=[("", "---------"), *((name, f"{name}: {d.description}") for name, d in DATASETS.items())]
+            )
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -3,25 +3,41 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.crypto import CredentialKeyError
 from accounts.errors import AccountCannotTrade
 from accounts.fields import EncryptedTextField, SealedSecret, reveal
 from exchanges import registry
+from exchanges.models import PaperBookRecord
+from exchanges.paper.sources import (
+    DATASETS,
+    DEFAULT_LIVE_EXCHANGE,
+    MAX_REPLAY_SPEED,
+    MIN_REPLAY_SPEED,
+    PriceSource,
+    PriceSourceKind,
+)
+from exchanges.paper.store import book_key
 from trading.runtime.spec import AccountSpec
+
+if TYPE_CHECKING:
+    from trading.runtime.markets import MarketList
 
 ASSET_RE = re.compile(r"^[A-Z0-9]{1,20}$")
 MAX_CREDENTIAL_LENGTH = 512
 MAX_PAPER_BALANCE = Decimal("1e15")
 MAX_PAPER_ASSETS = 20
+# A paper account's price source; a real exchange account trades at its exchange's prices and has none of them.
+PRICE_SOURCE_FIELDS = ("price_source", "price_exchange", "replay_dataset", "replay_speed")
 SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 
 
@@ -39,6 +55,36 @@ class ExchangeAccount(models.Model):
     testnet = models.BooleanField(default=False, help_text="Trade on the exchange's testnet/sandbox.")
     paper_balances = models.JSONField(
         default=dict, blank=True, help_text='Paper accounts only: starting balances, e.g. {"USDT": "10000"}.'
+    )
+    price_source = models.CharField(
+        max_length=10,
+        choices=[(k.value, k.value) for k in PriceSourceKind],
+        blank=True,
+        default="",
+        help_text="Paper accounts only: where the prices come from. live: an exchange's public prices "
+        f"(price_exchange, default {DEFAULT_LIVE_EXCHANGE}); replay: a candle data set shipped with AresBot "
+        "(replay_dataset) at replay_speed times real time. Empty on a paper account means live.",
+    )
+    price_exchange = models.CharField(
+        max_length=50,
+        blank=True,
+        default="",
+        help_text=f"Paper accounts with live prices: the exchange whose public prices they follow (a CCXT id, "
+        f"default {DEFAULT_LIVE_EXCHANGE}); its markets are the symbols the account can trade.",
+    )
+    replay_dataset = models.CharField(
+        max_length=50,
+        blank=True,
+        default="",
+        help_text="Paper accounts replaying candles: the name of a candle data set shipped with AresBot.",
+    )
+    replay_speed = models.DecimalField(
+        max_digits=9,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=f"Paper accounts replaying candles: data time per real time, {MIN_REPLAY_SPEED:f} to "
+        f"{MAX_REPLAY_SPEED:f} (default 1).",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -60,7 +106,13 @@ class ExchangeAccount(models.Model):
                 self.check_credentials_readable()
             except CredentialKeyError as exc:
                 raise CredentialKeyError(f"nothing was saved: {exc}") from None
-        super().save(*args, **kwargs)
+        with transaction.atomic():
+            changed = self._changed_price_field(self._stored()) is not None
+            super().save(*args, **kwargs)
+            if changed:
+                # The paper book keeps the feed each symbol was first traded on (so every process and a failover
+                # see one price path); a new source must replace it, or the change would never take effect.
+                PaperBookRecord.objects.filter(key=book_key(self.pk)).update(feeds={})
 
     @property
     def is_paper(self) -> bool:
@@ -87,6 +139,7 @@ class ExchangeAccount(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
+        stored = self._stored()
         self.name = (self.name or "").strip()
         if not self.name:
             errors["name"] = "Name is required (1 to 100 characters)."
@@ -108,15 +161,21 @@ class ExchangeAccount(models.Model):
             if same_name.exists():
                 errors["name"] = f"You already have an account named {self.name!r}."
         if "exchange" not in errors:
-            errors.update(self._clean_for_exchange())
-            if self.pk is not None and "exchange" not in errors:
-                before = ExchangeAccount.objects.filter(pk=self.pk).values_list("exchange", flat=True).first()
-                if before is not None and before != self.exchange and self.strategies.exists():
-                    errors["exchange"] = "The exchange of an account that has strategies cannot change."
+            errors.update(self._clean_for_exchange(stored))
+            if stored and "exchange" not in errors and stored["exchange"] != self.exchange and self.strategies.exists():
+                errors["exchange"] = "The exchange of an account that has strategies cannot change."
+        if not errors:
+            errors.update(self._clean_price_change(stored))
         if errors:
             raise ValidationError(errors)
 
-    def _clean_for_exchange(self) -> dict[str, str]:
+    def _stored(self) -> dict[str, Any]:
+        """The row as it is in the database (empty for a new account): what this change changes."""
+        if self.pk is None:
+            return {}
+        return ExchangeAccount.objects.filter(pk=self.pk).values("exchange", *PRICE_SOURCE_FIELDS).first() or {}
+
+    def _clean_for_exchange(self, stored: dict[str, Any]) -> dict[str, str]:
         errors: dict[str, str] = {}
         if self.is_paper:
             for field in ("api_key", "api_secret", "passphrase"):
@@ -128,11 +187,13 @@ class ExchangeAccount(models.Model):
                 self.paper_balances = normalize_balances(self.paper_balances)
             except ValidationError as exc:
                 errors["paper_balances"] = exc.messages[0]
+            errors.update(self._clean_price_source(stored))
             return errors
         if self.paper_balances is None:
             self.paper_balances = {}  # none: a form's "null" for an account that has no starting balances
         if self.paper_balances:
             errors["paper_balances"] = "Only paper accounts have starting balances."
+        errors.update(self._refuse_unmeant(stored, PRICE_SOURCE_FIELDS, "Only paper accounts have a price source."))
         if self.testnet and not registry.has_sandbox(self.exchange):
             errors["testnet"] = f"{self.exchange} has no testnet/sandbox that AresBot can use: switch testnet off."
         needs = registry.credential_needs(self.exchange)
@@ -145,6 +206,93 @@ class ExchangeAccount(models.Model):
                 errors[field] = f"{self.exchange} requires this credential."
         return errors
 
+    def _refuse_unmeant(self, stored: dict[str, Any], fields: tuple[str, ...], message: str) -> dict[str, str]:
+        """Fields this kind of account gives no meaning: a value sent now is refused naming the field; one left
+        over from before (a paper account made a Binance one, a replay made live) is dropped, so that switching
+        needs no clean-up first."""
+        errors: dict[str, str] = {}
+        for field in fields:
+            value = getattr(self, field)
+            if value in ("", None):
+                continue
+            if stored.get(field) == value:
+                setattr(self, field, None if field == "replay_speed" else "")
+            else:
+                errors[field] = message
+        return errors
+
+    def _clean_price_source(self, stored: dict[str, Any]) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        self.price_source = str(self.price_source or PriceSourceKind.LIVE).strip().lower()
+        if self.price_source == PriceSourceKind.LIVE:
+            self.price_exchange = (self.price_exchange or DEFAULT_LIVE_EXCHANGE).strip().lower()
+            if self.price_exchange == registry.PAPER or not registry.is_supported(self.price_exchange):
+                errors["price_exchange"] = (
+                    f"Unknown exchange {self.price_exchange!r}: name a CCXT exchange id such as "
+                    f"{DEFAULT_LIVE_EXCHANGE!r} whose public prices the account follows."
+                )
+            only_replay = "Only a replay price source has this."
+            errors.update(self._refuse_unmeant(stored, ("replay_dataset", "replay_speed"), only_replay))
+        elif self.price_source == PriceSourceKind.REPLAY:
+            names = ", ".join(sorted(DATASETS))
+            if not self.replay_dataset:
+                errors["replay_dataset"] = f"A replay needs a data set: one of {names}."
+            elif self.replay_dataset not in DATASETS:
+                errors["replay_dataset"] = f"Unknown data set {self.replay_dataset!r}: choose one of {names}."
+            if self.replay_speed is None:
+                self.replay_speed = Decimal(1)
+            speed = self.replay_speed
+            if isinstance(speed, Decimal) and not (speed.is_finite() and MIN_REPLAY_SPEED <= speed <= MAX_REPLAY_SPEED):
+                errors["replay_speed"] = (
+                    f"Must be between {MIN_REPLAY_SPEED:f} and {MAX_REPLAY_SPEED:f} times real time."
+                )
+            errors.update(self._refuse_unmeant(stored, ("price_exchange",), "Only a live price source has this."))
+        else:
+            errors["price_source"] = "Must be live or replay."
+        return errors
+
+    def _changed_price_field(self, stored: dict[str, Any]) -> str | None:
+        """The field naming a change of this paper account's price source, None when the source stays the same."""
+        if stored.get("exchange") != registry.PAPER or not self.is_paper:
+            return None
+        if price_source_of(stored) == self.paper_prices():
+            return None
+        return next((f for f in PRICE_SOURCE_FIELDS if stored.get(f) != getattr(self, f)), "price_source")
+
+    def _clean_price_change(self, stored: dict[str, Any]) -> dict[str, str]:
+        """A paper account's strategies trade at its source's prices: none may be running when it changes, and the
+        new source must have every market they trade."""
+        field = self._changed_price_field(stored)
+        if field is None:
+            return {}
+        from strategies.choices import DesiredState  # the account's strategies, read here only
+
+        strategies = list(self.strategies.values_list("name", "symbol", "desired_state"))
+        running = [name for name, _, state in strategies if state == DesiredState.RUNNING]
+        if running:
+            names = ", ".join(repr(n) for n in running)
+            return {field: f"Stop the account's strategies before changing its price source (running: {names})."}
+        if not strategies:
+            return {}
+        markets = self.markets()
+        missing = [f"{name!r} ({symbol})" for name, symbol, _ in strategies if symbol not in markets.symbols]
+        if missing:
+            return {field: f"{markets.venue} has no market for the strategies {', '.join(missing)}."}
+        return {}
+
+    def paper_prices(self) -> PriceSource | None:
+        """The price source of a paper account (None for a real exchange's), as the runtime builds its feed."""
+        if not self.is_paper:
+            return None
+        return price_source_of({field: getattr(self, field) for field in PRICE_SOURCE_FIELDS})
+
+    def markets(self) -> MarketList:
+        """The markets a strategy on this account can trade (cached; MarketsUnavailable when they cannot be
+        loaded): the exchange's, or a paper account's price source's."""
+        from trading.runtime.markets import markets_for
+
+        return markets_for(self.exchange, testnet=self.testnet, prices=self.paper_prices())
+
     def exchange_spec(self) -> AccountSpec:
         """What the runtime's exchange factory needs to trade on this account, credentials revealed."""
         return AccountSpec(
@@ -153,6 +301,7 @@ class ExchangeAccount(models.Model):
             exchange=self.exchange,
             testnet=self.testnet,
             paper_balances=dict(self.paper_balances),
+            prices=self.paper_prices(),
             api_key=reveal(self.api_key),
             secret=reveal(self.api_secret),
             passphrase=reveal(self.passphrase),
@@ -161,6 +310,18 @@ class ExchangeAccount(models.Model):
     def credential_key_ids(self) -> set[str]:
         values: list[object] = [self.api_key, self.api_secret, self.passphrase]
         return {v.key_id for v in values if isinstance(v, SealedSecret)}
+
+
+def price_source_of(values: Mapping[str, Any]) -> PriceSource:
+    """A paper account's source from its fields; empty ones take their defaults (live prices from Binance)."""
+    if values.get("price_source") == PriceSourceKind.REPLAY:
+        return PriceSource(
+            PriceSourceKind.REPLAY,
+            exchange="",
+            dataset=values.get("replay_dataset") or "",
+            speed=values.get("replay_speed") or Decimal(1),
+        )
+    return PriceSource(PriceSourceKind.LIVE, exchange=values.get("price_exchange") or DEFAULT_LIVE_EXCHANGE)
 
 
 def normalize_balances(raw: Any) -> dict[str, str]:

@@ -12,8 +12,10 @@ from accounts.crypto import Keyring
 from accounts.errors import AccountInUse
 from accounts.fields import SealedSecret
 from accounts.models import SECRET_FIELDS, ExchangeAccount
+from aresbot.redis import get_redis
 from exchanges.base import Balance, ExchangeError, FatalExchangeError, OrderRejected
 from exchanges.models import PaperBookRecord
+from exchanges.paper.sources import PriceSource, PriceSourceKind
 from exchanges.paper.store import book_key
 
 if TYPE_CHECKING:
@@ -60,7 +62,6 @@ API_MAX_WAIT = 5.0  # an API request waits this long at most for the shared rate
 
 def _api_exchange(account: ExchangeAccount) -> CcxtExchange:
     # Imported here: CCXT costs ~0.4 s to import, and most web requests never talk to an exchange.
-    from aresbot.redis import get_redis
     from exchanges.backoff import Backoff
     from exchanges.ccxt.ratelimit import SharedRateLimiter
     from trading.runtime.factory import ccxt_exchange_for
@@ -71,13 +72,13 @@ def _api_exchange(account: ExchangeAccount) -> CcxtExchange:
 
 
 def verify_account(account: ExchangeAccount) -> Verification:
-    """Can this account's key read the balance and trade? A paper account always can."""
+    """Can this account's key read the balance and trade? A paper account: can its price source be read?"""
     from exchanges.ccxt.errors import Reason, reason_of
     from exchanges.ccxt.verify import Verification, verify
     from trading.runtime.factory import outbound_ip
 
     if account.is_paper:
-        return Verification(True, account.exchange, assets=len(paper_balances(account)))
+        return verify_paper_prices(account)
     try:
         result = verify(_api_exchange(account))
     except ExchangeError as exc:
@@ -85,6 +86,45 @@ def verify_account(account: ExchangeAccount) -> Verification:
     if result.reason in (Reason.IP_NOT_WHITELISTED, Reason.KEY_OR_IP_REJECTED) and outbound_ip() != "shared":
         result = replace(result, detail=f"{result.detail} (this server's outbound IP: {outbound_ip()})")
     return result
+
+
+def verify_paper_prices(account: ExchangeAccount) -> Verification:
+    """A paper account trades when its price source gives prices: the replay's data set loads, or the live
+    exchange answers a ticker for each symbol the account's strategies trade (or for one of its markets)."""
+    from exchanges.backoff import Backoff
+    from exchanges.ccxt.errors import Reason, reason_of
+    from exchanges.ccxt.ratelimit import SharedRateLimiter
+    from exchanges.ccxt.verify import Verification
+    from trading.runtime.factory import public_exchange
+
+    assets = len(paper_balances(account))
+    prices = account.paper_prices() or PriceSource()
+    if prices.kind == PriceSourceKind.REPLAY:
+        try:
+            candles = prices.replay.load()
+        except (KeyError, OSError, ValueError, ArithmeticError) as exc:
+            detail = f"The price source, data set {prices.dataset!r}, cannot be read: {exc}"
+            return Verification(False, account.exchange, Reason.DATA_SET_UNREADABLE, detail, assets)
+        first, last = candles[0].open_time, candles[-1].open_time
+        detail = (
+            f"Replays {prices.replay.symbol} from data set {prices.dataset}: {len(candles)} candles, "
+            f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC, at {prices.speed.normalize():f} times real time."
+        )
+        return Verification(True, account.exchange, detail=detail, assets=assets)
+    symbols = sorted(set(account.strategies.values_list("symbol", flat=True)))
+    try:
+        limiter = SharedRateLimiter(get_redis(), max_wait=API_MAX_WAIT)
+        exchange = public_exchange(prices.exchange, limiter=limiter, backoff=Backoff(attempts=1))
+        if not symbols:
+            exchange.load_markets()
+            listed = sorted(exchange.client.markets)
+            symbols = ["BTC/USDT"] if "BTC/USDT" in listed else listed[:1]
+        quotes = [f"{symbol} at {exchange.fetch_price(symbol):f}" for symbol in symbols]
+    except ExchangeError as exc:
+        detail = f"The price source, {prices.exchange}'s public prices, cannot be read: {exc}"
+        return Verification(False, account.exchange, reason_of(exc), detail, assets)
+    detail = f"Live prices from {prices.exchange}: {', '.join(quotes) or 'no market listed'}."
+    return Verification(bool(quotes), account.exchange, Reason.OK if quotes else Reason.EXCHANGE_ERROR, detail, assets)
 
 
 def paper_balances(account: ExchangeAccount) -> dict[str, Balance]:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.utils import quote
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from aresbot.errors import DomainError
+from aresbot.errors import DomainError, ServiceUnavailable
+from trading.runtime.markets import remembered
 
 
 def plain(value: Decimal | None) -> str | None:
@@ -79,3 +81,39 @@ class ServiceDeleteAdmin(admin.ModelAdmin):
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return None
+
+
+class LoadsFirstForm(forms.ModelForm):
+    """A model whose rules need something that cannot be had now (an exchange's markets) shows that as a form
+    error, where the API answers 503, instead of a server error."""
+
+    def full_clean(self) -> None:
+        try:
+            super().full_clean()
+        except ServiceUnavailable as exc:
+            self.add_error(None, exc.message)
+
+
+class LoadsFirstAdmin(admin.ModelAdmin):
+    """Django validates a change form inside the transaction that saves it; what the model's rules need from the
+    network (an exchange's market list) is loaded before that transaction opens (`preload`), and the rules read
+    the remembered outcome instead of holding the transaction across the request."""
+
+    def preload(self, request: HttpRequest, object_id: str | None) -> None:
+        raise NotImplementedError
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with remembered():
+            try:
+                self.preload(request, object_id)
+            except ServiceUnavailable:
+                pass  # remembered: the form reports it
+            return super().changeform_view(request, object_id, form_url, extra_context)

@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.fields import SkipField
 
 from aresbot.api import Conflict, django_errors_to_drf
+from aresbot.errors import ServiceUnavailable
 
 
 # Runs the model's own full_clean() on the would-be instance, so the API and the admin reject the same input with
@@ -19,6 +20,9 @@ from aresbot.api import Conflict, django_errors_to_drf
 # show a docstring to the API's users as the description of every subclass.)
 class ValidatedModelSerializer(serializers.ModelSerializer):
     owner_field = "owner"
+    # Fields clean() may fill in or clear even when the request did not send them (defaults that depend on other
+    # fields, values another field's change made meaningless): what it decided is saved too.
+    normalized_fields: tuple[str, ...] = ()
 
     def to_internal_value(self, data: Any) -> Any:
         try:
@@ -30,7 +34,11 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
             # rules too, so that one answer lists every field to fix.
             errors = dict(exc.detail)
             attrs = self._readable_fields_of(data, skip=errors)
-            errors.update({k: v for k, v in self._model_errors(attrs, unreadable=errors).items() if k not in errors})
+            try:
+                model_errors = self._model_errors(attrs, unreadable=errors)
+            except ServiceUnavailable:
+                model_errors = {}  # what needs a service (a symbol's market) is checked once these are fixed
+            errors.update({k: v for k, v in model_errors.items() if k not in errors})
             raise ValidationError(errors) from None
 
     def _readable_fields_of(self, data: Mapping[str, Any], skip: Collection[str]) -> dict[str, Any]:
@@ -49,7 +57,7 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
         if errors:
             raise ValidationError(errors)
         # clean() normalises some values (stripped names, upper-case symbols); keep what it decided.
-        return {name: getattr(instance, name) for name in attrs}
+        return {name: getattr(instance, name) for name in (*attrs, *self.normalized_fields)}
 
     def _model_errors(self, attrs: dict[str, Any], unreadable: Iterable[str]) -> dict[str, Any]:
         return self._cleaned(attrs, unreadable)[1]

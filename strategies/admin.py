@@ -6,7 +6,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from aresbot.admin import ServiceDeleteAdmin
+from accounts.models import ExchangeAccount
+from aresbot.admin import LoadsFirstAdmin, LoadsFirstForm, ServiceDeleteAdmin
 from aresbot.errors import DomainError
 from strategies.models import Strategy
 from strategies.services import delete_strategy, start_strategy, stop_strategy
@@ -18,7 +19,8 @@ _HISTORY_WITH_STRATEGY = {str(model._meta.verbose_name) for model in (Order, Fil
 
 
 @admin.register(Strategy)
-class StrategyAdmin(ServiceDeleteAdmin):
+class StrategyAdmin(LoadsFirstAdmin, ServiceDeleteAdmin):
+    form = LoadsFirstForm
     list_display = [
         "name",
         "owner",
@@ -69,6 +71,20 @@ class StrategyAdmin(ServiceDeleteAdmin):
     ]
 
     actions = ["delete_selected", "start_selected", "stop_selected"]
+
+    def preload(self, request: HttpRequest, object_id: str | None) -> None:
+        """The markets of the account a new or moved strategy names, for Strategy.clean() to check its symbol."""
+        account_id = request.POST.get("account", "")
+        symbol = request.POST.get("symbol", "").strip().upper()
+        if not account_id.isdigit():
+            return
+        if object_id is not None and object_id.isdigit():
+            stored = Strategy.objects.filter(pk=object_id).values_list("symbol", "account_id").first()
+            if stored == (symbol, int(account_id)):
+                return
+        account = ExchangeAccount.objects.filter(pk=account_id).first()
+        if account is not None:
+            account.markets()
 
     @admin.action(permissions=["change"], description="Start selected strategies")
     def start_selected(self, request: HttpRequest, queryset: QuerySet[Strategy]) -> None:

@@ -3,11 +3,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from aresbot.errors import ServiceUnavailable
 from strategies.choices import DesiredState
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")
@@ -146,15 +148,34 @@ class Strategy(models.Model):
             same_name = Strategy.objects.filter(owner_id=self.owner_id, name__iexact=self.name).exclude(pk=self.pk)
             if same_name.exists():
                 errors["name"] = f"You already have a strategy named {self.name!r}."
-        if self.pk is not None:
-            errors.update(self._clean_running_change())
+        before = self._stored()
+        if before is not None:
+            errors.update(self._clean_running_change(before))
+        if not errors.keys() & {"symbol", "account"} and self.account_id is not None:
+            moved = before is None or (before["symbol"], before["account_id"]) != (self.symbol, self.account_id)
+            # Only a new market is checked: an edit of the grid or the risk rules must work while the exchange is
+            # down, and a market delisted since is the engine's to report.
+            if moved:
+                try:
+                    refusal = self.account.markets().refusal(self.symbol)
+                except ServiceUnavailable:
+                    if errors:
+                        raise ValidationError(errors) from None  # what is wrong already, rather than "try later"
+                    raise
+                if refusal:
+                    errors["symbol"] = refusal
         if errors:
             raise ValidationError(errors)
 
-    def _clean_running_change(self) -> dict[str, str]:
+    def _stored(self) -> dict[str, Any] | None:
+        if self.pk is None:
+            return None
+        row = Strategy.objects.filter(pk=self.pk).values("symbol", "account_id", "desired_state").first()
+        return None if row is None else dict(row)
+
+    def _clean_running_change(self, before: dict[str, Any]) -> dict[str, str]:
         """A running engine trades one market on one account; moving it under the engine would strand orders."""
-        before = Strategy.objects.filter(pk=self.pk).values("symbol", "account_id", "desired_state").first()
-        if before is None or before["desired_state"] != DesiredState.RUNNING:
+        if before["desired_state"] != DesiredState.RUNNING:
             return {}
         errors = {}
         if before["symbol"] != self.symbol:

@@ -6,13 +6,39 @@ from typing import Any
 
 import pytest
 import redis
+import requests
 from django.contrib.auth.models import User
 from pytest_django.fixtures import Settings
+from requests.adapters import BaseAdapter
 from rest_framework.test import APIClient
 
 from aresbot.redis import get_redis, reset_clients
+from exchanges.ccxt.client import forget_markets, use_transport
+from tests.ccxt.fake_binance import FakeBinance
 from tests.factories import make_user
 from tests.processes import RedisServer
+
+
+class Offline(BaseAdapter):
+    """Any exchange but Binance, as the test suite sees it: unreachable."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        raise requests.exceptions.ConnectionError(f"no network in the tests: {request.method} {request.url}")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def offline_exchanges() -> Iterator[FakeBinance]:
+    """No test reaches an exchange: every CCXT client answers from a fake Binance built on recorded responses
+    (tests/fixtures/binance, so Binance's markets are its real ones), and any other exchange is unreachable. The
+    adapter's own tests mount a fake of their own over this one (`transport` in tests/ccxt/conftest.py)."""
+    fake = FakeBinance()
+    forget_markets()  # the adapter's per-process copy of the markets: each test's fake answers for its own
+    with use_transport(lambda exchange_id, testnet: fake if exchange_id == "binance" else Offline()):
+        yield fake
+    forget_markets()
 
 
 @pytest.fixture

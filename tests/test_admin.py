@@ -120,6 +120,7 @@ def as_form(values: dict[str, Any]) -> dict[str, Any]:
         ("stop_loss_pct", {"stop_loss_pct": "100"}),
         ("cooldown_minutes", {"cooldown_minutes": 0, "max_consecutive_losses": 3}),
         ("symbol", {"symbol": "BTCUSDT"}),
+        ("symbol", {"symbol": "FOO/BAR"}),
         ("buy_offset_pct", {"buy_offset_pct": "10", "grid_levels": 10}),
     ],
 )
@@ -147,6 +148,21 @@ def test_the_strategy_admin_rejects_what_the_api_rejects_with_the_same_message(w
         ("api_key", {"exchange": "paper", "paper_balances": {"USDT": "10000"}, "api_key": API_KEY}),
         ("api_secret", {"exchange": "binance", "api_key": API_KEY}),
         ("api_key", {"exchange": "binance", "api_key": f" {API_KEY}", "api_secret": API_SECRET}),
+        ("price_source", {"exchange": "binance", "api_key": API_KEY, "api_secret": API_SECRET, "price_source": "live"}),
+        (
+            "replay_dataset",
+            {"exchange": "paper", "paper_balances": {"USDT": "1"}, "price_source": "replay", "replay_dataset": "x"},
+        ),
+        (
+            "replay_speed",
+            {
+                "exchange": "paper",
+                "paper_balances": {"USDT": "1"},
+                "price_source": "replay",
+                "replay_dataset": "BTCUSDT-1m-2022-05-05",
+                "replay_speed": "0",
+            },
+        ),
     ],
 )
 def test_the_account_admin_rejects_what_the_api_rejects_with_the_same_message(web, api, admin_alice, field, values):

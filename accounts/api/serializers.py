@@ -9,8 +9,9 @@ from rest_framework import serializers
 
 from accounts.crypto import CredentialKeyError, mask
 from accounts.fields import reveal
-from accounts.models import ApiToken, ExchangeAccount
+from accounts.models import PRICE_SOURCE_FIELDS, ApiToken, ExchangeAccount
 from aresbot.serializers import JSONField, ValidatedModelSerializer
+from exchanges.paper.sources import DATASETS
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def _credential_input(label: str) -> serializers.CharField:
 class ExchangeAccountSerializer(ValidatedModelSerializer):
     """An exchange account: the exchange (or paper trading) and its API credentials, shown masked."""
 
+    normalized_fields = PRICE_SOURCE_FIELDS
     api_key = _credential_input("API key")
     api_secret = _credential_input("API secret")
     passphrase = _credential_input("API passphrase (OKX, KuCoin …)")
@@ -75,6 +77,14 @@ class ExchangeAccountSerializer(ValidatedModelSerializer):
     credentials_error = _CredentialsError()
     paper_balances = JSONField(
         required=False, help_text='Paper accounts only: starting balances, e.g. {"USDT": "10000"}.'
+    )
+    replay_dataset = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=50,
+        help_text="Paper accounts replaying candles: the data set, one of "
+        + "; ".join(f"{name} ({d.symbol}): {d.description}" for name, d in sorted(DATASETS.items()))
+        + ". Its symbol is the one market such an account trades.",
     )
     strategy_count = serializers.IntegerField(read_only=True)
 
@@ -86,6 +96,10 @@ class ExchangeAccountSerializer(ValidatedModelSerializer):
             "exchange",
             "testnet",
             "paper_balances",
+            "price_source",
+            "price_exchange",
+            "replay_dataset",
+            "replay_speed",
             "is_active",
             "api_key",
             "api_secret",
@@ -137,9 +151,13 @@ class AccountVerificationSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Why not, when ok is false: bad_key, key_or_ip_rejected (Binance -2015: wrong key, IP not "
         "whitelisted or missing permission), ip_not_whitelisted, no_trade_permission, unreachable, rate_limited, "
-        "clock_skew, exchange_error.",
+        "clock_skew, exchange_error; for a paper account, why its price source cannot be read (unreachable, "
+        "rate_limited, exchange_error for live prices; data_set_unreadable for a replay).",
     )
-    detail = serializers.CharField(help_text="A message for people; it never contains credentials.")
+    detail = serializers.CharField(
+        help_text="A message for people; it never contains credentials. For a paper account: what its price source "
+        "gives (the prices read, or the replayed data set)."
+    )
     warnings = serializers.ListField(child=serializers.CharField())
 
     def to_representation(self, instance: Any) -> dict[str, Any]:

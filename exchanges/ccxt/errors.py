@@ -70,6 +70,7 @@ class Reason(StrEnum):
     INSUFFICIENT_FUNDS = "insufficient_funds"
     INVALID_ORDER = "invalid_order"
     EXCHANGE_ERROR = "exchange_error"
+    DATA_SET_UNREADABLE = "data_set_unreadable"  # a paper account's replay: its candle file cannot be read
 
 
 # --- scrubbing ------

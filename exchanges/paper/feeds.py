@@ -381,7 +381,7 @@ def load_json_candles(path: Path) -> list[Candle]:
     return candles
 
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"  # exchanges/data
 
 
 def load_candles(path: Path | str) -> list[Candle]:

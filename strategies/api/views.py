@@ -34,6 +34,10 @@ class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
     filterset_class = StrategyFilter
     # Errors only these operations answer (aresbot/schema.py adds the ones every operation shares).
     schema_errors = {
+        # 503: the markets of the account's exchange, against which a new symbol is checked, cannot be loaded.
+        "create": (503,),
+        "update": (503,),
+        "partial_update": (503,),
         "destroy": (409,),
         "start": (409, 503),
         "stop": (503,),

@@ -78,18 +78,6 @@ def test_a_key_that_may_withdraw_or_has_no_ip_restriction_verifies_with_warnings
     assert "may withdraw funds" in body["warnings"][1]
 
 
-def test_a_paper_account_verifies_ok(alice, alice_client):
-    account = make_paper_account(alice)
-    assert verify(alice_client, account) == {
-        "ok": True,
-        "exchange": "paper",
-        "assets": 1,
-        "reason": None,
-        "detail": "",
-        "warnings": [],
-    }
-
-
 def test_the_balance_lists_non_zero_assets_as_decimal_strings(alice_client, binance_account, transport):
     transport.balances["USDT"] = [D("9710.5"), D("289.5")]
     r = alice_client.get(f"/api/accounts/{binance_account.pk}/balance")

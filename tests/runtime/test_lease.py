@@ -143,3 +143,30 @@ def test_an_engine_that_fails_shows_why_backs_off_and_frees_the_lease(alice, red
     assert (status["status"], status["last_error"]) == ("error", "RuntimeError: a bug in the engine")
     assert co.backoff_error(redis_client, strategy.pk) == "RuntimeError: a bug in the engine"
     assert lock_holder(redis_client, strategy) is None
+
+
+def test_redis_failing_right_after_the_engine_started_does_not_end_the_run(alice, redis_client, monkeypatch):
+    """The failure count is cleared once the engine is up; Redis refusing that one call is not the end of the run."""
+
+    def refused(client: redis.Redis, strategy_id: int) -> None:
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(co, "clear_failures", refused)
+    strategy = still_strategy(alice)
+    with RunnerThread(runtime.StrategyRunner(strategy.pk, "job-1", client=redis_client)) as run:
+        wait_until(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
+        co.raise_stop(redis_client, strategy.pk, 60)
+        assert run.result() == "stopped"
+    assert book_orders(strategy, status="canceled").count() == 3
+
+
+def test_an_engine_failing_while_redis_is_away_ends_with_its_own_error(alice, redis_client, monkeypatch):
+    def refused(client: redis.Redis, strategy_id: int, error: str) -> int:
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _BrokenEngine())
+    monkeypatch.setattr(co, "record_failure", refused)
+    strategy = still_strategy(alice)
+    with pytest.raises(RuntimeError, match="a bug in the engine"):
+        runtime.StrategyRunner(strategy.pk, "job-1", client=redis_client).run()
+    assert lock_holder(redis_client, strategy) is None

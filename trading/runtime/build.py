@@ -17,13 +17,8 @@ from exchanges.clock import Clock, SystemClock
 from trading.core.engine import TradingEngine
 from trading.core.types import StatusBoard
 from trading.journal import OrmJournal
-from trading.runtime.factory import build_exchange
+from trading.runtime.factory import build_exchange, price_feed_spec
 from trading.runtime.spec import StrategySpec
-
-
-def default_feed_spec(symbol: str) -> dict[str, Any]:
-    """A paper account follows Binance's live public price unless its book already names another feed."""
-    return {"kind": "ticker", "exchange": "binance", "symbol": symbol}
 
 
 def build_engine(
@@ -36,11 +31,12 @@ def build_engine(
 ) -> TradingEngine:
     """The engine of a strategy on its account's exchange: CCXT for a real exchange, the paper book otherwise.
 
-    `wrap_exchange` lets the runtime put its lease fence between the engine and the exchange."""
+    A paper book prices the symbol from the account's price source unless it already names a feed for it, or
+    `feed_spec` names another (manage.py run_strategy --feed). `wrap_exchange` lets the runtime put its lease
+    fence between the engine and the exchange."""
     clock = clock or SystemClock()
-    exchange = build_exchange(
-        spec.account, clock=clock, feed_specs={spec.symbol: feed_spec or default_feed_spec(spec.symbol)}
-    )
+    wanted = feed_spec or price_feed_spec(spec.account, spec.symbol, clock.now())
+    exchange = build_exchange(spec.account, clock=clock, feed_specs={spec.symbol: wanted})
     return TradingEngine(
         spec.config,
         exchange=wrap_exchange(exchange) if wrap_exchange else exchange,

@@ -10,6 +10,7 @@ assumption (nodes behind one NAT do share an IP; nodes that do not merely get le
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -27,6 +28,7 @@ from exchanges.clock import Clock, SystemClock
 from exchanges.markets import binance_spot_markets
 from exchanges.paper.exchange import PaperExchange
 from exchanges.paper.feeds import PriceFeed, feed_from_spec
+from exchanges.paper.sources import PriceSource
 from exchanges.paper.store import DbPaperStore, book_key
 from trading.runtime.spec import AccountSpec
 
@@ -70,14 +72,20 @@ def ccxt_exchange_for(
     return CcxtExchange(client, testnet=account.testnet, backoff=backoff)
 
 
-def public_exchange(exchange_id: str, *, testnet: bool = False) -> CcxtExchange:
+def public_exchange(
+    exchange_id: str,
+    *,
+    testnet: bool = False,
+    limiter: SharedRateLimiter | None = None,
+    backoff: Backoff | None = None,
+) -> CcxtExchange:
     """An unsigned adapter for market data (prices, markets), sharing the IP's rate limits."""
-    limiter = shared_limiter()
+    limiter = limiter or shared_limiter()
     client = make_client(exchange_id, testnet=testnet, limiter=limiter)
     client.aresbot_plan = plan_for(
         exchange_id, testnet=testnet, account=PUBLIC, ip=outbound_ip(), rate_limit_ms=float(client.rateLimit)
     )
-    return CcxtExchange(client, testnet=testnet)
+    return CcxtExchange(client, testnet=testnet, backoff=backoff)
 
 
 def paper_feed(spec: Mapping[str, Any]) -> PriceFeed:
@@ -86,6 +94,12 @@ def paper_feed(spec: Mapping[str, Any]) -> PriceFeed:
         exchange = public_exchange(str(spec.get("exchange", "binance")))
         return LiveTickerFeed(exchange, str(spec["symbol"]), min_interval=float(spec.get("min_interval", 1)))
     return feed_from_spec(spec)
+
+
+def price_feed_spec(account: AccountSpec, symbol: str, now: datetime) -> dict[str, Any]:
+    """The feed a paper account's book stores for `symbol` when it first trades it, from the account's price
+    source: the live ticker of its exchange, or its data set replayed from `now` on."""
+    return (account.prices or PriceSource()).feed_spec(symbol, now)
 
 
 def paper_exchange_for(
@@ -114,8 +128,9 @@ def build_exchange(
     clock: Clock | None = None,
     feed_specs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Exchange:
-    """The Exchange an engine trading on `account` talks to. `feed_specs` (symbol → feed spec) is for paper
-    accounts: where their prices come from (see exchanges.paper.feeds.feed_from_spec)."""
+    """The Exchange an engine trading on `account` talks to. `feed_specs` (symbol → feed spec, see
+    exchanges.paper.feeds.feed_from_spec) is for paper accounts: where their prices come from, usually
+    `price_feed_spec` of the account's price source."""
     if account.is_paper:
         return paper_exchange_for(account, clock=clock or SystemClock(), feed_specs=feed_specs or {})
     return ccxt_exchange_for(account)

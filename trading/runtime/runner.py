@@ -255,11 +255,11 @@ class StrategyRunner:
             # Not "stopped": the stop signal and the status hash may already belong to the new holder.
             result = RunResult(RunOutcome.LEASE_LOST, str(exc))
         except FatalExchangeError as exc:
-            co.record_failure(self.client, self.strategy_id, str(exc))
+            self._record_failure(str(exc))
             self._safe_touch(board, status=EngineState.ERROR, last_error=f"fatal: {exc}")
             result = RunResult(RunOutcome.ERROR, str(exc))
         except Exception as exc:
-            co.record_failure(self.client, self.strategy_id, f"{type(exc).__name__}: {exc}")
+            self._record_failure(f"{type(exc).__name__}: {exc}")
             self._safe_touch(board, status=EngineState.ERROR, last_error=f"{type(exc).__name__}: {exc}")
             log.exception("strategy %s: engine failed", self.strategy_id)
             result = RunResult(RunOutcome.ERROR, f"{type(exc).__name__}: {exc}")
@@ -271,7 +271,10 @@ class StrategyRunner:
 
     def _loop(self, spec: StrategySpec, engine: TradingEngine, board: LeasedStatusBoard) -> RunResult:
         engine.start()
-        co.clear_failures(self.client, self.strategy_id)
+        try:
+            co.clear_failures(self.client, self.strategy_id)
+        except redis.RedisError:
+            pass  # a failure count left over only lengthens a later backoff; check_lease judges Redis trouble
         interval = float(spec.config.loop_interval)
         self.hang_after = max(120.0, 10 * interval)
         next_tick = self.clock.monotonic() + interval
@@ -341,6 +344,13 @@ class StrategyRunner:
                 co.heartbeat(self.client, self.ip, self.hostname, ttl_seconds=3 * NODE_HEARTBEAT_SECONDS)
             except redis.RedisError:
                 pass  # check_lease decides what lasting Redis trouble means
+
+    def _record_failure(self, error: str) -> None:
+        # Redis away as well must not replace the error that ended the run (the job's result and log name that one).
+        try:
+            co.record_failure(self.client, self.strategy_id, error)
+        except redis.RedisError as exc:
+            log.warning("strategy %s: failure not recorded for the backoff: %s", self.strategy_id, exc)
 
     def _safe_touch(self, board: LeasedStatusBoard, **fields: object) -> None:
         try:

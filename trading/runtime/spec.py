@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from exchanges import registry
+from exchanges.paper.sources import PriceSource
 from trading.core.types import EngineConfig
 
 
@@ -37,6 +38,7 @@ class AccountSpec:
     exchange: str  # a CCXT exchange id, or "paper"
     testnet: bool = False
     paper_balances: Mapping[str, str] = field(default_factory=dict)  # paper accounts: the starting balances
+    prices: PriceSource | None = None  # paper accounts: where their prices come from (None: live from Binance)
     api_key: str = ""
     secret: str = ""
     passphrase: str = ""
@@ -48,7 +50,7 @@ class AccountSpec:
     def __repr__(self) -> str:
         return (
             f"AccountSpec(pk={self.pk!r}, name={self.name!r}, exchange={self.exchange!r}, testnet={self.testnet!r}, "
-            f"paper_balances={dict(self.paper_balances)!r}, api_key={_masked(self.api_key)}, "
+            f"paper_balances={dict(self.paper_balances)!r}, prices={self.prices!r}, api_key={_masked(self.api_key)}, "
             f"secret={_masked(self.secret)}, passphrase={_masked(self.passphrase)})"
         )
 

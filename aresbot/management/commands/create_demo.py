@@ -1,28 +1,28 @@
 """manage.py create_demo: a paper account and a grid strategy on a replayed real day of BTC/USDT, started.
 
-Idempotent: it does nothing when the demo strategy exists. The replay runs 30 times faster than real time
-(a day of 1-minute candles in 48 minutes) so that a new user sees orders fill within a minute.
+Idempotent: it does nothing when the demo strategy exists. The demo account's price source is a replay of a data
+set shipped with AresBot, 30 times faster than real time (a day of 1-minute candles in 48 minutes) so that a new
+user sees orders fill within a minute; it starts when the first engine trades it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
 from accounts.models import ExchangeAccount
 from aresbot.errors import DomainError
-from exchanges.paper.store import DbPaperStore, book_key
+from exchanges.paper.sources import PriceSourceKind
 from strategies.models import Strategy
 from strategies.services import start_strategy
 
 DEMO_ACCOUNT = "Demo paper account"
 DEMO_STRATEGY = "Demo BTC/USDT grid (replay of 2022-05-05)"
-REPLAY = "replay/BTCUSDT-1m-2022-05-05.csv"
+DEMO_DATASET = "BTCUSDT-1m-2022-05-05"
 
 
 class Command(BaseCommand):
@@ -46,31 +46,12 @@ class Command(BaseCommand):
         if Strategy.objects.filter(owner=owner, name=DEMO_STRATEGY).exists():
             self.stdout.write("The demo strategy exists already.")
             return
-        with transaction.atomic():
-            account, _ = ExchangeAccount.objects.get_or_create(
-                owner=owner, name=DEMO_ACCOUNT, defaults={"exchange": "paper", "paper_balances": {"USDT": "10000"}}
-            )
-            # The book remembers its feed: every worker that runs the demo replays the same path at the same time.
-            DbPaperStore(book_key(account.pk), account.paper_balances).ensure_feed_spec(
-                "BTC/USDT",
-                {"kind": "replay", "path": REPLAY, "start": datetime.now(UTC).isoformat(), "speed": options["speed"]},
-            )
-            strategy = Strategy(
-                owner=owner,
-                account=account,
-                name=DEMO_STRATEGY,
-                symbol="BTC/USDT",
-                grid_levels=5,
-                buy_offset_pct=Decimal("0.25"),
-                sell_offset_pct=Decimal("0.3"),
-                order_size_quote=Decimal("100"),
-                reprice_threshold_pct=Decimal("0.5"),
-                loop_interval=Decimal("1"),
-                max_positions=10,
-                stop_loss_pct=Decimal("3"),
-            )
-            strategy.full_clean()
-            strategy.save()
+        try:
+            strategy = self._create(owner, Decimal(str(options["speed"])))
+        except ValidationError as exc:
+            raise CommandError(f"The demo could not be created: {'; '.join(exc.messages)}") from exc
+        except DomainError as exc:
+            raise CommandError(f"The demo could not be created: {exc.message}") from exc
         if not options["no_start"]:
             try:
                 start_strategy(strategy)
@@ -79,3 +60,37 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo strategy #{strategy.pk} created{'' if options['no_start'] else ' and started'}.")
         )
+
+    def _create(self, owner: Any, speed: Decimal) -> Strategy:
+        """The demo account (a paper account replaying the data set; kept if it exists) and its strategy. No
+        transaction around them: the strategy's rules load its account's markets, which is never done inside one."""
+        account = ExchangeAccount.objects.filter(owner=owner, name=DEMO_ACCOUNT).first()
+        if account is None:
+            account = ExchangeAccount(
+                owner=owner,
+                name=DEMO_ACCOUNT,
+                exchange="paper",
+                paper_balances={"USDT": "10000"},
+                price_source=PriceSourceKind.REPLAY,
+                replay_dataset=DEMO_DATASET,
+                replay_speed=speed,
+            )
+            account.full_clean()
+            account.save()
+        strategy = Strategy(
+            owner=owner,
+            account=account,
+            name=DEMO_STRATEGY,
+            symbol="BTC/USDT",
+            grid_levels=5,
+            buy_offset_pct=Decimal("0.25"),
+            sell_offset_pct=Decimal("0.3"),
+            order_size_quote=Decimal("100"),
+            reprice_threshold_pct=Decimal("0.5"),
+            loop_interval=Decimal("1"),
+            max_positions=10,
+            stop_loss_pct=Decimal("3"),
+        )
+        strategy.full_clean()
+        strategy.save()
+        return strategy

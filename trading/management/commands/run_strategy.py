@@ -61,8 +61,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--feed",
             choices=["ticker", "random", "replay"],
-            default="ticker",
-            help="Price feed of a paper book that has none yet (a book keeps the first one it is given).",
+            help="Price feed of a paper book that has none yet, instead of the account's price source (a book "
+            "keeps the first one it is given).",
         )
         parser.add_argument(
             "--replay-file", type=Path, help="Candle file for --feed replay (kline CSV, OHLCV CSV, JSON)."
@@ -79,7 +79,7 @@ class Command(BaseCommand):
         strategy = strategy_source().load(options["strategy_id"])
         if strategy is None:
             raise CommandError(f"No strategy with id {options['strategy_id']}.")
-        if not strategy.account.is_paper and (options["fast"] or options["feed"] != "ticker"):
+        if not strategy.account.is_paper and (options["fast"] or options["feed"] is not None):
             raise CommandError("--fast and --feed only apply to paper accounts: a real exchange trades in real time.")
         lease = Lease(get_redis(), strategy.strategy_id, f"cli-{uuid.uuid4().hex[:12]}", settings.STRATEGY_LOCK_TTL)
         if not lease.acquire():
@@ -129,7 +129,10 @@ class Command(BaseCommand):
         lots, resting = status.position_count, status.pending_sells
         self.stdout.write(f"stopped after {ticks} ticks: {lots} open lots, {resting} take-profits resting")
 
-    def _feed_spec(self, strategy: StrategySpec, options: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def _feed_spec(self, strategy: StrategySpec, options: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+        """The feed asked for on the command line; None: the account's price source decides."""
+        if options["feed"] is None:
+            return None
         if options["feed"] == "replay":
             path = options["replay_file"]
             if path is None or not path.exists():
@@ -149,4 +152,5 @@ class Command(BaseCommand):
                 "tick": format(tick, "f"),
                 "seed": options["seed"],
             }
-        return {"kind": "ticker", "exchange": "binance", "symbol": strategy.symbol}
+        exchange = prices.exchange if (prices := strategy.account.prices) and prices.exchange else "binance"
+        return {"kind": "ticker", "exchange": exchange, "symbol": strategy.symbol}

@@ -1,0 +1,163 @@
+"""The markets an account can trade, so a strategy's symbol is checked when it is saved, not in a worker later.
+
+- A real exchange account: the exchange's active spot markets (its testnet's when the account trades there).
+- A paper account: those of its price source: the live exchange's markets, or the replayed data set's symbol.
+
+An exchange's list is loaded through the CCXT adapter (an unsigned client under the shared Redis rate limiter, one
+attempt, a short wait: a person is waiting for the answer) and kept in Redis under `markets:{exchange}` (or
+`markets:{exchange}:testnet`) for MARKETS_CACHE_SECONDS, so the web processes ask each exchange about once an
+hour; the adapter reloads its own rules on the same schedule. When the list cannot be loaded, MarketsUnavailable
+says so: a symbol is never accepted unchecked.
+
+Loading is network I/O, so it never happens inside a database transaction: there a cold cache is refused (a bug
+in the caller) rather than holding the transaction across the request. The admin, whose forms validate inside a
+transaction, loads first inside `remembered()`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from django.db import transaction
+
+from aresbot.errors import ServiceUnavailable
+from aresbot.redis import get_redis
+from exchanges import registry
+from exchanges.base import ExchangeError
+from exchanges.paper.sources import DATASETS, PriceSource, PriceSourceKind
+
+logger = logging.getLogger(__name__)
+
+MARKETS_KEY = "markets:{venue}"
+MARKETS_CACHE_SECONDS = 3600
+LOAD_MAX_WAIT = 5.0  # seconds the request waits at most for the shared rate limit before answering 503
+
+
+class MarketsUnavailable(ServiceUnavailable):
+    """The market list of an exchange (or a data set) could not be had now; the symbol cannot be checked."""
+
+    def __init__(self, venue: str, detail: str) -> None:
+        super().__init__(f"The markets of {venue} could not be loaded ({detail}); try again shortly.")
+        self.venue = venue
+
+
+@dataclass(frozen=True)
+class MarketList:
+    venue: str  # "binance", "binance testnet", "data set BTCUSDT-1m-2022-05-05"
+    symbols: frozenset[str]
+
+    def refusal(self, symbol: str) -> str | None:
+        """Why `symbol` cannot be traded here (a message for the person who typed it), None when it can."""
+        if symbol in self.symbols:
+            return None
+        if self.venue.startswith("data set"):
+            listed = ", ".join(sorted(self.symbols))
+            return f"Symbol {symbol} is not in {self.venue}, the account's price source: it has {listed}."
+        close = difflib.get_close_matches(symbol, sorted(self.symbols), n=3, cutoff=0.75)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        return f"Symbol {symbol} is not a market on {self.venue}.{hint}"
+
+
+def markets_for(exchange_id: str, *, testnet: bool = False, prices: PriceSource | None = None) -> MarketList:
+    """The markets of an account on `exchange_id`; `prices` is a paper account's price source."""
+    if exchange_id != registry.PAPER:
+        return exchange_markets(exchange_id, testnet=testnet)
+    prices = prices or PriceSource()
+    if prices.kind == PriceSourceKind.REPLAY:
+        dataset = DATASETS.get(prices.dataset)
+        if dataset is None:
+            raise MarketsUnavailable(f"data set {prices.dataset}", "AresBot ships no data set of that name")
+        return MarketList(f"data set {dataset.name}", dataset.symbols)
+    return exchange_markets(prices.exchange)
+
+
+# --- loading, cached ---------------------------------------------------------------------------------------------
+_remembered: ContextVar[dict[str, MarketList | MarketsUnavailable] | None] = ContextVar("markets", default=None)
+
+
+@contextmanager
+def remembered() -> Iterator[None]:
+    """Within the block every list is loaded once and its outcome remembered, failures too: load before a
+    transaction opens, and the validation inside it reads the outcome instead of going to the network."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def exchange_markets(exchange_id: str, *, testnet: bool = False) -> MarketList:
+    venue = f"{exchange_id} testnet" if testnet else exchange_id
+    memo = _remembered.get()
+    if memo is not None and venue in memo:
+        found = memo[venue]
+        if isinstance(found, MarketsUnavailable):
+            raise found
+        return found
+    try:
+        markets = _cached(exchange_id, testnet, venue) or _load(exchange_id, testnet, venue)
+    except MarketsUnavailable as exc:
+        if memo is not None:
+            memo[venue] = exc
+        raise
+    if memo is not None:
+        memo[venue] = markets
+    return markets
+
+
+def _cache_key(exchange_id: str, testnet: bool) -> str:
+    return MARKETS_KEY.format(venue=f"{exchange_id}:testnet" if testnet else exchange_id)
+
+
+def _cached(exchange_id: str, testnet: bool, venue: str) -> MarketList | None:
+    try:
+        raw = get_redis().get(_cache_key(exchange_id, testnet))
+    except redis.RedisError as exc:
+        logger.warning("markets cache unreadable, loading %s directly: %s", venue, exc)
+        return None
+    if not isinstance(raw, str):
+        return None
+    return MarketList(venue, frozenset(json.loads(raw)))
+
+
+def _in_transaction() -> bool:
+    # The blocks a test case wraps each test in stand for the autocommit a request runs in: they do not count.
+    return any(not getattr(block, "_from_testcase", False) for block in transaction.get_connection().atomic_blocks)
+
+
+def _load(exchange_id: str, testnet: bool, venue: str) -> MarketList:
+    if _in_transaction():
+        # Waiting on an exchange here would hold every lock the transaction took (issue: a locked SQLite file).
+        raise MarketsUnavailable(venue, "they must be loaded before a database transaction opens")
+    # Imported here: CCXT costs ~0.4 s to import, and most processes never load a market list.
+    from exchanges.backoff import Backoff
+    from exchanges.ccxt.ratelimit import SharedRateLimiter
+    from trading.runtime.factory import public_exchange
+
+    try:
+        limiter = SharedRateLimiter(get_redis(), max_wait=LOAD_MAX_WAIT)
+        exchange = public_exchange(exchange_id, testnet=testnet, limiter=limiter, backoff=Backoff(attempts=1))
+        exchange.load_markets()
+        markets: dict[str, Any] = exchange.client.markets or {}
+    except (ExchangeError, redis.RedisError) as exc:
+        raise MarketsUnavailable(venue, str(exc) or type(exc).__name__) from exc
+    symbols = sorted(
+        symbol
+        for symbol, market in markets.items()
+        if market.get("spot", True) is not False and market.get("active") is not False
+    )
+    if not symbols:
+        raise MarketsUnavailable(venue, "the exchange listed no spot market")
+    try:
+        get_redis().set(_cache_key(exchange_id, testnet), json.dumps(symbols), ex=MARKETS_CACHE_SECONDS)
+    except redis.RedisError as exc:
+        logger.warning("markets of %s not cached: %s", venue, exc)
+    return MarketList(venue, frozenset(symbols))
