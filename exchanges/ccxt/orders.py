@@ -101,6 +101,11 @@ def _bands(filters: Mapping[str, Mapping[str, Any]]) -> tuple[PriceBand | None, 
     return None, None
 
 
+def open_order_cap(market: Mapping[str, Any]) -> int:
+    """Binance's MAX_NUM_ORDERS of a CCXT market: open orders per symbol and account (0: none stated)."""
+    return int((_filters(market).get("MAX_NUM_ORDERS") or {}).get("maxNumOrders") or 0)
+
+
 def market_rules_from_ccxt(market: Mapping[str, Any], precision_mode: int = ccxt.TICK_SIZE) -> MarketRules:
     """MarketRules from a CCXT unified market: tick, step, minimums and maximums from its unified limits; the
     price band, open-order cap and maximum position from Binance's raw filters, which CCXT does not unify."""
@@ -147,7 +152,7 @@ def market_rules_from_ccxt(market: Mapping[str, Any], precision_mode: int = ccxt
         market_max_amount=dec(market_lot.get("maxQty", market_limits.get("max")), ZERO) or ZERO,
         buy_band=buy_band,
         sell_band=sell_band,
-        max_open_orders=int((filters.get("MAX_NUM_ORDERS") or {}).get("maxNumOrders") or 0),
+        max_open_orders=open_order_cap(market),
         max_position=dec((filters.get("MAX_POSITION") or {}).get("maxPosition"), ZERO) or ZERO,
     )
 

@@ -106,7 +106,7 @@ class TradingEngine:
         self._balance_note = ""
         self._balances: dict[str, Balance] | None = None  # read at most once a tick
         self.gate = OrderGate(self.rules, config.loop_interval, self._read_balances)
-        self._cap_note = open_orders_problem(config, self.rules)
+        self._cap_note = self._open_orders_problem()
         self._load(OrderBook(), PositionTracker(self.rules))
 
     def _load(self, book: OrderBook, positions: PositionTracker) -> None:
@@ -152,7 +152,7 @@ class TradingEngine:
         self.grid = GridStrategy(config, self.rules)
         self.risk = RiskManager(config, self.risk.tz)
         self.gate.reconfigure(config.loop_interval)
-        self._cap_note = open_orders_problem(config, self.rules)
+        self._cap_note = self._open_orders_problem()
 
     def tick(self) -> EngineStatus:
         now = self.clock.now()
@@ -214,6 +214,13 @@ class TradingEngine:
     def _remember_closed(self, lot: Lot, now: datetime) -> None:
         self.exits.add(lot)
         self.gate.release(self.rules.quote)  # its proceeds came in
+
+    def _open_orders_problem(self) -> str | None:
+        config = self.config
+        problem = open_orders_problem(
+            config.max_positions, config.grid_levels, self.rules.max_open_orders, config.symbol
+        )
+        return f"{problem} Until then the orders beyond it wait." if problem else None
 
     def _begin_gate(self, price: Decimal, now: datetime) -> None:
         position = ZERO

@@ -26,25 +26,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from exchanges.base import ZERO, Balance, ExchangeError, InsufficientFunds, MarketRules, Side, plain_number
-from trading.core.types import EngineConfig
 
 LONGEST_WAIT = timedelta(minutes=5)
 _QUOTE_QUANTUM = Decimal("0.00000001")
 
 
-def open_orders_problem(config: EngineConfig, rules: MarketRules) -> str | None:
-    """Why the strategy can hold more open orders on its symbol than the exchange allows, or None.
+def open_orders_problem(max_positions: int, grid_levels: int, cap: int, symbol: str) -> str | None:
+    """Why a strategy can hold more open orders on `symbol` than the exchange's `cap` (0: none) allows, or None.
 
     Each open lot rests one take-profit and each grid buy is one order, and max positions counts both (see
-    trading.core.risk), so the strategy can have max_positions orders open at once, whatever grid_levels is."""
-    cap = rules.max_open_orders
-    if not cap or config.max_positions <= cap:
+    trading.core.risk), so a strategy can have max_positions orders open at once, whatever grid_levels is."""
+    if not cap or max_positions <= cap:
         return None
     return (
-        f"max_positions {config.max_positions} lets this strategy hold up to {config.max_positions} open orders on "
-        f"{rules.symbol} (a take-profit per open lot plus up to grid_levels {config.grid_levels} resting buys), "
-        f"above the exchange's limit of {cap} open orders per symbol (MAX_NUM_ORDERS); orders beyond it wait. "
-        f"Use max_positions {cap} or less."
+        f"max_positions {max_positions} lets this strategy hold up to {max_positions} open orders on {symbol} "
+        f"(a take-profit per open lot plus up to grid_levels {grid_levels} resting buys), above the exchange's "
+        f"limit of {cap} open orders per symbol (MAX_NUM_ORDERS). Use max_positions {cap} or less."
     )
 
 
