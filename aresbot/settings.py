@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -91,6 +92,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.github",
+    "axes",
     "aresbot",
     "accounts",
     "exchanges",
@@ -110,6 +112,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "aresbot.middleware.ApiNoStoreMiddleware",
+    "aresbot.middleware.RedisUnavailableMiddleware",
+    # Last: turns a sign-in refused by the failure limit into the 429 page (accounts/login_limits.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "aresbot.urls"
@@ -202,6 +207,20 @@ RQ_QUEUES = {
 }
 RQ_SHOW_ADMIN_LINK = True
 
+# Django's cache (allauth's rate limits, the sign-in failure counts) lives in Redis, so that every web process
+# counts together; a per-process memory cache would give each gunicorn worker its own limit.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cache",
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        },
+    }
+}
+
 WORKER_CONCURRENCY = envint("WORKER_CONCURRENCY", 4, minimum=1, maximum=256)
 STRATEGY_STOP_POLL_INTERVAL = envfloat("STRATEGY_STOP_POLL_INTERVAL", 0.8, minimum=0.05, maximum=60)
 STRATEGY_LOCK_TTL = envint("STRATEGY_LOCK_TTL", 30, minimum=3, maximum=86400)
@@ -253,6 +272,8 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 # --- authentication --------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a (username, IP) pair over the failure limit before any password is checked.
+    "accounts.login_limits.LoginLimitBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -289,6 +310,27 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL") or "AresBot <aresbot@localhost
 if not EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 PASSWORD_RESET_BY_EMAIL = bool(EMAIL_HOST) or DEBUG
+
+# Password guessing (accounts/login_limits.py): after LOGIN_FAILURE_LIMIT failed sign-ins of one username from one
+# address, every door (admin, /api/auth/login/, /accounts/login/) refuses that pair for LOGIN_LOCKOUT_MINUTES,
+# even with the right password. Counted in the Redis cache, so all web processes share the count.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A locked-out pair waits the stated time from its last counted failure; tries while locked do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "accounts.login_limits.username"
+AXES_CLIENT_IP_CALLABLE = "accounts.login_limits.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.login_limits.lockout_response"
+# allauth's own per-username failure limit would lock a user out from every address (anyone could do it to
+# anyone); the (username, IP) limit above replaces it. Its per-address brake on failures stays.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip"}
+AXES_ENABLE_ADMIN = False  # its admin pages list database records, and the cache handler writes none
+# The number of proxies in front of the app that append to X-Forwarded-For (nginx in docker-compose.yml: 1); the
+# client address for the sign-in limits is read from that header only then, since a client can forge it.
+ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 
 GITHUB_CLIENT_ID = envstr("GITHUB_CLIENT_ID")
 GITHUB_CLIENT_SECRET = envstr("GITHUB_CLIENT_SECRET")

@@ -32,6 +32,7 @@ class StrategyRef(NamedTuple):
 
 STATUS_INT_FIELDS = ("pending_buys", "pending_sells", "position_count")
 STATUS_TIME_FIELDS = ("started_at", "updated_at")
+STATUS_LIST_FIELDS = ("skipped_levels", "paused", "notes")  # JSON lists of reasons (EngineStatus.redis_fields)
 
 
 def iso_time(epoch: str) -> str | None:
@@ -43,14 +44,23 @@ def iso_time(epoch: str) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def reasons(value: str) -> list[str]:
+    """A JSON list of reasons as the engine writes it; anything else (written by hand) as one reason."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return [value]
+    return [str(r) for r in parsed] if isinstance(parsed, list) else [str(parsed)]
+
+
 def parse_status(raw: Mapping[str, str]) -> dict[str, Any]:
-    """The hash as the API shows it: every field present, counts as numbers, times in ISO 8601 UTC, empties as
-    null."""
+    """The hash as the API shows it: every field present, counts as numbers, times in ISO 8601 UTC, reasons as
+    lists (empty when none), other empties as null."""
     status: dict[str, Any] = {}
     for key in STATUS_FIELDS:
         value = raw.get(key, "")
-        if key == "notes":
-            status[key] = _notes(value)
+        if key in STATUS_LIST_FIELDS:
+            status[key] = reasons(value) if value else []
         elif value == "":
             status[key] = None
         elif key in STATUS_INT_FIELDS:
@@ -60,14 +70,6 @@ def parse_status(raw: Mapping[str, str]) -> dict[str, Any]:
         else:
             status[key] = value
     return status
-
-
-def _notes(raw: str) -> list[str]:
-    try:
-        found = json.loads(raw) if raw else []
-    except ValueError:
-        return []
-    return [str(line) for line in found] if isinstance(found, list) else []
 
 
 def runtime_view(strategy: StrategyLike, raw: dict[str, str], backoff: str | None = None) -> dict[str, Any]:

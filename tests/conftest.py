@@ -8,6 +8,7 @@ import pytest
 import redis
 import requests
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from pytest_django.fixtures import Settings
 from requests.adapters import BaseAdapter
 from rest_framework.test import APIClient
@@ -50,6 +51,13 @@ def redis_client() -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture
+def fresh_cache() -> None:
+    """An empty Django cache (Redis): allauth's rate limits and the sign-in failure counts of an earlier test must
+    not refuse this one's sign-ins. It empties the tests' Redis database, as `redis_client` does."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import pytest
 from allauth.socialaccount.models import SocialAccount
 from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -28,6 +27,8 @@ from accounts.models import ApiToken
 
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret"
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
 @dataclass
@@ -112,12 +113,6 @@ def _make_handler(github: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 self._send_json(404, {"message": "Not Found"})
 
     return Handler
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> None:
-    # allauth counts login attempts in the cache; a count left by an earlier test must not refuse this one.
-    cache.clear()
 
 
 @pytest.fixture

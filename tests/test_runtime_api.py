@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import redis
@@ -13,10 +14,11 @@ from aresbot.redis import get_redis, get_rq_redis, reset_clients
 from strategies import services
 from strategies.models import Strategy
 from strategies.runtime_source import OrmStrategySource
+from tests.core.harness import Harness
 from tests.factories import make_account, make_order, make_paper_account, make_strategy
 from tests.processes import free_port
-from trading.core.types import EngineState, EngineStatus
 from trading.runtime import coordination as co
+from trading.runtime.runner import LeasedStatusBoard
 
 
 @pytest.fixture(autouse=True)
@@ -134,24 +136,20 @@ def test_status_shows_the_hash_and_the_node(alice_client, grid, redis_client):
     assert status["started_at"] == "2023-11-14T22:13:20.500Z"  # epoch seconds in Redis, ISO 8601 UTC in JSON
 
 
-def test_status_says_what_waits_and_why_as_the_engine_published_it(alice_client, grid, redis_client):
-    fake_engine(redis_client, grid)
-    published = EngineStatus(
-        grid.pk,
-        grid.symbol,
-        EngineState.RUNNING,
-        datetime(2022, 5, 5, tzinfo=UTC),
-        paused=(
-            "waiting for funds: need 19.918899 USDT for a buy of 0.00067 BTC at 29700, 5 USDT free; next check "
-            "at 2022-05-05T00:04:14+00:00",
-        ),
-        skipped_levels=(
-            "level 5 at 22500.00 waits: price 22500 is below 0.8 × the recent price 30000 (PERCENT_PRICE)",
-        ),
+def test_status_shows_why_levels_were_skipped_as_the_engine_published_it(alice_client, grid, redis_client):
+    # 0.01 % of 0.5 is half of XRP/USDT's tick: level 2 rounds to level 1's price and collapses into it
+    engine_status = Harness("0.5000", symbol="XRP/USDT", grid_levels=2, buy_offset_pct=Decimal("0.01")).start()
+    lease = co.Lease(redis_client, grid.pk, f"job-{grid.pk}", ttl_seconds=30)
+    assert lease.acquire()
+    LeasedStatusBoard(lease, {"task_id": f"job-{grid.pk}"}, 60).publish(engine_status)
+    status = alice_client.get(f"/api/strategies/{grid.id}/status").json()["status"]
+    assert status["skipped_levels"] == [
+        "level 2 at 0.4999: collapsed into level 1, the spacing 0.00005 is below the tick 0.0001"
+    ]
+    assert (status["paused"], status["notes"]) == ([], [])
+    assert redis_client.hget(f"strategy:running:{grid.pk}", "skipped_levels") == (
+        '["level 2 at 0.4999: collapsed into level 1, the spacing 0.00005 is below the tick 0.0001"]'
     )
-    co.Lease(redis_client, grid.pk, f"job-{grid.pk}", ttl_seconds=30).write_status(published.redis_fields(), 60)
-    notes = alice_client.get(f"/api/strategies/{grid.id}/status").json()["status"]["notes"]
-    assert notes == [*published.paused, *published.skipped_levels]
 
 
 def test_status_of_a_stopped_strategy_is_empty(alice_client, grid):

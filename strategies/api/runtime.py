@@ -20,10 +20,13 @@ class StatusHashSerializer(serializers.Serializer):
     pending_sells = serializers.IntegerField(allow_null=True, help_text="Open take-profit sells.")
     position_count = serializers.IntegerField(allow_null=True, help_text="Open positions (lots held).")
     last_error = serializers.CharField(allow_null=True)
-    notes = serializers.ListField(
+    skipped_levels = serializers.ListField(
         child=serializers.CharField(),
-        help_text="What the engine says beside its figures: why new buys are paused, which grid levels and "
-        "take-profits wait and why (an exchange limit, a refusal, funds) and when they are tried again.",
+        help_text="Grid levels not placed, each with its reason (and the order size that would place it).",
+    )
+    paused = serializers.ListField(child=serializers.CharField(), help_text="Why new buys pause.")
+    notes = serializers.ListField(
+        child=serializers.CharField(), help_text="Other things to know: unsellable lots, dust, waits."
     )
     updated_at = serializers.DateTimeField(allow_null=True, help_text="When the engine last reported (UTC).")
 

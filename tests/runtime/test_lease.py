@@ -38,6 +38,13 @@ def test_short_lease_and_status_ttls_are_kept_to_whole_seconds_of_at_least_one(r
     assert redis_client.ttl("strategy:running:7") == 1
 
 
+def test_a_lease_shorter_than_a_millisecond_lasts_one(redis_client):
+    """Redis refuses PX 0: the shortest lease is 1 ms, not none and not longer."""
+    lease = co.Lease(redis_client, 7, "job-a", ttl_seconds=0.0001)
+    assert lease.ttl_ms == 1
+    assert lease.acquire()
+
+
 # --- the runner's status while it holds the lease -----------------------------------------------------------------
 @pytest.mark.parametrize(
     ("lock_ttl", "stale_after", "status_ttl"),
@@ -106,8 +113,7 @@ def test_a_taken_lease_seen_by_the_pulse_ends_the_job_and_says_why(alice, redis_
     with RunnerThread(runner) as run:
         wait_until(lambda: book_orders(strategy, status="open").count() == 3, 20, "the ladder on the book")
         redis_client.set(co.LOCK_KEY.format(id=strategy.pk), "job-new")  # a quiet engine: nothing to send
-        assert "lease" in run.result()
-    assert "lease expired or taken by another job" in caplog.text
+        assert run.result() == "lease lost: lease expired or taken by another job"
     assert lock_holder(redis_client, strategy) == "job-new"
     assert book_orders(strategy, status="open").count() == 3
 
@@ -124,6 +130,8 @@ def test_redis_gone_for_longer_than_the_lease_ends_the_job_without_sending(alice
             server.stop()
             assert "lease" in run.result(30)
         assert "Redis unreachable for longer than the lease" in caplog.text
+        unreleased = f"strategy {strategy.pk}: lease not released (it will expire): "
+        assert any(message.startswith(unreleased) for message in caplog.messages)
         assert book_orders(strategy).count() == 3  # nothing sent while the lease could not be confirmed
     finally:
         server.stop()

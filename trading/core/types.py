@@ -18,7 +18,6 @@ from typing import Protocol
 from exchanges.base import ACTIVE_STATUSES, ZERO, OrderStatus, OrderType, Side
 
 PRICE_QUANTUM = Decimal("1e-18")  # the models' 18 decimal places
-STATUS_NOTES_SHOWN = 50  # lines of the status's notes field; a 100-level grid waiting at the cap would say more
 
 
 class Role(StrEnum):
@@ -229,26 +228,19 @@ class EngineStatus:
     paused: tuple[str, ...] = ()  # why new buys are paused: daily loss, cooldown, max positions, funds
     notes: tuple[str, ...] = field(default=())  # other things a user should see (unsellable lot, balance gap)
 
-    @property
-    def messages(self) -> list[str]:
-        """What a person should read beside the figures: why buys are paused, which levels and exits wait and
-        why, other notices; at most STATUS_NOTES_SHOWN lines."""
-        lines = [*self.paused, *self.skipped_levels, *self.notes]
-        if len(lines) > STATUS_NOTES_SHOWN:
-            more = len(lines) - STATUS_NOTES_SHOWN + 1
-            lines = [*lines[: STATUS_NOTES_SHOWN - 1], f"… and {more} more"]
-        return lines
-
     def redis_fields(self) -> dict[str, str]:
-        """The fields of strategy:running:{id} this snapshot owns (the runtime adds task_id, worker, started_at)."""
+        """The fields of strategy:running:{id} this snapshot owns (the runtime adds task_id, worker, started_at).
+        The reasons (skipped levels, pauses, notes) are JSON lists of strings."""
         return {
-            "notes": json.dumps(self.messages, ensure_ascii=False),
             "status": self.state.value,
             "current_price": "" if self.current_price is None else format(self.current_price, "f"),
             "pending_buys": str(self.pending_buys),
             "pending_sells": str(self.pending_sells),
             "position_count": str(self.position_count),
             "last_error": self.last_error,
+            "skipped_levels": json.dumps(self.skipped_levels, ensure_ascii=False),
+            "paused": json.dumps(self.paused, ensure_ascii=False),
+            "notes": json.dumps(self.notes, ensure_ascii=False),
             "updated_at": self.updated_at.isoformat(),
         }
 

@@ -6,9 +6,10 @@ The key names and hash fields are a contract that operators check with `redis-cl
   engine renews every tick. Renew and release are compare-and-set Lua scripts, so only the holder can extend or
   delete its lease; a worker whose renew fails has lost the strategy and must stop placing orders at once.
 - `strategy:running:{id}` hash: task_id, worker_ip, worker_hostname, status (running|stopping|error), started_at,
-  current_price, pending_buys, pending_sells, position_count, last_error, notes (a JSON list of lines: what
-  waits and why), updated_at. It carries a TTL of a few
-  leases, refreshed with every write, so a node that dies without cleaning up stops being reported as running.
+  current_price, pending_buys, pending_sells, position_count, last_error, skipped_levels, paused, notes (the last
+  three JSON lists of reasons: grid levels not placed, why buys pause, other things to see), updated_at. It carries
+  a TTL of a few leases, refreshed with every write, so a node that dies without cleaning up stops being reported
+  as running.
 - `strategy:stop:{id}`: the stop signal, raised by the API and polled by the engine ("1", or "all" to cancel
   the take-profits too).
 - `strategy:enqueued:{id}`: a run job is queued and not yet started (so the supervisor does not queue another);
@@ -58,6 +59,8 @@ STATUS_FIELDS = (
     "pending_sells",
     "position_count",
     "last_error",
+    "skipped_levels",
+    "paused",
     "notes",
     "updated_at",
 )
