@@ -293,6 +293,12 @@ class ExchangeAccount(models.Model):
 
         return markets_for(self.exchange, testnet=self.testnet, prices=self.paper_prices())
 
+    def known_markets(self) -> MarketList | None:
+        """`markets()` when known without asking the exchange (already loaded, cached or shipped), else None."""
+        from trading.runtime.markets import known_markets_for
+
+        return known_markets_for(self.exchange, testnet=self.testnet, prices=self.paper_prices())
+
     def exchange_spec(self) -> AccountSpec:
         """What the runtime's exchange factory needs to trade on this account, credentials revealed."""
         return AccountSpec(

@@ -95,3 +95,24 @@ def load_dotenv(path: Path) -> None:
             # An unquoted value may carry a trailing comment, as in .env.example.
             value = value.split(" #", 1)[0].strip()
         os.environ.setdefault(key.strip(), value)
+
+
+def set_dotenv_value(path: Path, key: str, value: str, comment: str = "") -> None:
+    """Set KEY=VALUE in the .env file at `path`: its line is replaced where there is one, else appended (after
+    `comment`). The file is replaced in one step, so a reader never sees it half-written, and keeps its mode."""
+    quoted = f'"{value}"' if any(c.isspace() or c in "#'\"" for c in value) else value
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("export "):
+            stripped = stripped[len("export ") :]
+        if stripped.partition("=")[0].strip() == key and "=" in stripped:
+            lines[index] = f"{key}={quoted}"
+            break
+    else:
+        lines.extend([f"# {comment}"] if comment else [])
+        lines.append(f"{key}={quoted}")
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    temporary.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o600)
+    temporary.replace(path)

@@ -1,7 +1,7 @@
-"""A last line of defence: log records are scrubbed of anything shaped like a credential.
+"""The console's two filters: routine library chatter is DEBUG, and records are scrubbed of credentials.
 
-Code never logs secrets on purpose; this filter catches the accidents (an exception message that echoes a
-request, a CCXT debug line with a signed URL) before they reach a log file.
+Code never logs secrets on purpose; the redaction filter catches the accidents (an exception message that echoes
+a request, a CCXT debug line with a signed URL) before they reach a log file.
 """
 
 from __future__ import annotations
@@ -41,4 +41,22 @@ class RedactSecretsFilter(logging.Filter):
             formatter = logging.Formatter()
             record.exc_text = redact(formatter.formatException(record.exc_info))
             record.exc_info = None
+        return True
+
+
+class RoutineLibraryLinesAreDebug(logging.Filter):
+    """RQ logs every job at INFO: four lines per supervisor pass, every few seconds on every node, drowning the
+    lines that matter. Its INFO records are shown as DEBUG, so only with LOG_LEVEL=DEBUG; its warnings and errors
+    (a cold shutdown, a lost Redis, a job's traceback) stay as they are. What AresBot does (a strategy started,
+    stopped or handed over, a fill, a queued strategy) it logs itself, in the trader's words."""
+
+    def __init__(self, prefixes: tuple[str, ...] = ("rq.",)) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and record.name.startswith(self.prefixes):
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+            # The logger's own level let the record through as INFO; the configured level decides as DEBUG.
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
         return True

@@ -17,8 +17,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 # The quick start keeps its generated secrets in .env; ARESBOT_ENV_FILE="" turns the file off (the tests do).
 _env_file = os.environ.get("ARESBOT_ENV_FILE", str(BASE_DIR / ".env"))
-if _env_file:
-    load_dotenv(Path(_env_file))
+ENV_FILE = Path(_env_file) if _env_file else None
+if ENV_FILE:
+    load_dotenv(ENV_FILE)
+# Where the quick start (`bin/run`) keeps its SQLite database and its Redis server's socket, data and log.
+VAR_DIR = Path(os.environ.get("ARESBOT_VAR_DIR") or BASE_DIR / "var")
 
 DEBUG = envbool("DEBUG", False)
 
@@ -164,7 +167,7 @@ if MYSQL_HOST:
         }
     }
 else:
-    _sqlite_path = Path(envstr("SQLITE_PATH") or BASE_DIR / "var" / "aresbot.sqlite3")
+    _sqlite_path = Path(envstr("SQLITE_PATH") or VAR_DIR / "aresbot.sqlite3")
     _sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
@@ -328,6 +331,8 @@ AXES_LOCKOUT_CALLABLE = "accounts.login_limits.lockout_response"
 # anyone); the (username, IP) limit above replaces it. Its per-address brake on failures stays.
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip"}
 AXES_ENABLE_ADMIN = False  # its admin pages list database records, and the cache handler writes none
+# Not its start-up banner in every process (a dozen console lines per bin/run); failures and lockouts are logged.
+AXES_VERBOSE = False
 # The number of proxies in front of the app that append to X-Forwarded-For (nginx in docker-compose.yml: 1); the
 # client address for the sign-in limits is read from that header only then, since a client can forge it.
 ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
@@ -386,10 +391,13 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "aresbot.logging.RedactSecretsFilter"}},
+    "filters": {
+        "routine": {"()": "aresbot.logging.RoutineLibraryLinesAreDebug"},
+        "redact": {"()": "aresbot.logging.RedactSecretsFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["routine", "redact"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

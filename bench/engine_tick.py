@@ -5,7 +5,10 @@
 "pure": paper exchange + in-memory journal, the cost of deciding. "ORM": the same with OrmJournal on the database
 named by the MYSQL_* environment (MariaDB/MySQL; a scratch test database is created and dropped), or SQLite
 in memory without MYSQL_HOST. Scenarios: "quiet" — the price does not move, no order changes (the engine's
-steady state); "moving" — a random walk that fills buys and take-profits now and then (journal writes show in p99).
+steady state); "moving" — a random walk that fills buys and take-profits now and then (journal writes show in p99);
+"a year hourly" — a tick an hour for a year (`--hours`) over a random walk of ±1 % an hour, with a daily loss limit
+and a loss streak set (never reached), as a backtest of hourly candles runs it: thousands of exits, so the cost of
+the risk rules' view of the closed lots shows.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from trading.core.types import EngineConfig, Journal
 START = datetime(2022, 5, 5, tzinfo=UTC)
 
 
-def config(levels: int, strategy_id: int = 1) -> EngineConfig:
+def config(levels: int, strategy_id: int = 1, **risk: Any) -> EngineConfig:
     return EngineConfig(
         strategy_id=strategy_id,
         symbol="BTC/USDT",
@@ -44,21 +47,29 @@ def config(levels: int, strategy_id: int = 1) -> EngineConfig:
         order_size_quote=Decimal(20),
         reprice_threshold_pct=Decimal(1),
         max_positions=1000,
+        **risk,
     )
 
 
-def measure(levels: int, ticks: int, moving: bool, journal: Journal, strategy_id: int = 1) -> list[float]:
+def measure(
+    levels: int, ticks: int, moving: bool, journal: Journal, strategy_id: int = 1, hourly: bool = False
+) -> list[float]:
     clock = ManualClock(START)
+    seconds = 3600 if hourly else 1
     feed = RandomWalkFeed(
         start_price=Decimal(30000),
         start=START,
         tick=Decimal("0.01"),
         seed=7,
-        volatility_pct=Decimal("0.05") if moving else Decimal(0),
+        step_seconds=seconds,
+        volatility_pct=Decimal(1) if hourly else Decimal("0.05") if moving else Decimal(0),
     )
     exchange = PaperExchange(InMemoryPaperStore({"USDT": "1000000000"}), feeds={"BTC/USDT": feed}, clock=clock)
+    risk: dict[str, Any] = (
+        {"daily_loss_limit": Decimal(10**9), "max_consecutive_losses": 100, "cooldown_minutes": 1} if hourly else {}
+    )
     engine = TradingEngine(
-        config(levels, strategy_id),
+        config(levels, strategy_id, **risk),
         exchange=exchange,
         journal=journal,
         status_board=InMemoryStatusBoard(),
@@ -67,11 +78,11 @@ def measure(levels: int, ticks: int, moving: bool, journal: Journal, strategy_id
     )
     engine.start()
     for _ in range(50):  # warm-up: ladder placed, caches filled
-        clock.advance(1)
+        clock.advance(seconds)
         engine.tick()
     samples = []
     for _ in range(ticks):
-        clock.advance(1)
+        clock.advance(seconds)
         began = time.perf_counter_ns()
         engine.tick()
         samples.append((time.perf_counter_ns() - began) / 1000)
@@ -105,6 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ticks", type=int, default=3000)
     parser.add_argument("--levels", default="10,50,200")
+    parser.add_argument("--hours", type=int, default=8760, help="Ticks of the hourly scenario (0: skip it).")
     parser.add_argument("--no-orm", action="store_true", help="Only the pure (in-memory) figures.")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
@@ -113,6 +125,9 @@ def main() -> None:
         report("pure, quiet (no fill)", n, measure(n, args.ticks, False, InMemoryJournal()))
     for n in levels:
         report("pure, moving (fills)", n, measure(n, args.ticks, True, InMemoryJournal()))
+    if args.hours:
+        for n in levels:
+            report("pure, a year hourly", n, measure(n, args.hours, True, InMemoryJournal(), hourly=True))
     if args.no_orm:
         return
     connection, old_name = orm_setup()

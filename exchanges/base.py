@@ -6,7 +6,8 @@ Error classes are grouped by the engine's reaction, not by the exchange's wordin
 - `RetryableError` (network, exchange down, timeout, rate limit): the request may or may not have taken effect;
   the engine does not repeat it but reconciles by client order id before it acts again.
 - `OrderRejected` (invalid order, below min notional …): the exchange refused this order and nothing changed.
-- `InsufficientFunds`: refused for lack of free balance; the engine pauses new buys for the tick.
+- `InsufficientFunds`: refused for lack of free balance; the engine holds back the orders that spend that asset
+  until a balance read finds them covered (trading.core.gate).
 - `FatalExchangeError` (authentication, permission): retrying cannot help; the engine stops with the error.
 """
 
@@ -117,8 +118,24 @@ class PermissionDenied(FatalExchangeError):
 
 # --- market rules ------
 @dataclass(frozen=True, slots=True)
+class PriceBand:
+    """How far a limit price may stray from the market's recent price, for one side (Binance PERCENT_PRICE, or
+    PERCENT_PRICE_BY_SIDE's bid or ask multipliers): reference × down <= price <= reference × up. Binance's
+    reference is the average price of the last `average_minutes` minutes (avgPriceMins; 0: the last price)."""
+
+    down: Decimal
+    up: Decimal
+    average_minutes: int = 5
+    filter: str = "PERCENT_PRICE"
+
+
+@dataclass(frozen=True, slots=True)
 class MarketRules:
-    """One market's trading rules, as Binance states them in PRICE_FILTER, LOT_SIZE and MIN_NOTIONAL."""
+    """One market's trading rules, as Binance states them in its filters: PRICE_FILTER, LOT_SIZE, MIN_NOTIONAL
+    (or NOTIONAL), MARKET_LOT_SIZE, PERCENT_PRICE (or PERCENT_PRICE_BY_SIDE), MAX_NUM_ORDERS and MAX_POSITION.
+    A zero limit (or None) is no limit. The static rules are `refusal`; the ones that depend on the moment (the
+    recent price, the open orders, the position) take it as an argument: `price_band_refusal`,
+    `open_orders_refusal`, `position_refusal`."""
 
     symbol: str
     base: str
@@ -132,6 +149,13 @@ class MarketRules:
     min_price: Decimal = ZERO
     max_price: Decimal = ZERO  # 0: no limit
     max_amount: Decimal = ZERO  # 0: no limit
+    max_notional: Decimal = ZERO  # NOTIONAL maxNotional, for limit orders
+    market_min_amount: Decimal = ZERO  # MARKET_LOT_SIZE, for market orders (on top of LOT_SIZE)
+    market_max_amount: Decimal = ZERO
+    buy_band: PriceBand | None = None
+    sell_band: PriceBand | None = None
+    max_open_orders: int = 0  # MAX_NUM_ORDERS: open orders per symbol and account
+    max_position: Decimal = ZERO  # MAX_POSITION: base held + locked + open buys, for buys
 
     def price_down(self, price: Decimal) -> Decimal:
         """Round down to the tick: a buy never pays more than the grid asked for."""
@@ -153,10 +177,14 @@ class MarketRules:
             return f"above the maximum price {plain_number(self.max_price)}"
         return None
 
-    def refusal(self, price: Decimal | None, amount: Decimal, *, price_range: bool = True) -> OrderRejected | None:
-        """The error Binance would refuse an order of `amount` at `price` (None: at market) with, or None when it
-        passes the limits: BelowMinimum under the minimum amount or notional, InvalidOrder above the maximum
-        amount or (with `price_range`) outside the price range. The message names the value and the limit."""
+    def refusal(
+        self, price: Decimal | None, amount: Decimal, *, price_range: bool = True, market: bool = False
+    ) -> OrderRejected | None:
+        """The error Binance would refuse an order of `amount` at `price` with, or None when it passes the limits:
+        BelowMinimum under the minimum amount or notional, InvalidOrder above the maximum amount or notional or
+        (with `price_range`) outside the price range. A `market` order is also held to MARKET_LOT_SIZE, and
+        `price`, if given, is the price it is expected to fill at (for the minimum notional); `price` None without
+        `market` is a market order with no estimate. The message names the value and the limit."""
         if amount < self.min_amount:
             return BelowMinimum(
                 f"amount {plain_number(amount)} is below the minimum amount {plain_number(self.min_amount)} {self.base}"
@@ -165,15 +193,32 @@ class MarketRules:
             return InvalidOrder(
                 f"amount {plain_number(amount)} is above the maximum amount {plain_number(self.max_amount)} {self.base}"
             )
+        market = market or price is None
+        if market and amount < self.market_min_amount:
+            return BelowMinimum(
+                f"amount {plain_number(amount)} is below the minimum market order amount "
+                f"{plain_number(self.market_min_amount)} {self.base}"
+            )
+        if market and self.market_max_amount and amount > self.market_max_amount:
+            return InvalidOrder(
+                f"amount {plain_number(amount)} is above the maximum market order amount "
+                f"{plain_number(self.market_max_amount)} {self.base}"
+            )
         if price is None:
             return None
-        outside = self.price_outside(price) if price_range else None
+        outside = self.price_outside(price) if price_range and not market else None
         if outside:
             return InvalidOrder(f"price {plain_number(price)} is {outside}")
-        if price * amount < self.min_notional:
+        notional = price * amount
+        if notional < self.min_notional:
             return BelowMinimum(
-                f"notional {plain_number(price * amount)} {self.quote} ({plain_number(amount)} × "
+                f"notional {plain_number(notional)} {self.quote} ({plain_number(amount)} × "
                 f"{plain_number(price)}) is below the minimum notional {plain_number(self.min_notional)} {self.quote}"
+            )
+        if self.max_notional and not market and notional > self.max_notional:
+            return InvalidOrder(
+                f"notional {plain_number(notional)} {self.quote} ({plain_number(amount)} × "
+                f"{plain_number(price)}) is above the maximum notional {plain_number(self.max_notional)} {self.quote}"
             )
         return None
 
@@ -192,6 +237,44 @@ class MarketRules:
             outside = self.price_outside(price)
             if outside:
                 return f"price {price:f} is {outside}"
+        return None
+
+    def price_band_refusal(self, side: Side, price: Decimal, reference: Decimal) -> str | None:
+        """Why a limit `side` order at `price` is outside the price band around `reference` (the market's recent
+        price), or None."""
+        band = self.buy_band if side is Side.BUY else self.sell_band
+        if band is None or reference <= 0:
+            return None
+        if band.up and price > reference * band.up:
+            highest = self.price_down(reference * band.up)
+            return (
+                f"price {plain_number(price)} is above {plain_number(band.up)} × the recent price "
+                f"{plain_number(reference)} ({band.filter}): at most {plain_number(highest)}"
+            )
+        if price < reference * band.down:
+            lowest = self.price_up(reference * band.down)
+            return (
+                f"price {plain_number(price)} is below {plain_number(band.down)} × the recent price "
+                f"{plain_number(reference)} ({band.filter}): at least {plain_number(lowest)}"
+            )
+        return None
+
+    def open_orders_refusal(self, open_orders: int) -> str | None:
+        """Why one more order may not be placed while `open_orders` are open on the symbol, or None."""
+        if self.max_open_orders and open_orders >= self.max_open_orders:
+            return (
+                f"{open_orders} open orders on {self.symbol} reach the exchange's limit of {self.max_open_orders} "
+                "per symbol (MAX_NUM_ORDERS)"
+            )
+        return None
+
+    def position_refusal(self, position: Decimal, amount: Decimal) -> str | None:
+        """Why a buy of `amount` may not be placed on a `position` (base held, locked and in open buys), or None."""
+        if self.max_position and position + amount > self.max_position:
+            return (
+                f"position {plain_number(position)} + {plain_number(amount)} {self.base} would exceed the maximum "
+                f"position {plain_number(self.max_position)} {self.base} (MAX_POSITION)"
+            )
         return None
 
 

@@ -1,4 +1,4 @@
-"""Market rules (tick, step, minimums, fees) shipped with AresBot for the paper exchange.
+"""Market rules (tick, step, minimums, maximums, fees, price band, open-order cap) shipped for the paper exchange.
 
 `data/binance_spot_markets.json` holds common Binance spot symbols taken from Binance's exchangeInfo of
 2021-10-12 (see its "source" field). Rules drift over time; the CCXT adapter reads live ones instead.
@@ -11,12 +11,17 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from exchanges.base import MarketRules
+from exchanges.base import MarketRules, PriceBand
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "binance_spot_markets.json"
 
 
 def rules_from_dict(symbol: str, raw: dict[str, str]) -> MarketRules:
+    band = None
+    if raw.get("percent_price_up"):
+        band = PriceBand(
+            Decimal(raw["percent_price_down"]), Decimal(raw["percent_price_up"]), int(raw.get("avg_price_mins", "5"))
+        )
     return MarketRules(
         symbol=symbol,
         base=raw["base"],
@@ -30,6 +35,13 @@ def rules_from_dict(symbol: str, raw: dict[str, str]) -> MarketRules:
         min_price=Decimal(raw.get("min_price", "0")),
         max_price=Decimal(raw.get("max_price", "0")),
         max_amount=Decimal(raw.get("max_amount", "0")),
+        max_notional=Decimal(raw.get("max_notional", "0")),
+        market_min_amount=Decimal(raw.get("market_min_amount", "0")),
+        market_max_amount=Decimal(raw.get("market_max_amount", "0")),
+        buy_band=band,
+        sell_band=band,
+        max_open_orders=int(raw.get("max_open_orders", "0")),
+        max_position=Decimal(raw.get("max_position", "0")),
     )
 
 

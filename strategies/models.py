@@ -11,6 +11,7 @@ from django.db import models
 
 from aresbot.errors import ServiceUnavailable
 from strategies.choices import DesiredState
+from trading.core.gate import open_orders_problem
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")
 
@@ -164,13 +165,33 @@ class Strategy(models.Model):
                     raise
                 if refusal:
                     errors["symbol"] = refusal
+        errors.update(self._clean_open_orders(before, errors))
         if errors:
             raise ValidationError(errors)
+
+    def _clean_open_orders(self, before: dict[str, Any] | None, errors: dict[str, str]) -> dict[str, str]:
+        """max_positions may not let the strategy hold more open orders than its market allows. Checked when the
+        market or max_positions changes, against the account's markets as far as they are known without asking
+        the exchange (the symbol check above has just loaded them when the market changed); when they are not,
+        the engine says so in its status instead."""
+        if errors.keys() & {"symbol", "account", "max_positions", "grid_levels"} or self.account_id is None:
+            return {}
+        fields = ("symbol", "account_id", "max_positions")
+        if before is not None and all(before[f] == getattr(self, f) for f in fields):
+            return {}
+        markets = self.account.known_markets()
+        if markets is None:
+            return {}
+        cap = markets.open_order_cap(self.symbol)
+        problem = open_orders_problem(self.max_positions, self.grid_levels, cap, self.symbol)
+        return {"max_positions": problem} if problem else {}
 
     def _stored(self) -> dict[str, Any] | None:
         if self.pk is None:
             return None
-        row = Strategy.objects.filter(pk=self.pk).values("symbol", "account_id", "desired_state").first()
+        row = (
+            Strategy.objects.filter(pk=self.pk).values("symbol", "account_id", "desired_state", "max_positions").first()
+        )
         return None if row is None else dict(row)
 
     def _clean_running_change(self, before: dict[str, Any]) -> dict[str, str]:

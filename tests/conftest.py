@@ -74,6 +74,12 @@ def private_redis_server(tmp_path: Path, settings: Settings) -> Iterator[RedisSe
 
 
 @pytest.fixture
+def private_redis(private_redis_server: RedisServer) -> redis.Redis:
+    """A text client of the private redis-server, to read the keys the workers write."""
+    return redis.Redis.from_url(private_redis_server.url, decode_responses=True, socket_timeout=2)
+
+
+@pytest.fixture
 def alice(db: Any) -> User:
     return make_user("alice")
 

@@ -51,6 +51,16 @@ def test_the_app_containers_only_set_variables_the_app_reads(name):
         assert not unknown, f"{name}:{service_name} sets variables nothing reads: {unknown}"
 
 
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.worker.yml"])
+def test_the_app_containers_use_the_compose_redis_even_with_bin_runs_redis_url_in_env(name):
+    # bin/run writes REDIS_URL (its own Redis socket) into .env, which env_file passes on; REDIS_URL wins over
+    # REDIS_HOST, so each app container must set it empty.
+    for service_name, service in compose(name)["services"].items():
+        if service.get("env_file") == ".env":
+            env = service["environment"]
+            assert env.get("REDIS_URL") == "" and env.get("REDIS_HOST"), service_name
+
+
 def test_the_main_node_has_every_service_with_a_health_check():
     services = compose("docker-compose.yml")["services"]
     assert set(services) == {"nginx", "web", "worker", "scheduler", "mysql", "redis"}

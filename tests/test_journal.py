@@ -1,6 +1,7 @@
 """The ORM journal: the engine's orders, fills and lots land in Order/Fill/Position, and a new engine resumes
 from them alone."""
 
+import logging
 from decimal import Decimal as D
 from importlib import import_module
 
@@ -94,6 +95,26 @@ def test_a_fill_saved_twice_is_booked_once(strategy):
     OrmJournal(strategy.pk).save(fills=[fill])
     OrmJournal(strategy.pk).save(fills=[fill])
     assert Fill.objects.count() == 1
+
+
+def test_each_fill_is_logged_once_when_it_is_booked(strategy, caplog):
+    caplog.set_level(logging.INFO, logger="trading.journal")
+    h = harness(strategy)
+    h.start()
+    h.step("29650")
+    h.step("29997.01")
+    sid = strategy.pk
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", f"strategy {sid}: buy filled: 0.00067 BTC/USDT at 29700, fee 0.019899 USDT"),
+        ("INFO", f"strategy {sid}: sell filled: 0.00067 BTC/USDT at 29997, fee 0.02009799 USDT"),
+    ]
+    caplog.clear()
+    h.journal = OrmJournal(strategy.pk)  # a new process reconciles the same orders: nothing is booked twice
+    h.restart()
+    fill = Fill.objects.filter(side="buy").get()
+    again = FillRecord(f"ab{sid}-1", str(fill.trade_id), Side.BUY, fill.price, fill.amount, fill.fee, "USDT", START)
+    OrmJournal(strategy.pk).save(fills=[again])
+    assert caplog.records == []
 
 
 def test_daily_loss_survives_a_restart(strategy):

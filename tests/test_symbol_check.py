@@ -163,6 +163,52 @@ def test_an_edit_is_checked_only_when_it_moves_the_strategy_to_another_market(
     assert "not in data set ETHUSDT-1h-2021-01" in r.json()["symbol"][0]
 
 
+# --- the open-order cap (issue 9, item 7) ---------------------------------------------------------------------------
+
+
+def test_max_positions_above_the_markets_open_order_cap_is_a_400_naming_both_fields_and_the_cap(
+    alice_client, binance, binance_account
+):
+    r = alice_client.post(
+        "/api/strategies", {**payload(binance_account, "BTC/USDT"), "max_positions": 201}, format="json"
+    )
+    assert r.status_code == 400
+    assert r.json() == {
+        "max_positions": [
+            "max_positions 201 lets this strategy hold up to 201 open orders on BTC/USDT (a take-profit per open "
+            "lot plus up to grid_levels 5 resting buys), above the exchange's limit of 200 open orders per symbol "
+            "(MAX_NUM_ORDERS). Use max_positions 200 or less."
+        ]
+    }
+    assert not Strategy.objects.exists()
+    r = alice_client.post(
+        "/api/strategies", {**payload(binance_account, "BTC/USDT"), "max_positions": 200}, format="json"
+    )
+    assert r.status_code == 201
+    r = alice_client.patch(f"/api/strategies/{r.json()['id']}", {"max_positions": 1000}, format="json")
+    assert r.status_code == 400
+    assert "limit of 200 open orders per symbol (MAX_NUM_ORDERS)" in r.json()["max_positions"][0]
+
+
+def test_a_replaying_paper_account_has_the_shipped_rules_cap(alice, alice_client, binance):
+    account = make_paper_account(alice, price_source="replay", replay_dataset="BTCUSDT-1m-2022-05-05")
+    r = alice_client.post("/api/strategies", {**payload(account, "BTC/USDT"), "max_positions": 300}, format="json")
+    assert "limit of 200 open orders" in r.json()["max_positions"][0]
+
+
+def test_max_positions_is_changed_while_the_exchange_is_down_and_the_engine_says_what_it_exceeds(
+    alice, alice_client, binance, binance_account
+):
+    strategy = make_strategy(alice, binance_account)
+    forget_markets()
+    exchange_down(binance)
+    markets.get_redis().delete("markets:binance")
+    asked = len(binance.sent(*EXCHANGE_INFO))
+    r = alice_client.patch(f"/api/strategies/{strategy.pk}", {"max_positions": 500}, format="json")
+    assert r.status_code == 200, r.json()  # the cap is not known now: the engine's status tells (tests/core)
+    assert len(binance.sent(*EXCHANGE_INFO)) == asked  # and nobody waited for the exchange
+
+
 # --- the model (management commands, factories) and its transactions -------------------------------------------------
 
 

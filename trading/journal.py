@@ -10,6 +10,7 @@ not the rounded averages shown to users.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -20,9 +21,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from exchanges.base import ACTIVE_STATUSES, OrderStatus, OrderType, Side
+from exchanges.base import ACTIVE_STATUSES, OrderStatus, OrderType, Side, plain_number
 from trading.core.types import FillRecord, JournalSnapshot, Lot, OrderRecord, Role
 from trading.models import EngineState, Fill, Order, Position
+
+log = logging.getLogger(__name__)
 
 _ACTIVE = [str(s) for s in ACTIVE_STATUSES]
 
@@ -139,6 +142,7 @@ class OrmJournal:
         anchor: Decimal | None = None,
     ) -> None:
         ids = dict(self._ids)
+        booked: list[Fill] = []
         with transaction.atomic():
             wanted = {o.client_order_id for o in orders} | {o.parent for o in orders if o.parent}
             wanted |= {f.client_order_id for f in fills}
@@ -149,12 +153,29 @@ class OrmJournal:
             if orders:
                 self._save_orders(orders, ids)
             if fills:
-                self._save_fills(fills, ids)
+                booked = self._save_fills(fills, ids)
             for lot in lots:
                 self._save_lot(lot, ids)
             if anchor is not None:
                 EngineState.objects.update_or_create(strategy_id=self.strategy_id, defaults={"anchor_price": anchor})
         self._ids = ids  # only after commit: a rolled-back insert's pk must not be remembered
+        if booked:
+            self._log_fills(booked)
+
+    def _log_fills(self, booked: Sequence[Fill]) -> None:
+        """One line per fill, after it is committed: a fill booked again on a later reconcile is not logged twice."""
+        symbols = dict(Order.objects.filter(pk__in={f.order_id for f in booked}).values_list("pk", "symbol"))
+        for fill in booked:
+            fee = f", fee {plain_number(fill.fee)} {fill.fee_currency}" if fill.fee else ""
+            log.info(
+                "strategy %s: %s filled: %s %s at %s%s",
+                self.strategy_id,
+                fill.side,
+                plain_number(fill.amount),
+                symbols.get(fill.order_id, ""),
+                plain_number(fill.price),
+                fee,
+            )
 
     def _save_orders(self, orders: Sequence[OrderRecord], ids: dict[str, int]) -> None:
         now = timezone.now()
@@ -197,7 +218,7 @@ class OrmJournal:
                 )
             )
 
-    def _save_fills(self, fills: Sequence[FillRecord], ids: dict[str, int]) -> None:
+    def _save_fills(self, fills: Sequence[FillRecord], ids: dict[str, int]) -> list[Fill]:
         order_pks = {ids[f.client_order_id] for f in fills}
         seen = set(Fill.objects.filter(order__in=order_pks).values_list("order_id", "trade_id"))
         new = [
@@ -217,6 +238,7 @@ class OrmJournal:
         ]
         if new:
             Fill.objects.bulk_create(new)
+        return new
 
     def _save_lot(self, lot: Lot, ids: dict[str, int]) -> None:
         values: dict[str, Any] = {

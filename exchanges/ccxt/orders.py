@@ -25,6 +25,7 @@ from exchanges.base import (
     OrderState,
     OrderStatus,
     OrderType,
+    PriceBand,
     Side,
     Trade,
 )
@@ -69,8 +70,45 @@ def _req(value: Any, what: str) -> Decimal:
     return result
 
 
+def _filters(market: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Binance's raw filters of a market by filterType (CCXT keeps them in `info`); empty for other exchanges."""
+    info = market.get("info")
+    filters = info.get("filters") if isinstance(info, Mapping) else None
+    if not isinstance(filters, list):
+        return {}
+    return {str(f["filterType"]): f for f in filters if isinstance(f, Mapping) and "filterType" in f}
+
+
+def _bands(filters: Mapping[str, Mapping[str, Any]]) -> tuple[PriceBand | None, PriceBand | None]:
+    """(buy band, sell band) from PERCENT_PRICE_BY_SIDE (bid/ask multipliers) or PERCENT_PRICE (both sides)."""
+    by_side = filters.get("PERCENT_PRICE_BY_SIDE")
+    if by_side is not None:
+        minutes = int(by_side.get("avgPriceMins") or 0)
+        bid = (dec(by_side.get("bidMultiplierDown"), ZERO), dec(by_side.get("bidMultiplierUp"), ZERO))
+        ask = (dec(by_side.get("askMultiplierDown"), ZERO), dec(by_side.get("askMultiplierUp"), ZERO))
+        return (
+            PriceBand(bid[0] or ZERO, bid[1] or ZERO, minutes, "PERCENT_PRICE_BY_SIDE"),
+            PriceBand(ask[0] or ZERO, ask[1] or ZERO, minutes, "PERCENT_PRICE_BY_SIDE"),
+        )
+    both = filters.get("PERCENT_PRICE")
+    if both is not None:
+        band = PriceBand(
+            dec(both.get("multiplierDown"), ZERO) or ZERO,
+            dec(both.get("multiplierUp"), ZERO) or ZERO,
+            int(both.get("avgPriceMins") or 0),
+        )
+        return band, band
+    return None, None
+
+
+def open_order_cap(market: Mapping[str, Any]) -> int:
+    """Binance's MAX_NUM_ORDERS of a CCXT market: open orders per symbol and account (0: none stated)."""
+    return int((_filters(market).get("MAX_NUM_ORDERS") or {}).get("maxNumOrders") or 0)
+
+
 def market_rules_from_ccxt(market: Mapping[str, Any], precision_mode: int = ccxt.TICK_SIZE) -> MarketRules:
-    """MarketRules (tick, step, minimums) from a CCXT unified market."""
+    """MarketRules from a CCXT unified market: tick, step, minimums and maximums from its unified limits; the
+    price band, open-order cap and maximum position from Binance's raw filters, which CCXT does not unify."""
     symbol = str(market["symbol"])
     precision = market.get("precision") or {}
     limits = market.get("limits") or {}
@@ -91,6 +129,11 @@ def market_rules_from_ccxt(market: Mapping[str, Any], precision_mode: int = ccxt
     amount_limits = limits.get("amount") or {}
     price_limits = limits.get("price") or {}
     cost_limits = limits.get("cost") or {}
+    market_limits = limits.get("market") or {}
+    filters = _filters(market)
+    buy_band, sell_band = _bands(filters)
+    # Binance's own strings where present: CCXT's float keeps 15-16 digits, and a maxQty can have more.
+    market_lot = filters.get("MARKET_LOT_SIZE") or {}
     return MarketRules(
         symbol=symbol,
         base=str(market["base"]),
@@ -104,6 +147,13 @@ def market_rules_from_ccxt(market: Mapping[str, Any], precision_mode: int = ccxt
         min_price=dec(price_limits.get("min"), ZERO) or ZERO,
         max_price=dec(price_limits.get("max"), ZERO) or ZERO,
         max_amount=dec(amount_limits.get("max"), ZERO) or ZERO,
+        max_notional=dec(cost_limits.get("max"), ZERO) or ZERO,
+        market_min_amount=dec(market_lot.get("minQty", market_limits.get("min")), ZERO) or ZERO,
+        market_max_amount=dec(market_lot.get("maxQty", market_limits.get("max")), ZERO) or ZERO,
+        buy_band=buy_band,
+        sell_band=sell_band,
+        max_open_orders=open_order_cap(market),
+        max_position=dec((filters.get("MAX_POSITION") or {}).get("maxPosition"), ZERO) or ZERO,
     )
 
 

@@ -9,6 +9,13 @@
   `buy_fee_in_base` a buy's fee is taken from the base it receives instead, as Binance does without BNB.
 - Balances have free and locked parts. A buy locks price × amount × (1 + the higher fee rate), a sell locks its
   amount; an order needing more than the free balance is refused with InsufficientFunds.
+<<<<<<< HEAD
+- Orders are checked against every rule of the market that Binance checks: tick, step, min/max amount and
+  notional, the market order amounts, the price band around the current price, the open orders per symbol and
+  the maximum position (see MarketRules), so that paper trading refuses what Binance refuses.
+- Every operation first advances matching over the feed's path since the book last matched, so fills that
+  happen while no engine looks are made, and found later by the engine's reconcile.
+=======
 - Orders are checked against the market's tick, step, min amount and min notional (Binance's filters).
 - Every operation first brings the feeds up to now (`observe`: a live ticker's request, its rate-limit wait) with
   no transaction open, then locks the book, advances matching over the feeds' paths since the book last matched
@@ -16,6 +23,7 @@
   commits: a price source that hangs never holds the account's book, nor the SQLite database.
 - While a feed has no price (a gap in replayed candles: the exchange was down) every operation raises
   ExchangeUnavailable and nothing fills, as on the real exchange during that outage.
+>>>>>>> main
 - Faults (`exchanges.paper.faults`) inject network errors, rate limits, a timeout after the request took effect, and
   partial fills.
 """
@@ -30,7 +38,6 @@ from typing import TypeVar
 from exchanges.base import (
     ZERO,
     Balance,
-    BelowMinimum,
     ExchangeError,
     InsufficientFunds,
     InvalidOrder,
@@ -77,7 +84,7 @@ class PaperExchange:
         self.buy_fee_in_base = buy_fee_in_base
         self.feeds = dict(feeds)
         self.clock = clock
-        self.markets = dict(markets) if markets is not None else binance_spot_markets()
+        self.markets = dict(markets if markets is not None else binance_spot_markets())  # its own: never the cache
         self.slippage = slippage_pct / 100
         self.faults = faults
         # The paper book answers a lookup the moment it has accepted an order.
@@ -264,9 +271,12 @@ class PaperExchange:
         problem = rules.check_steps(limit, request.amount)
         if problem:
             raise InvalidOrder(problem)
-        problem = rules.check(fill_price if limit is None else limit, request.amount)
-        if problem:
-            raise BelowMinimum(problem)
+        refusal = rules.refusal(
+            fill_price if limit is None else limit, request.amount, price_range=False, market=limit is None
+        )
+        if refusal is not None:
+            raise refusal
+        self._check_moment_rules(book, rules, request, price_now)
         if request.side is Side.BUY:
             reserve_price = limit if limit is not None else fill_price
             worst_rate = max(rules.maker_fee, rules.taker_fee)
@@ -298,6 +308,26 @@ class PaperExchange:
         if marketable:
             self._execute(book, rules, order, fill_price, request.amount, rules.taker_fee, now)
         return order.state()
+
+    def _check_moment_rules(
+        self, book: PaperBook, rules: MarketRules, request: OrderRequest, price_now: Decimal
+    ) -> None:
+        """The rules that depend on the moment, as Binance applies them: the price band (around the current price:
+        the paper book has no trade history to average), the open-order cap and, for buys, the maximum position."""
+        problem = None
+        if request.price is not None:
+            problem = rules.price_band_refusal(request.side, request.price, price_now)
+        if problem is None:
+            problem = rules.open_orders_refusal(sum(1 for o in book.open_orders.values() if o.symbol == rules.symbol))
+        if problem is None and request.side is Side.BUY and rules.max_position:
+            base = book.balance(rules.base)
+            buying = sum(
+                (o.remaining for o in book.open_orders.values() if o.symbol == rules.symbol and o.side is Side.BUY),
+                ZERO,
+            )
+            problem = rules.position_refusal(base.total + buying, request.amount)
+        if problem is not None:
+            raise InvalidOrder(problem)
 
     def _cancel(self, book: PaperBook, now: datetime, client_order_id: str) -> OrderState:
         order = book.open_orders.get(client_order_id)

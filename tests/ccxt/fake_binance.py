@@ -1,8 +1,9 @@
 """A fake Binance spot REST API, mounted as a `requests` transport on a real CCXT client: nothing leaves the process.
 
 CCXT's whole path runs (signing, URL and body building, response parsing, handle_errors); only the socket is
-replaced. The fake checks what Binance checks (API key, HMAC signature, PRICE_FILTER/LOT_SIZE/MIN_NOTIONAL,
-balances, duplicate client ids) and answers with bodies built from the documented formats recorded in
+replaced. The fake checks what Binance checks (API key, HMAC signature, PRICE_FILTER, LOT_SIZE, MIN_NOTIONAL,
+MARKET_LOT_SIZE, PERCENT_PRICE(_BY_SIDE) around its current price, MAX_NUM_ORDERS, MAX_POSITION, balances, duplicate
+client ids) and answers with bodies built from the documented formats recorded in
 tests/fixtures/binance/. It keeps a small book: limit orders rest as NEW and fill when `set_price` crosses them.
 Faults are scripted per endpoint: a canned error answer, or a read timeout before or after the request took effect.
 """
@@ -42,7 +43,15 @@ def fixture(name: str) -> Any:
 def exchange_info_from_filters(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A Binance exchangeInfo body rebuilt from the compact extract of every TRADING symbol's filters."""
     symbols = []
-    for symbol, base, quote, tick, min_price, max_price, step, min_qty, max_qty, min_notional in doc["symbols"]:
+    for row in doc["symbols"]:
+        column = dict(zip(doc["columns"], row, strict=True))
+        filters: dict[str, dict[str, Any]] = {}
+        for name, value in column.items():
+            kind, _, key = name.partition(".")
+            if key and value is not None:
+                filters.setdefault(kind, {"filterType": kind})[key] = value
+        filters["MIN_NOTIONAL"].update(applyToMarket=True, avgPriceMins=5)
+        symbol, base, quote = column["symbol"], column["baseAsset"], column["quoteAsset"]
         symbols.append(
             {
                 "symbol": symbol,
@@ -60,16 +69,7 @@ def exchange_info_from_filters(doc: Mapping[str, Any]) -> dict[str, Any]:
                 "quoteOrderQtyMarketAllowed": True,
                 "isSpotTradingAllowed": True,
                 "isMarginTradingAllowed": False,
-                "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": min_price, "maxPrice": max_price, "tickSize": tick},
-                    {"filterType": "LOT_SIZE", "minQty": min_qty, "maxQty": max_qty, "stepSize": step},
-                    {
-                        "filterType": "MIN_NOTIONAL",
-                        "minNotional": min_notional,
-                        "applyToMarket": True,
-                        "avgPriceMins": 5,
-                    },
-                ],
+                "filters": list(filters.values()),
                 "permissions": ["SPOT"],
             }
         )
@@ -82,18 +82,56 @@ def exchange_info_from_filters(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def filter_failure(filters: Mapping[str, Mapping[str, str]], price: Decimal | None, qty: Decimal) -> str | None:
-    """Binance's own filter rules, written from its documentation, independent of the code under test."""
+def filter_failure(
+    filters: Mapping[str, Mapping[str, Any]],
+    price: Decimal | None,
+    qty: Decimal,
+    *,
+    side: str = "BUY",
+    average: Decimal | None = None,
+    open_orders: int = 0,
+    position: Decimal = Decimal(0),
+) -> str | None:
+    """Binance's own filter rules, written from its documentation, independent of the code under test.
+
+    `price` None is a market order; `average` the symbol's average price (PERCENT_PRICE's weightedAveragePrice,
+    and a market order's notional), `open_orders` the account's open orders on the symbol, `position` its base
+    position (free + locked + open buys) for MAX_POSITION."""
     pf, lot, notional = filters["PRICE_FILTER"], filters["LOT_SIZE"], filters["MIN_NOTIONAL"]
     if price is not None:
         tick, low, high = D(pf["tickSize"]), D(pf["minPrice"]), D(pf["maxPrice"])
         if price < low or (high and price > high) or (tick and (price - low) % tick):
             return "PRICE_FILTER"
+        percent = filters.get("PERCENT_PRICE")
+        if (
+            percent is not None
+            and average is not None
+            and (price > average * D(percent["multiplierUp"]) or price < average * D(percent["multiplierDown"]))
+        ):
+            return "PERCENT_PRICE"
+        by_side = filters.get("PERCENT_PRICE_BY_SIDE")
+        if by_side is not None and average is not None:
+            prefix = "bid" if side == "BUY" else "ask"
+            up, down = D(by_side[f"{prefix}MultiplierUp"]), D(by_side[f"{prefix}MultiplierDown"])
+            if price > average * up or price < average * down:
+                return "PERCENT_PRICE_BY_SIDE"
     step, low, high = D(lot["stepSize"]), D(lot["minQty"]), D(lot["maxQty"])
     if qty < low or qty > high or (step and (qty - low) % step):
         return "LOT_SIZE"
-    if price is not None and price * qty < D(notional["minNotional"]):
+    market = filters.get("MARKET_LOT_SIZE")
+    if price is None and market is not None:
+        step, low, high = D(market["stepSize"]), D(market["minQty"]), D(market["maxQty"])
+        if qty < low or (high and qty > high) or (step and (qty - low) % step):
+            return "MARKET_LOT_SIZE"
+    worth = price if price is not None else average
+    if worth is not None and worth * qty < D(notional["minNotional"]):
         return "MIN_NOTIONAL"
+    cap = filters.get("MAX_NUM_ORDERS")
+    if cap is not None and open_orders >= int(cap["maxNumOrders"]):
+        return "MAX_NUM_ORDERS"
+    most = filters.get("MAX_POSITION")
+    if most is not None and side == "BUY" and position + qty > D(most["maxPosition"]):
+        return "MAX_POSITION"
     return None
 
 
@@ -265,17 +303,23 @@ class FakeBinance(BaseAdapter):
             return self.error("duplicate_order")
         qty = D(p["quantity"])
         price = D(p["price"]) if "price" in p else None
-        failure = filter_failure(self.filters[symbol], price, qty)
-        if (
-            failure is None
-            and price is None
-            and qty * self.prices[symbol] < D(self.filters[symbol]["MIN_NOTIONAL"]["minNotional"])
-        ):
-            failure = "MIN_NOTIONAL"
-        if failure:
-            return Reply(400, {"code": -1013, "msg": f"Filter failure: {failure}"})
         info = self.symbols[symbol]
         base, quote = info["baseAsset"], info["quoteAsset"]
+        mine = self._open(symbol)
+        held = self.balances.get(base, [D(0), D(0)])
+        failure = filter_failure(
+            self.filters[symbol],
+            price,
+            qty,
+            side=side,
+            average=self.prices.get(symbol),
+            open_orders=len(mine),
+            position=held[0]
+            + held[1]
+            + sum((D(o["origQty"]) - D(o["executedQty"]) for o in mine if o["side"] == "BUY"), D(0)),
+        )
+        if failure:
+            return Reply(400, {"code": -1013, "msg": f"Filter failure: {failure}"})
         reserve_asset, need = (quote, (price or self.prices[symbol]) * qty) if side == "BUY" else (base, qty)
         held = self.balances.setdefault(reserve_asset, [D(0), D(0)])
         if held[0] < need:

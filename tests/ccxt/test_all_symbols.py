@@ -1,5 +1,7 @@
 """Every TRADING symbol of Binance spot's real exchangeInfo: a grid built at the symbol's price produces only
-orders that pass its PRICE_FILTER, LOT_SIZE and MIN_NOTIONAL, or skips the level with a reason.
+orders that pass its PRICE_FILTER, LOT_SIZE and MIN_NOTIONAL, or skips the level with a reason; the rules that
+depend on the moment (PERCENT_PRICE around the current price, MARKET_LOT_SIZE, MAX_NUM_ORDERS, MAX_POSITION) are
+read for every symbol, the engine sends nothing they refuse, and the paper exchange refuses what Binance refuses.
 
 The filters are Binance's of 2021-10-12 for all 1,262 TRADING symbols (tests/fixtures/binance/
 trading_symbols_filters.json). They go through the real CCXT Binance market parser (the fake transport serves them
@@ -24,12 +26,17 @@ import re
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING
 from decimal import Decimal as D
+from typing import Any
 
 import pytest
 
-from exchanges.base import MarketRules, OrderRejected, OrderRequest, OrderStatus, OrderType, Side
+from exchanges.base import ZERO, MarketRules, OrderRejected, OrderRequest, OrderState, OrderStatus, OrderType, Side
 from exchanges.ccxt.client import make_client
 from exchanges.ccxt.exchange import CcxtExchange
+from exchanges.clock import ManualClock
+from exchanges.paper.book import InMemoryPaperStore
+from exchanges.paper.exchange import PaperExchange
+from exchanges.paper.feeds import ManualFeed
 from tests.ccxt.fake_binance import (
     API_KEY,
     API_SECRET,
@@ -38,7 +45,9 @@ from tests.ccxt.fake_binance import (
     filter_failure,
     fixture,
 )
+from trading.core.engine import TradingEngine
 from trading.core.grid import GridStrategy, Level
+from trading.core.memory import InMemoryJournal, InMemoryStatusBoard
 from trading.core.positions import PositionTracker
 from trading.core.types import EngineConfig, OrderRecord, Role
 
@@ -138,7 +147,7 @@ def test_a_sample_of_symbols_is_accepted_by_the_fake_exchanges_own_filter_check(
         symbol = adapter.client.markets_by_id[market_id][0]["symbol"]
         filters = fake.filters[market_id]
         price = prices_for(filters)[1]
-        fake.prices[market_id] = price * 2
+        fake.prices[market_id] = price * D("1.1")  # the buys rest below it, inside PERCENT_PRICE's band
         fake.balances[quote] = [D("1e12"), D(0)]
         rules = adapter.market(symbol)
         config = EngineConfig(1, symbol, 3, D(1), D(1), D(filters["MIN_NOTIONAL"]["minNotional"]) * 20, D(1))
@@ -148,6 +157,186 @@ def test_a_sample_of_symbols_is_accepted_by_the_fake_exchanges_own_filter_check(
             assert state.client_order_id == request.client_order_id
             sent += 1
     assert sent >= 60
+
+
+def test_every_trading_symbols_moment_rules_are_read_from_its_filters(every_symbol, extract):
+    adapter, _ = every_symbol
+    adapter.load_markets()
+    narrow = 0
+    for row in extract["symbols"]:
+        column = dict(zip(extract["columns"], row, strict=True))
+        rules = adapter.market(adapter.client.markets_by_id[row[0]][0]["symbol"])
+        band = (D(column["PERCENT_PRICE.multiplierDown"]), D(column["PERCENT_PRICE.multiplierUp"]))
+        assert rules.buy_band is not None and rules.sell_band is not None
+        assert (rules.buy_band.down, rules.buy_band.up) == (rules.sell_band.down, rules.sell_band.up) == band
+        assert rules.max_open_orders == column["MAX_NUM_ORDERS.maxNumOrders"] == 200
+        assert rules.market_max_amount == D(column["MARKET_LOT_SIZE.maxQty"] or 0)
+        assert rules.max_position == D(column["MAX_POSITION.maxPosition"] or 0)
+        narrow += band == (D("0.8"), D("1.2"))
+    assert narrow == 28
+
+
+class CheckedPaper(PaperExchange):
+    """The paper exchange, every order also put to Binance's filter rules as the fake writes them (independently
+    of MarketRules), against the book as it is when the order arrives."""
+
+    def __init__(self, filters: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters = filters
+        self.failures: list[str] = []
+        self.sent = 0
+
+    def place_order(self, request: OrderRequest) -> OrderState:
+        rules = self.market(request.symbol)
+        with self.store.session() as book:
+            mine = [o for o in book.open_orders.values() if o.symbol == request.symbol]
+            held = book.balance(rules.base)
+            position = held.total + sum((o.remaining for o in mine if o.side is Side.BUY), ZERO)
+        failure = filter_failure(
+            self.filters,
+            request.price,
+            request.amount,
+            side=request.side.value.upper(),
+            average=self.feeds[request.symbol].price_at(self.clock.now()),
+            open_orders=len(mine),
+            position=position,
+        )
+        self.sent += 1
+        if failure:
+            self.failures.append(f"{request.symbol} {request.side} {request.amount} @ {request.price}: {failure}")
+        return super().place_order(request)
+
+
+def engine_on_paper(rules: MarketRules, filters: dict[str, Any], price: D) -> tuple[TradingEngine, CheckedPaper]:
+    """A grid whose deepest levels (−35 %) and take-profits (+30 %) reach past the narrow PERCENT_PRICE bands."""
+    clock = ManualClock(datetime(2021, 10, 12, tzinfo=UTC))
+    paper = CheckedPaper(
+        filters,
+        InMemoryPaperStore({rules.quote: "1e30"}),
+        feeds={rules.symbol: ManualFeed(clock, price)},
+        markets={rules.symbol: rules},
+        clock=clock,
+    )
+    config = EngineConfig(1, rules.symbol, 5, D(7), D(30), rules.min_notional * 20, D(50), max_positions=250)
+    engine = TradingEngine(
+        config, exchange=paper, journal=InMemoryJournal(), status_board=InMemoryStatusBoard(), clock=clock
+    )
+    return engine, paper
+
+
+@pytest.mark.slow
+def test_the_engine_sends_no_order_binance_would_refuse_on_any_trading_symbol(every_symbol, extract):
+    """Over every symbol: the ladder at the symbol's price, then a 30 % fall that fills part of it, then the
+    take-profits. Every order reaching the paper exchange passes Binance's rules, the paper exchange refuses
+    none, and what waits (the levels and take-profits outside the band) is in the status with the reason."""
+    adapter, fake = every_symbol
+    adapter.load_markets()
+    sent = band_waits = position_waits = told = 0
+    for row in extract["symbols"]:
+        rules = adapter.market(adapter.client.markets_by_id[row[0]][0]["symbol"])
+        filters = fake.filters[row[0]]
+        price = prices_for(filters)[1]
+        engine, paper = engine_on_paper(rules, filters, price)
+        engine.start()
+        fallen = rules.price_down(price * D("0.7"))
+        for now in (fallen, fallen):
+            engine.clock.advance(60)  # type: ignore[attr-defined]
+            paper.feeds[rules.symbol].set(now)  # type: ignore[attr-defined]
+            status = engine.tick()
+        assert paper.failures == []
+        assert engine.last_error == ""
+        assert [o for o in engine.journal.orders.values() if o.status is OrderStatus.REJECTED] == []  # type: ignore[attr-defined]
+        waits = [w for w in (*status.skipped_levels, *status.notes) if " waits: " in w]
+        assert all("(PERCENT_PRICE)" in w or "(MAX_POSITION)" in w for w in waits), waits
+        told += any("(MAX_NUM_ORDERS)" in n for n in status.notes)
+        sent += paper.sent
+        band_waits += any("(PERCENT_PRICE)" in w for w in waits)
+        position_waits += any("(MAX_POSITION)" in w for w in waits)
+    assert sent > 5_000
+    assert band_waits == 28  # the symbols with PERCENT_PRICE 0.8–1.2: their deep levels and high take-profits wait
+    assert position_waits > 0  # leveraged tokens' MAX_POSITION
+    assert told == 1262  # max_positions 250 can exceed the 200 open orders allowed: the status says so
+
+
+def probes(rules: MarketRules, reference: D) -> list[tuple[Side, D | None, D]]:
+    """(side, price (None: at market), amount) at the edges of every rule that depends on the moment."""
+    assert rules.buy_band is not None
+    tick = rules.tick_size
+    edges = [
+        rules.price_up(reference * rules.buy_band.down),
+        rules.price_down(reference * rules.buy_band.up),
+    ]
+    prices = sorted({p for e in edges for p in (e - tick, e, e + tick) if p > 0})
+    orders: list[tuple[Side, D | None, D]] = []
+    for price in prices:
+        amount = max(rules.min_amount, rules.amount_down(rules.min_notional / price) + rules.step_size)
+        for side in (Side.BUY, Side.SELL):
+            orders.append((side, price, amount))
+    if rules.market_max_amount:
+        for amount in (rules.market_max_amount, rules.market_max_amount + rules.step_size):
+            orders.append((Side.SELL, None, rules.amount_down(amount)))
+    return orders
+
+
+@pytest.mark.slow
+def test_the_paper_exchange_refuses_what_binance_refuses_on_every_trading_symbol(every_symbol, extract):
+    """At the edges of the price band, of the market order amounts and of the open-order cap: the engine's rules,
+    Binance's rules written independently in the fake, and the paper exchange give the same verdict."""
+    adapter, fake = every_symbol
+    adapter.load_markets()
+    verdicts = {"accepted": 0, "refused": 0}
+    for n, row in enumerate(extract["symbols"]):
+        rules = adapter.market(adapter.client.markets_by_id[row[0]][0]["symbol"])
+        filters = fake.filters[row[0]]
+        reference = prices_for(filters)[1]
+        clock = ManualClock(datetime(2021, 10, 12, tzinfo=UTC))
+        orders = probes(rules, reference)
+        selling = sum((amount for side, _, amount in orders if side is Side.SELL), ZERO)
+        paper = PaperExchange(
+            InMemoryPaperStore({rules.quote: "1e30", rules.base: selling}),
+            feeds={rules.symbol: ManualFeed(clock, reference)},
+            markets={rules.symbol: rules},
+            clock=clock,
+        )
+        for i, (side, price, amount) in enumerate(orders):
+            with paper.store.session() as book:
+                mine = [o for o in book.open_orders.values() if o.symbol == rules.symbol]
+                position = book.balance(rules.base).total + sum((o.remaining for o in mine if o.side is Side.BUY), ZERO)
+            binance = filter_failure(
+                filters,
+                price,
+                amount,
+                side=side.value.upper(),
+                average=reference,
+                open_orders=len(mine),
+                position=position,
+            )
+            ours = (
+                rules.refusal(price, amount, market=price is None)
+                or (rules.price_band_refusal(side, price, reference) if price is not None else None)
+                or rules.open_orders_refusal(len(mine))
+                or (rules.position_refusal(position, amount) if side is Side.BUY else None)
+            )
+            kind = OrderType.MARKET if price is None else OrderType.LIMIT
+            try:
+                paper.place_order(OrderRequest(f"p{i}", rules.symbol, side, kind, amount, price))
+                refused_by_paper = False
+            except OrderRejected:
+                refused_by_paper = True
+            assert (binance is not None) == (ours is not None) == refused_by_paper, (rules.symbol, side, price, amount)
+            verdicts["refused" if refused_by_paper else "accepted"] += 1
+        if n % 40 == 0:  # the open-order cap, on every 40th symbol: 200 resting buys, then one more
+            price = rules.price_up(reference * D("0.9"))
+            amount = max(rules.min_amount, rules.amount_down(rules.min_notional / price) + rules.step_size)
+            with paper.store.session() as book:
+                resting = sum(1 for o in book.open_orders.values() if o.symbol == rules.symbol)
+            for i in range(resting, 200):
+                paper.place_order(OrderRequest(f"c{i}", rules.symbol, Side.BUY, OrderType.LIMIT, amount, price))
+            assert filter_failure(filters, price, amount, average=reference, open_orders=200) == "MAX_NUM_ORDERS"
+            assert rules.open_orders_refusal(200) is not None
+            with pytest.raises(OrderRejected, match="MAX_NUM_ORDERS"):
+                paper.place_order(OrderRequest("c200", rules.symbol, Side.BUY, OrderType.LIMIT, amount, price))
+    assert verdicts["accepted"] > 10_000 and verdicts["refused"] > 5_000
 
 
 COMMISSION = D("1e-8")  # Binance's baseCommissionPrecision

@@ -50,8 +50,10 @@ class Harness:
         start: datetime = START,
         buy_fee_in_base: bool = False,
         market: dict[str, Any] | None = None,
+        balance_check_every: int = 1,
         **config: Any,
     ) -> None:
+        self.balance_check_every = balance_check_every
         self.config = make_config(**config)
         self.clock = ManualClock(start)
         self.feed = ManualFeed(self.clock, price)
@@ -80,7 +82,7 @@ class Harness:
             status_board=self.board,
             clock=self.clock,
             tz=self.tz,
-            balance_check_every=1,
+            balance_check_every=self.balance_check_every,
         )
 
     def start(self) -> EngineStatus:

@@ -164,13 +164,13 @@ def test_max_positions_caps_resting_buys_plus_open_lots():
     assert h.open_orders(Side.BUY) == []
 
 
-def test_insufficient_funds_rejects_the_order_and_pauses_buys_for_the_tick():
+def test_insufficient_funds_rejects_the_order_and_buys_wait_for_funds():
     h = Harness("30000", balances={"USDT": "50"})
     status = h.start()
     assert len(h.open_orders(Side.BUY)) == 2
     [rejected] = h.orders(OrderStatus.REJECTED)
     assert "InsufficientFunds" in rejected.error
-    assert any(p.startswith("insufficient funds") for p in status.paused)
+    assert any(p.startswith("waiting for funds: the exchange refused a buy") for p in status.paused)
 
 
 def test_skipped_levels_are_shown_in_the_status():

@@ -4,7 +4,7 @@
 from dataclasses import replace
 from decimal import Decimal as D
 
-from exchanges.base import BelowMinimum, InvalidOrder, plain_number
+from exchanges.base import BelowMinimum, InvalidOrder, PriceBand, Side, plain_number
 from exchanges.markets import market_rules
 
 BTC = market_rules("BTC/USDT")
@@ -86,3 +86,51 @@ def test_a_price_of_zero_is_below_the_minimum_even_where_the_minimum_is_zero():
     free = replace(BTC, min_price=D(0), max_price=D(0))
     assert free.price_outside(D("0")) == "below the minimum price 0"
     assert free.price_outside(D("0.01")) is None
+
+
+def test_shipped_rules_carry_the_price_band_the_open_order_cap_and_the_market_order_amounts():
+    assert BTC.buy_band == BTC.sell_band == PriceBand(D("0.2"), D(5), 5)
+    assert BTC.max_open_orders == 200
+    assert BTC.market_max_amount == D("100.05381873")
+
+
+def test_the_price_band_is_inclusive_and_per_side():
+    rules = replace(BTC, buy_band=PriceBand(D("0.8"), D("1.2")), sell_band=PriceBand(D("0.9"), D("1.5")))
+    assert rules.price_band_refusal(Side.BUY, D("24000.00"), D(30000)) is None  # exactly 0.8 ×: allowed
+    assert rules.price_band_refusal(Side.BUY, D("23999.99"), D(30000)) == (
+        "price 23999.99 is below 0.8 × the recent price 30000 (PERCENT_PRICE): at least 24000"
+    )
+    assert rules.price_band_refusal(Side.BUY, D("36000.00"), D(30000)) is None
+    assert rules.price_band_refusal(Side.BUY, D("36000.01"), D(30000)) is not None
+    # the sell side has its own multipliers (PERCENT_PRICE_BY_SIDE's ask)
+    assert rules.price_band_refusal(Side.SELL, D("24000.00"), D(30000)) is not None
+    assert rules.price_band_refusal(Side.SELL, D("45000.00"), D(30000)) is None
+    assert "at most 45000" in (rules.price_band_refusal(Side.SELL, D("45000.01"), D(30000)) or "")
+    assert replace(BTC, buy_band=None).price_band_refusal(Side.BUY, D("0.01"), D(30000)) is None
+
+
+def test_the_open_order_cap_counts_every_open_order_on_the_symbol():
+    assert BTC.open_orders_refusal(199) is None
+    assert BTC.open_orders_refusal(200) == (
+        "200 open orders on BTC/USDT reach the exchange's limit of 200 per symbol (MAX_NUM_ORDERS)"
+    )
+    assert replace(BTC, max_open_orders=0).open_orders_refusal(10_000) is None
+
+
+def test_market_orders_keep_to_the_market_lot_size_and_limit_orders_to_the_maximum_notional():
+    rules = replace(BTC, market_max_amount=D(100), max_notional=D(9_000_000))
+    assert rules.refusal(D(30000), D(100), market=True) is None
+    too_much = rules.refusal(D(30000), D("100.00001"), market=True)
+    assert isinstance(too_much, InvalidOrder)
+    assert str(too_much) == "amount 100.00001 is above the maximum market order amount 100 BTC"
+    assert rules.refusal(None, D("100.00001")) is not None  # at market without a price
+    assert rules.refusal(D("30000.00"), D(300)) is None  # a limit order: 9,000,000 exactly
+    assert str(rules.refusal(D("30000.01"), D(300))).endswith("is above the maximum notional 9000000 USDT")
+
+
+def test_the_maximum_position_counts_what_is_held_and_bought():
+    rules = replace(BTC, max_position=D(43))
+    assert rules.position_refusal(D(40), D(3)) is None
+    assert rules.position_refusal(D(40), D("3.00001")) == (
+        "position 40 + 3.00001 BTC would exceed the maximum position 43 BTC (MAX_POSITION)"
+    )

@@ -1,5 +1,6 @@
 """The paper exchange behaves like a real one: resting orders, crossings, fees, locked funds, filters, faults."""
 
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
@@ -13,11 +14,13 @@ from exchanges.base import (
     OrderRequest,
     OrderStatus,
     OrderType,
+    PriceBand,
     RateLimitExceeded,
     RequestTimeout,
     Side,
 )
 from exchanges.clock import ManualClock
+from exchanges.markets import market_rules
 from exchanges.paper.book import InMemoryPaperStore
 from exchanges.paper.exchange import PaperExchange
 from exchanges.paper.faults import Fault, FaultInjector
@@ -185,3 +188,35 @@ def test_two_exchanges_on_one_store_share_balances_and_orders(clock, feed):
     with pytest.raises(InsufficientFunds):
         second.place_order(limit("b1", Side.BUY, "0.001", "29700.00"))
     assert second.fetch_order(SYMBOL, client_order_id="a1").status is OrderStatus.OPEN
+
+
+def test_it_refuses_what_binance_refuses_for_the_price_band_the_open_order_cap_and_market_amounts(clock, feed):
+    rules = replace(
+        market_rules(SYMBOL),
+        buy_band=PriceBand(D("0.8"), D("1.2")),
+        sell_band=PriceBand(D("0.8"), D("1.2")),
+        max_open_orders=3,
+        market_max_amount=D("0.005"),
+        max_position=D("0.03"),
+    )
+    exchange = PaperExchange(
+        InMemoryPaperStore({"USDT": "100000", "BTC": "0.01"}),
+        feeds={SYMBOL: feed},
+        clock=clock,
+        markets={SYMBOL: rules},
+    )
+    with pytest.raises(InvalidOrder, match=r"below 0\.8 × the recent price 30000 \(PERCENT_PRICE\)"):
+        exchange.place_order(limit("b1", Side.BUY, "0.001", "23999.99"))
+    with pytest.raises(InvalidOrder, match=r"above 1\.2 × the recent price 30000 \(PERCENT_PRICE\)"):
+        exchange.place_order(limit("s1", Side.SELL, "0.001", "36000.01"))
+    with pytest.raises(InvalidOrder, match=r"above the maximum market order amount 0\.005 BTC"):
+        exchange.place_order(OrderRequest("m1", SYMBOL, Side.SELL, OrderType.MARKET, D("0.00501")))
+    with pytest.raises(InvalidOrder, match=r"would exceed the maximum position 0\.03 BTC \(MAX_POSITION\)"):
+        exchange.place_order(limit("b2", Side.BUY, "0.02001", "24000.00"))  # 0.01 held + 0.02001
+    exchange.place_order(limit("b3", Side.BUY, "0.001", "24000.00"))  # the band's edges are inside
+    exchange.place_order(limit("s3", Side.SELL, "0.001", "36000.00"))
+    exchange.place_order(limit("b4", Side.BUY, "0.001", "25000.00"))
+    with pytest.raises(InvalidOrder, match=r"3 open orders on BTC/USDT .* \(MAX_NUM_ORDERS\)"):
+        exchange.place_order(limit("b5", Side.BUY, "0.001", "26000.00"))
+    exchange.cancel_order(SYMBOL, "b4")
+    exchange.place_order(limit("b5", Side.BUY, "0.001", "26000.00"))

@@ -1,4 +1,5 @@
-"""Real processes for the runtime tests: a private Redis server and RQ workers, on this machine only."""
+"""Real processes for the runtime tests: a private Redis server and RQ workers, on this machine only; a paper
+strategy for them to run, and how to see where it runs."""
 
 from __future__ import annotations
 
@@ -6,11 +7,17 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
+import redis
 from django.db import connection
 
+from exchanges.paper.store import DbPaperStore, book_key
+from tests.factories import make_paper_account, make_strategy
 from tests.processes import descendants
+from trading.runtime.jobs import supervise
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,3 +90,50 @@ class Worker:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+
+def walking_strategy(owner, name: str = "grid", **kwargs):
+    """A paper strategy whose price walks fast enough (0.3 % a second) to fill its tight grid within seconds."""
+    account = make_paper_account(owner, name=f"paper {name}")
+    DbPaperStore(book_key(account.pk), account.paper_balances).ensure_feed_spec(
+        "BTC/USDT",
+        {
+            "kind": "random_walk",
+            "start_price": "30000",
+            "start": datetime.now(UTC).isoformat(),
+            "tick": "0.01",
+            "seed": 7,
+            "step_seconds": 1,
+            "volatility_pct": "0.3",
+        },
+    )
+    values = {
+        "grid_levels": 3,
+        "buy_offset_pct": Decimal("0.1"),
+        "sell_offset_pct": Decimal("0.1"),
+        "order_size_quote": Decimal("50"),
+        "loop_interval": Decimal("0.5"),
+        "reprice_threshold_pct": Decimal("5"),
+    }
+    values.update(kwargs)
+    return make_strategy(owner, account, name=name, **values)
+
+
+def status(client, sid):
+    return client.hgetall(f"strategy:running:{sid}")
+
+
+def running_on(client, sid, not_task: str | None = None):
+    hash_ = status(client, sid)
+    if hash_.get("status") == "running" and hash_.get("current_price") and hash_.get("task_id") != not_task:
+        return hash_
+    return None
+
+
+def resumed_elsewhere(client, sid, first_task: str):
+    """Run the supervisor as its cron job would, then look for an engine other than the first one."""
+    try:
+        supervise()
+    except redis.RedisError:
+        pass  # a Redis that was just restarted; the cron job simply runs again a second later
+    return running_on(client, sid, not_task=first_task)

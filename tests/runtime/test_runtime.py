@@ -11,33 +11,26 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-import redis
 from django.db import connection
 from django.utils import timezone
 from rq.job import Job
 
 from aresbot.redis import get_rq_redis, reset_clients
 from exchanges.models import PaperOrderRecord
-from exchanges.paper.store import DbPaperStore, book_key
+from exchanges.paper.store import book_key
 from strategies.models import Strategy
 from strategies.services import start_strategy, stop_strategy
-from tests.factories import make_paper_account, make_strategy
 from tests.processes import RedisServer, wait_until
-from tests.runtime.cluster import Worker, worker_env
+from tests.runtime.cluster import Worker, resumed_elsewhere, running_on, status, walking_strategy, worker_env
 from trading.models import Order
 from trading.runtime import coordination as co
-from trading.runtime.jobs import enqueue_run, supervise
+from trading.runtime.jobs import enqueue_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 # Well under DB_CHECK_SECONDS (5 s), the other way an engine learns of a stop, yet 20 stop polls of 0.2 s: the
 # engine must have seen the stop signal, and a loaded machine still has room.
 STOP_DEADLINE = 4.0
-
-
-@pytest.fixture
-def private_redis(private_redis_server: RedisServer) -> redis.Redis:
-    return redis.Redis.from_url(private_redis_server.url, decode_responses=True, socket_timeout=2)
 
 
 @pytest.fixture
@@ -52,53 +45,6 @@ def workers(private_redis_server: RedisServer):
     yield spawn
     for worker in started:
         worker.stop()
-
-
-def walking_strategy(owner, name: str = "grid", **kwargs):
-    """A paper strategy whose price walks fast enough (0.3 % a second) to fill its tight grid within seconds."""
-    account = make_paper_account(owner, name=f"paper {name}")
-    DbPaperStore(book_key(account.pk), account.paper_balances).ensure_feed_spec(
-        "BTC/USDT",
-        {
-            "kind": "random_walk",
-            "start_price": "30000",
-            "start": datetime.now(UTC).isoformat(),
-            "tick": "0.01",
-            "seed": 7,
-            "step_seconds": 1,
-            "volatility_pct": "0.3",
-        },
-    )
-    values = {
-        "grid_levels": 3,
-        "buy_offset_pct": Decimal("0.1"),
-        "sell_offset_pct": Decimal("0.1"),
-        "order_size_quote": Decimal("50"),
-        "loop_interval": Decimal("0.5"),
-        "reprice_threshold_pct": Decimal("5"),
-    }
-    values.update(kwargs)
-    return make_strategy(owner, account, name=name, **values)
-
-
-def status(client, sid):
-    return client.hgetall(f"strategy:running:{sid}")
-
-
-def running_on(client, sid, not_task: str | None = None):
-    hash_ = status(client, sid)
-    if hash_.get("status") == "running" and hash_.get("current_price") and hash_.get("task_id") != not_task:
-        return hash_
-    return None
-
-
-def resumed_elsewhere(client, sid, first_task: str):
-    """Run the supervisor as its cron job would, then look for an engine other than the first one."""
-    try:
-        supervise()
-    except redis.RedisError:
-        pass  # a Redis that was just restarted; the cron job simply runs again a second later
-    return running_on(client, sid, not_task=first_task)
 
 
 def assert_each_order_sent_by_one_engine(strategy) -> None:

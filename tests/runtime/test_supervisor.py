@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -41,6 +42,20 @@ def test_it_queues_a_strategy_that_should_run_once(wanted):
     assert supervise()["enqueued"] == 1
     assert supervise()["enqueued"] == 0  # already queued, not yet started
     assert len(queued()) == 1
+
+
+def test_it_logs_at_debug_unless_it_acted(wanted, redis_client, caplog):
+    caplog.set_level(logging.DEBUG, logger="trading.runtime.jobs")
+    supervise()  # queues the strategy: worth a line on the console
+    acted = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert acted == [
+        ("INFO", f"strategy {wanted.pk}: should run and no engine holds it; queued"),
+        ("DEBUG", "supervise: {'wanted': 1, 'enqueued': 1, 'broken': 0, 'backing_off': 0}"),
+    ]
+    caplog.clear()
+    for _ in range(3):
+        supervise()  # already queued: nothing to do
+    assert [r.levelname for r in caplog.records] == ["DEBUG"] * 3
 
 
 def test_it_leaves_a_live_engine_alone(wanted, redis_client):
@@ -84,16 +99,42 @@ class _FailingEngine:
         raise AuthenticationError("binance: Invalid API-key, IP, or permissions for action (-2015)")
 
 
-def test_a_fatal_exchange_error_shows_in_status_backs_off_and_frees_the_lease(wanted, redis_client, monkeypatch):
+def test_a_fatal_exchange_error_shows_in_status_backs_off_and_frees_the_lease(
+    wanted, redis_client, monkeypatch, caplog
+):
     monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _FailingEngine())
     result = runtime.StrategyRunner(wanted.pk, "job-9", client=redis_client).run()
     assert result.outcome is RunOutcome.ERROR
+    # One line on the console, saying what failed and when it is tried again.
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "trading.runtime.runner"] == [
+        (
+            "ERROR",
+            f"strategy {wanted.pk}: binance: Invalid API-key, IP, or permissions for action (-2015); retrying in 15 s",
+        )
+    ]
     status = redis_client.hgetall(f"strategy:running:{wanted.pk}")
     assert status["status"] == "error"
     assert "Invalid API-key" in status["last_error"]
     assert redis_client.get(f"strategy:lock:{wanted.pk}") is None
     assert str(co.backoff_error(redis_client, wanted.pk)).startswith("binance: Invalid API-key")
     assert supervise()["backing_off"] == 1
+
+
+class _CrashingEngine:
+    def start(self, *, first_tick: bool = True) -> None:
+        raise ZeroDivisionError("a bug")
+
+
+def test_an_engine_that_crashes_says_so_in_one_line_and_leaves_the_traceback_to_the_job(
+    wanted, redis_client, monkeypatch, caplog
+):
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: _CrashingEngine())
+    with pytest.raises(ZeroDivisionError):  # RQ records the job as failed, with its traceback, once
+        runtime.StrategyRunner(wanted.pk, "job-7", client=redis_client).run()
+    logged = [r for r in caplog.records if r.name == "trading.runtime.runner"]
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in logged] == [
+        ("ERROR", f"strategy {wanted.pk}: engine failed: ZeroDivisionError: a bug; retrying in 15 s", None)
+    ]
 
 
 def test_a_stopped_or_deleted_strategy_is_not_run(alice, redis_client):

@@ -12,7 +12,10 @@ The engine owns an OrderBook (its active orders, trading.core.book), a PositionT
    re-anchor the ladder at the price (trailing up) — decided before the ladder is filled, so that no order is
    placed and canceled within one tick; a daily loss or loss-streak pause instead cancels the untouched buys;
 6. ladder: keep up to grid_levels buys at anchor × (1 − offset% × i), below the price, within the risk limits
-   (none while paused); then a take-profit for a lot that a buy canceled part-filled in step 5 opened;
+   (none while paused); then a take-profit for a lot that a buy canceled part-filled in step 5 opened.
+   Before any order of steps 4 and 6 is drafted, the OrderGate (trading.core.gate) checks the exchange's rules of
+   the moment (open-order cap, price band, position) and what the exchange refused lately (with backoff; for lack
+   of funds until a balance read covers it): what waits is in the status, with the reason;
 7. every `balance_check_every` ticks, compare the base balance with what the open lots and the dust hold;
 8. publish the status. (Lease renewal and the stop signal belong to the runtime around the engine.)
 
@@ -35,10 +38,11 @@ from decimal import Decimal
 
 from exchanges.base import (
     ZERO,
+    Balance,
     Exchange,
+    ExchangeError,
     InsufficientFunds,
     OrderNotSent,
-    OrderRejected,
     OrderRequest,
     OrderState,
     OrderStatus,
@@ -48,10 +52,11 @@ from exchanges.base import (
 )
 from exchanges.clock import Clock
 from trading.core.book import OrderBook
+from trading.core.gate import OrderGate, open_orders_problem
 from trading.core.grid import GridStrategy
 from trading.core.positions import PositionTracker
 from trading.core.reconcile import Reconciler
-from trading.core.risk import RiskManager
+from trading.core.risk import ExitHistory, RiskManager
 from trading.core.types import (
     EngineConfig,
     EngineState,
@@ -65,9 +70,6 @@ from trading.core.types import (
 )
 
 log = logging.getLogger(__name__)
-
-# Closed lots kept in memory for the risk rules: today's and the last few are all they read.
-_CLOSED_KEPT = 500
 
 
 class TradingEngine:
@@ -90,7 +92,7 @@ class TradingEngine:
         self.rules = exchange.market(config.symbol)
         self.grid = GridStrategy(config, self.rules)
         self.risk = RiskManager(config, tz or UTC)
-        self.closed: list[Lot] = []  # lots closed today or among the last few, in closing order (risk rules)
+        self.exits = ExitHistory(self.risk.tz)  # what the risk rules read of the closed lots
         self.anchor: Decimal | None = None
         self.price: Decimal | None = None
         self.state = EngineState.STOPPED
@@ -102,6 +104,9 @@ class TradingEngine:
         self._paused: list[str] = []
         self._notes: list[str] = []
         self._balance_note = ""
+        self._balances: dict[str, Balance] | None = None  # read at most once a tick
+        self.gate = OrderGate(self.rules, config.loop_interval, self._read_balances)
+        self._cap_note = self._open_orders_problem()
         self._load(OrderBook(), PositionTracker(self.rules))
 
     def _load(self, book: OrderBook, positions: PositionTracker) -> None:
@@ -130,7 +135,7 @@ class TradingEngine:
             closed_since=self.risk.day_start(now), last_closed=self.config.max_consecutive_losses or 0
         )
         self._load(OrderBook(snapshot.orders), PositionTracker(self.rules, snapshot.lots, snapshot.dust))
-        self.closed = sorted(snapshot.closed_lots, key=lambda lot: lot.closed_at or now)
+        self.exits = ExitHistory(self.risk.tz, sorted(snapshot.closed_lots, key=lambda lot: lot.closed_at or now))
         self.anchor = snapshot.anchor
         self._seq = snapshot.last_sequence
         self.state = EngineState.RUNNING
@@ -146,17 +151,21 @@ class TradingEngine:
         self.config = config
         self.grid = GridStrategy(config, self.rules)
         self.risk = RiskManager(config, self.risk.tz)
+        self.gate.reconfigure(config.loop_interval)
+        self._cap_note = self._open_orders_problem()
 
     def tick(self) -> EngineStatus:
         now = self.clock.now()
         self.ticks += 1
         self.state = EngineState.RUNNING  # also after an error: the runtime ticking again means it is retrying
         self._paused, self._notes = [], []
+        self._balances = None
         try:
             if self.reconciler.needed:
                 self.reconciler.reconcile()
             price = self.price = self.exchange.fetch_price(self.config.symbol)
             self.reconciler.sync()
+            self._begin_gate(price, now)
             self._manage_exits(price, now)
             self._manage_ladder(price, now)
             # A buy canceled part-filled by the ladder step opened a lot: it gets its take-profit now, not a tick later.
@@ -181,6 +190,7 @@ class TradingEngine:
         now = self.clock.now()
         self.state = EngineState.STOPPING
         self._paused, self._notes = [], []
+        self._balances = None
         try:
             if self.reconciler.needed:
                 self.reconciler.reconcile()
@@ -188,6 +198,7 @@ class TradingEngine:
             if cancel_all:
                 self._cancel_orders(self.book.with_role(Role.TAKE_PROFIT))
             elif self.price is not None:
+                self._begin_gate(self.price, now)
                 self._place_take_profits([lot for lot in self.positions.open.values() if not lot.exit_client_order_id])
             self.state = EngineState.STOPPED
         except Exception as exc:
@@ -201,12 +212,22 @@ class TradingEngine:
         self._notes.append(note)
 
     def _remember_closed(self, lot: Lot, now: datetime) -> None:
-        self.closed.append(lot)
-        if len(self.closed) > _CLOSED_KEPT:
-            since = self.risk.day_start(now)
-            keep = self.config.max_consecutive_losses or 0
-            tail = self.closed[-keep:] if keep else []
-            self.closed = [x for x in self.closed[: -keep or None] if x.closed_at and x.closed_at >= since] + tail
+        self.exits.add(lot)
+        self.gate.release(self.rules.quote)  # its proceeds came in
+
+    def _open_orders_problem(self) -> str | None:
+        config = self.config
+        problem = open_orders_problem(
+            config.max_positions, config.grid_levels, self.rules.max_open_orders, config.symbol
+        )
+        return f"{problem} Until then the orders beyond it wait." if problem else None
+
+    def _begin_gate(self, price: Decimal, now: datetime) -> None:
+        position = ZERO
+        if self.rules.max_position:  # a few markets only: the others need not add up the buys every tick
+            buying = sum((o.amount for o in self.book.with_role(Role.GRID_BUY)), ZERO)
+            position = self.positions.held + self.positions.dust_quantity + buying
+        self.gate.begin(now, price, open_orders=len(self.book) + self.reconciler.foreign_open, position=position)
 
     # --- step 4: exits (stops and take-profits) ----------------------------------------------------------------------
     def _manage_exits(self, price: Decimal, now: datetime) -> None:
@@ -229,28 +250,57 @@ class TradingEngine:
             if problem:
                 self._notes.append(f"lot {lot.entry_client_order_id} has no take-profit: {problem}")
                 continue
+            wait = self.gate.order_wait(Side.SELL, target, lot=lot.entry_client_order_id)
+            if wait is None and self.gate.full():
+                self._make_room()
+            wait = wait or self.gate.slot_wait(Side.SELL, amount) or self.gate.funds_wait(Side.SELL, target, amount)
+            if wait:
+                self._notes.append(f"lot {lot.entry_client_order_id}: take-profit at {target:f} waits: {wait}")
+                continue
+            self.gate.take(Side.SELL, amount)
             drafts.append(self._draft(Role.TAKE_PROFIT, Side.SELL, OrderType.LIMIT, amount, target, lot))
         self._send(drafts)
+
+    def _make_room(self) -> None:
+        """At the open-order cap, a lot's take-profit goes before a buy: cancel the deepest untouched buy."""
+        untouched = [
+            o for o in self.book.with_role(Role.GRID_BUY) if o.status is OrderStatus.OPEN and not o.filled and o.price
+        ]
+        if untouched:
+            deepest = min(untouched, key=lambda o: o.price or ZERO)
+            self._notes.append(f"buy {deepest.client_order_id} canceled: a take-profit needs its open-order slot")
+            self._cancel_orders([deepest])
 
     def _stop_out(self, lot: Lot, reason: ExitReason, price: Decimal) -> None:
         exit_order = self.book.get(lot.exit_client_order_id or "")
         if exit_order is not None:
             if exit_order.role is not Role.TAKE_PROFIT or exit_order.status is OrderStatus.PENDING:
                 return  # already selling at market, or an unresolved send that reconcile must settle first
-            self.reconciler.cancel(exit_order)
+            self._cancel_orders([exit_order])
             found = self.positions.open.get(lot.entry_client_order_id)
             if found is None:
                 return  # the take-profit filled before the cancel reached it
             lot = found
         amount, problem = self.grid.sell_amount(lot.remaining, price)
+        refusal = self.rules.refusal(price, amount, market=True)  # also MARKET_LOT_SIZE
+        problem = problem or (str(refusal) if refusal is not None else None)
         if problem:
             self._notes.append(f"lot {lot.entry_client_order_id} cannot be sold ({reason}): {problem}")
             return
+        wait = (
+            self.gate.order_wait(Side.SELL, None, lot=lot.entry_client_order_id)
+            or self.gate.slot_wait(Side.SELL, amount)
+            or self.gate.funds_wait(Side.SELL, None, amount)
+        )
+        if wait:
+            self._notes.append(f"lot {lot.entry_client_order_id}: {reason} sale waits: {wait}")
+            return
+        self.gate.take(Side.SELL, amount)
         self._send([self._draft(Role(str(reason)), Side.SELL, OrderType.MARKET, amount, None, lot)])
 
     # --- steps 5 and 6: reprice and the ladder -----------------------------------------------------------------------
     def _manage_ladder(self, price: Decimal, now: datetime) -> None:
-        self._paused.extend(self.risk.pause_reasons(self.closed, now))
+        self._paused.extend(self.risk.pause_reasons(self.exits, now))
         if self._paused:
             self._cancel_buys(untouched_only=True)
             return
@@ -273,6 +323,7 @@ class TradingEngine:
         occupied = {o.price for o in buys}
         occupied.update(lot.level_price for lot in self.positions.open.values())
         drafts: list[OrderRecord] = []
+        waiting: list[str] = []
         for level in ladder.levels:
             if len(drafts) >= free_slots:
                 break
@@ -282,7 +333,17 @@ class TradingEngine:
             if refused:
                 self._paused.append(refused)
                 break
+            wait = self.gate.order_wait(Side.BUY, level.price) or self.gate.slot_wait(Side.BUY, level.amount)
+            if wait:
+                waiting.append(f"level {level.index} at {level.price:f} waits: {wait}")
+                continue
+            wait = self.gate.funds_wait(Side.BUY, level.price, level.amount)
+            if wait:
+                self._paused.append(wait)
+                break
+            self.gate.take(Side.BUY, level.amount)
             drafts.append(self._draft(Role.GRID_BUY, Side.BUY, OrderType.LIMIT, level.amount, level.price, None))
+        self._skipped += tuple(waiting)
         self._send(drafts)
 
     def _cancel_buys(self, *, untouched_only: bool) -> None:
@@ -304,6 +365,8 @@ class TradingEngine:
             if record.status is OrderStatus.PENDING:
                 continue  # unresolved: reconcile settles it first
             self.reconciler.cancel(record)
+            self.gate.freed()
+            self.gate.release(self.rules.quote if record.side is Side.BUY else self.rules.base)
 
     # --- sending -----------------------------------------------------------------------------------------------------
     def _draft(
@@ -340,6 +403,7 @@ class TradingEngine:
         now = self.clock.now()
         for draft, result in zip(drafts, results, strict=True):
             if isinstance(result, OrderState):
+                self.gate.accepted(draft.side, draft.price, lot=draft.parent)
                 self.reconciler.apply(draft, result)
             elif isinstance(result, RetryableError):
                 unknown = result  # stays pending: reconcile finds out whether it arrived
@@ -350,19 +414,24 @@ class TradingEngine:
         if unknown is not None:
             raise unknown
 
-    def _reject(self, draft: OrderRecord, error: Exception, now: datetime) -> None:
+    def _reject(self, draft: OrderRecord, error: ExchangeError, now: datetime) -> None:
         message = f"{type(error).__name__}: {error}"
         self.reconciler.mark_lost(draft, message, now, OrderStatus.REJECTED)
-        if isinstance(error, InsufficientFunds):
-            self._paused.append(f"insufficient funds: {error}")
-        elif isinstance(error, OrderRejected):
-            self._notes.append(f"order {draft.client_order_id} rejected: {error}")
+        wait = self.gate.refused(draft.side, draft.price, error, lot=draft.parent)
+        if isinstance(error, InsufficientFunds) and draft.side is Side.BUY:
+            self._paused.append(wait)
         else:
-            self._notes.append(f"order {draft.client_order_id} failed: {message}")
+            self._notes.append(f"order {draft.client_order_id} rejected: {wait}")
 
     # --- steps 7 and 8: balance check, publish -----------------------------------------------------------------------
+    def _read_balances(self) -> dict[str, Balance]:
+        if self._balances is None:
+            self._balances = self.exchange.fetch_balance()
+            self.gate.saw_balances(self._balances)
+        return self._balances
+
     def _check_balance(self) -> None:
-        balance = self.exchange.fetch_balance().get(self.rules.base)
+        balance = self._read_balances().get(self.rules.base)
         held = self.positions.held + self.positions.dust_quantity
         have = balance.total if balance is not None else ZERO
         self._balance_note = (
@@ -377,6 +446,8 @@ class TradingEngine:
 
     def publish(self, now: datetime) -> EngineStatus:
         notes = tuple(dict.fromkeys(self._notes)) + self.positions.notes()
+        if self._cap_note:
+            notes += (self._cap_note,)
         if self._balance_note:
             notes += (self._balance_note,)
         status = EngineStatus(
@@ -389,7 +460,7 @@ class TradingEngine:
             pending_sells=self.book.sells,
             position_count=len(self.positions.open),
             anchor_price=self.anchor,
-            realized_pnl_today=self.risk.realized_today(self.closed, now),
+            realized_pnl_today=self.risk.realized_today(self.exits, now),
             last_error=self.last_error,
             skipped_levels=self._skipped,
             paused=tuple(self._paused),

@@ -50,6 +50,9 @@ class Reconciler:
         self.lot_closed = lot_closed
         # Until a reconcile finds every order's state: true on creation (a start), and after any error.
         self.needed = True
+        # Open orders on the symbol that are not ours (another strategy's, the user's own), as the last look at the
+        # exchange's open orders found them: they count toward the exchange's open-order cap too.
+        self.foreign_open = 0
 
     def require(self) -> None:
         """The outcome of something sent is unknown (an error): reconcile before acting again."""
@@ -101,6 +104,7 @@ class Reconciler:
         for client_id, state in open_states.items():
             if client_id.startswith(self.client_id_prefix):
                 self._adopt(client_id, state)
+        self.foreign_open = sum(1 for client_id in open_states if self.book.get(client_id) is None)
 
     def cancel(self, record: OrderRecord) -> None:
         """Cancel an order and adopt its final state. One no longer open (it filled, or was canceled meanwhile)

@@ -18,18 +18,57 @@ Each rule and its exact boundary:
 
 A pause stops new buys only; the engine also cancels resting grid buys that have not filled, so that no new
 lot opens while paused. Open lots keep their take-profits and stops.
+
+The two pause rules read the closed lots through an ExitHistory, which takes each lot once, as it closes (and the
+journal's once, on start): the rules are asked every tick, and rescanning a day's exits each time made them the
+larger part of a tick.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, time, timedelta, tzinfo
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from exchanges.base import ZERO
 from trading.core.types import EngineConfig, ExitReason, Lot
 
 HUNDRED = Decimal(100)
+
+
+class ExitHistory:
+    """What the pause rules need from the closed lots, kept as each lot closes: the realized PnL per local day
+    (in `tz`, TIME_ZONE) and the run of losing exits at the end, in closing order.
+
+    The engine builds it from the journal on start (the lots closed since local midnight and the last few, in
+    closing order) and adds every lot that closes after that, so a restart continues with the same figures.
+    """
+
+    def __init__(self, tz: tzinfo, lots: Iterable[Lot] = ()) -> None:
+        self.tz = tz
+        self._realized: dict[date, Decimal] = {}  # local day → Σ realized PnL of the lots closed on it
+        self.losing_run = 0  # exits in a row, up to the latest, that lost money
+        self.last_closed_at: datetime | None = None
+        for lot in lots:
+            self.add(lot)
+
+    def add(self, lot: Lot) -> None:
+        if lot.closed_at is None:
+            raise ValueError(f"lot {lot.entry_client_order_id} is not closed")
+        pnl = lot.realized_pnl or ZERO
+        day = lot.closed_at.astimezone(self.tz).date()
+        self._realized[day] = self._realized.get(day, ZERO) + pnl
+        self.losing_run = self.losing_run + 1 if lot.realized_pnl is not None and pnl < 0 else 0
+        self.last_closed_at = lot.closed_at
+
+    def realized_since_midnight(self, now: datetime) -> Decimal:
+        """Σ realized PnL of the lots closed since local midnight of `now` (or later: an exchange's fill time may
+        run ahead of our clock)."""
+        today = now.astimezone(self.tz).date()
+        # Earlier days are never asked for again; one is kept in case the clock steps back over midnight.
+        for day in [d for d in self._realized if d < today - timedelta(days=1)]:
+            del self._realized[day]
+        return sum((pnl for day, pnl in self._realized.items() if day >= today), ZERO)
 
 
 class RiskManager:
@@ -60,38 +99,28 @@ class RiskManager:
         """Local midnight of `now`'s day in TIME_ZONE."""
         return datetime.combine(now.astimezone(self.tz).date(), time(), tzinfo=self.tz)
 
-    def realized_today(self, closed: Sequence[Lot], now: datetime) -> Decimal:
-        start = self.day_start(now)
-        return sum(
-            (lot.realized_pnl or ZERO for lot in closed if lot.closed_at is not None and lot.closed_at >= start), ZERO
-        )
+    def realized_today(self, exits: ExitHistory, now: datetime) -> Decimal:
+        return exits.realized_since_midnight(now)
 
-    def cooldown_until(self, closed: Sequence[Lot]) -> datetime | None:
-        """End of the loss-streak pause, when the last max_consecutive_losses exits all lost; else None.
-
-        `closed` is in closing order."""
+    def cooldown_until(self, exits: ExitHistory) -> datetime | None:
+        """End of the loss-streak pause, when the last max_consecutive_losses exits all lost; else None."""
         n = self.config.max_consecutive_losses
-        if n is None or len(closed) < n:
+        if n is None or exits.losing_run < n or exits.last_closed_at is None:
             return None
-        streak = closed[-n:]
-        if all(lot.realized_pnl is not None and lot.realized_pnl < 0 for lot in streak):
-            last = streak[-1].closed_at
-            assert last is not None
-            return last + timedelta(minutes=self.config.cooldown_minutes)
-        return None
+        return exits.last_closed_at + timedelta(minutes=self.config.cooldown_minutes)
 
-    def pause_reasons(self, closed: Sequence[Lot], now: datetime) -> list[str]:
-        """Why new buys are paused now (empty: they are not). `closed` is in closing order."""
+    def pause_reasons(self, exits: ExitHistory, now: datetime) -> list[str]:
+        """Why new buys are paused now (empty: they are not)."""
         reasons = []
         limit = self.config.daily_loss_limit
         if limit is not None:
-            pnl = self.realized_today(closed, now)
+            pnl = self.realized_today(exits, now)
             if -pnl >= limit:
                 resume = self.day_start(now) + timedelta(days=1)
                 reasons.append(
                     f"daily loss limit: realized {pnl:f} today reaches −{limit:f}; buys resume at {resume.isoformat()}"
                 )
-        until = self.cooldown_until(closed)
+        until = self.cooldown_until(exits)
         if until is not None and now < until:
             reasons.append(
                 f"cooldown: last {self.config.max_consecutive_losses} exits lost; buys resume at {until.isoformat()}"

@@ -75,7 +75,8 @@ def stop_without_engine(strategy_id: int, cancel_all: bool = False) -> str:
 def supervise(*, clock: RuntimeClock = SYSTEM_CLOCK) -> dict[str, int]:
     """Every few seconds (RQ cron): run what should run, break the leases of engines that stopped responding.
 
-    One query and one pipeline per pass, whatever the number of strategies.
+    One query and one pipeline per pass, whatever the number of strategies. It logs only what it does (a queued
+    strategy, a broken lease); a pass with nothing to do logs at DEBUG.
     """
     close_old_connections()
     client = get_redis()
@@ -106,7 +107,10 @@ def supervise(*, clock: RuntimeClock = SYSTEM_CLOCK) -> dict[str, int]:
             counts["backing_off"] += 1
             continue
         if not enqueued and enqueue_run(sid) is not None:
+            log.info("strategy %s: should run and no engine holds it; queued", sid)
             counts["enqueued"] += 1
+    # Every few seconds on every node: a pass that changed nothing is DEBUG, so the console shows what it did.
+    log.debug("supervise: %s", counts)
     return counts
 
 

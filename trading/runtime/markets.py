@@ -1,4 +1,5 @@
-"""The markets an account can trade, so a strategy's symbol is checked when it is saved, not in a worker later.
+"""The markets an account can trade, so a strategy's symbol is checked when it is saved, not in a worker later;
+with each market's cap on open orders (Binance MAX_NUM_ORDERS), which a strategy's max_positions must not exceed.
 
 - A real exchange account: the exchange's active spot markets (its testnet's when the account trades there).
 - A paper account: those of its price source: the live exchange's markets, or the replayed data set's symbol.
@@ -19,10 +20,10 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -32,6 +33,7 @@ from aresbot.errors import ServiceUnavailable
 from aresbot.redis import get_redis
 from exchanges import registry
 from exchanges.base import ExchangeError
+from exchanges.markets import binance_spot_markets
 from exchanges.paper.sources import DATASETS, PriceSource, PriceSourceKind
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,11 @@ class MarketsUnavailable(ServiceUnavailable):
 class MarketList:
     venue: str  # "binance", "binance testnet", "data set BTCUSDT-1m-2022-05-05"
     symbols: frozenset[str]
+    # symbol → the most open orders an account may have on it (Binance MAX_NUM_ORDERS); absent: none stated
+    open_order_caps: Mapping[str, int] = field(default_factory=dict, compare=False)
+
+    def open_order_cap(self, symbol: str) -> int:
+        return self.open_order_caps.get(symbol, 0)
 
     def refusal(self, symbol: str) -> str | None:
         """Why `symbol` cannot be traded here (a message for the person who typed it), None when it can."""
@@ -75,8 +82,30 @@ def markets_for(exchange_id: str, *, testnet: bool = False, prices: PriceSource 
         dataset = DATASETS.get(prices.dataset)
         if dataset is None:
             raise MarketsUnavailable(f"data set {prices.dataset}", "AresBot ships no data set of that name")
-        return MarketList(f"data set {dataset.name}", dataset.symbols)
+        # A replay trades by the rules shipped with AresBot (see trading.runtime.factory.paper_exchange_for).
+        shipped = binance_spot_markets()
+        caps = {s: shipped[s].max_open_orders for s in dataset.symbols if s in shipped}
+        return MarketList(f"data set {dataset.name}", dataset.symbols, caps)
     return exchange_markets(prices.exchange)
+
+
+def known_markets_for(
+    exchange_id: str, *, testnet: bool = False, prices: PriceSource | None = None
+) -> MarketList | None:
+    """`markets_for` as far as it is known without asking the exchange (remembered, cached, shipped); else None."""
+    if exchange_id == registry.PAPER and (prices or PriceSource()).kind == PriceSourceKind.REPLAY:
+        try:
+            return markets_for(exchange_id, prices=prices)
+        except MarketsUnavailable:
+            return None
+    if exchange_id == registry.PAPER:
+        exchange_id, testnet = (prices or PriceSource()).exchange, False
+    venue = f"{exchange_id} testnet" if testnet else exchange_id
+    memo = _remembered.get()
+    found = memo.get(venue) if memo is not None else None
+    if isinstance(found, MarketList):
+        return found
+    return _cached(exchange_id, testnet, venue)
 
 
 # --- loading, cached ---------------------------------------------------------------------------------------------
@@ -125,7 +154,10 @@ def _cached(exchange_id: str, testnet: bool, venue: str) -> MarketList | None:
         return None
     if not isinstance(raw, str):
         return None
-    return MarketList(venue, frozenset(json.loads(raw)))
+    stored = json.loads(raw)
+    if isinstance(stored, list):  # written before the caps were kept
+        return MarketList(venue, frozenset(stored))
+    return MarketList(venue, frozenset(stored), {s: int(cap) for s, cap in stored.items() if cap})
 
 
 def _in_transaction() -> bool:
@@ -139,6 +171,7 @@ def _load(exchange_id: str, testnet: bool, venue: str) -> MarketList:
         raise MarketsUnavailable(venue, "they must be loaded before a database transaction opens")
     # Imported here: CCXT costs ~0.4 s to import, and most processes never load a market list.
     from exchanges.backoff import Backoff
+    from exchanges.ccxt.orders import open_order_cap
     from exchanges.ccxt.ratelimit import SharedRateLimiter
     from trading.runtime.factory import public_exchange
 
@@ -149,15 +182,15 @@ def _load(exchange_id: str, testnet: bool, venue: str) -> MarketList:
         markets: dict[str, Any] = exchange.client.markets or {}
     except (ExchangeError, redis.RedisError) as exc:
         raise MarketsUnavailable(venue, str(exc) or type(exc).__name__) from exc
-    symbols = sorted(
-        symbol
-        for symbol, market in markets.items()
+    caps = {
+        symbol: open_order_cap(market)
+        for symbol, market in sorted(markets.items())
         if market.get("spot", True) is not False and market.get("active") is not False
-    )
-    if not symbols:
+    }
+    if not caps:
         raise MarketsUnavailable(venue, "the exchange listed no spot market")
     try:
-        get_redis().set(_cache_key(exchange_id, testnet), json.dumps(symbols), ex=MARKETS_CACHE_SECONDS)
+        get_redis().set(_cache_key(exchange_id, testnet), json.dumps(caps), ex=MARKETS_CACHE_SECONDS)
     except redis.RedisError as exc:
         logger.warning("markets of %s not cached: %s", venue, exc)
-    return MarketList(venue, frozenset(symbols))
+    return MarketList(venue, frozenset(caps), {s: cap for s, cap in caps.items() if cap})

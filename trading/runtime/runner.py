@@ -19,6 +19,7 @@ Failure handling, by cause:
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -47,12 +48,27 @@ NODE_HEARTBEAT_SECONDS = 5.0
 
 # Set by SIGTERM in the work-horse (the worker is shutting down): engines hand their strategies over.
 _handover = threading.Event()
+# The worker that forked this work-horse; None outside a work-horse (`manage.py run_strategy`).
+_worker_pid: int | None = None
 
 
 def install_handover_signal() -> None:
     """In the work-horse: SIGTERM means "this worker is going away", not "stop the strategy"."""
+    global _worker_pid
     _handover.clear()
+    _worker_pid = os.getppid()
     signal.signal(signal.SIGTERM, lambda signum, frame: _handover.set())
+
+
+def _handover_reason() -> str | None:
+    if _handover.is_set():
+        return "worker shutting down"
+    # A work-horse sits in a process group of its own, so it outlives a worker killed with SIGKILL (or by the
+    # kernel's OOM killer). Without a worker nobody would ever tell it to stop: it hands over, and the supervisor
+    # starts the strategy on a worker that is there.
+    if _worker_pid is not None and os.getppid() != _worker_pid:
+        return "its worker process is gone"
+    return None
 
 
 class _Unknown:
@@ -255,14 +271,17 @@ class StrategyRunner:
             # Not "stopped": the stop signal and the status hash may already belong to the new holder.
             result = RunResult(RunOutcome.LEASE_LOST, str(exc))
         except FatalExchangeError as exc:
-            self._record_failure(str(exc))
+            retry = self._record_failure(str(exc))
             self._safe_touch(board, status=EngineState.ERROR, last_error=f"fatal: {exc}")
+            log.error("strategy %s: %s; %s", self.strategy_id, exc, retry)
             result = RunResult(RunOutcome.ERROR, str(exc))
         except Exception as exc:
-            self._record_failure(f"{type(exc).__name__}: {exc}")
-            self._safe_touch(board, status=EngineState.ERROR, last_error=f"{type(exc).__name__}: {exc}")
-            log.exception("strategy %s: engine failed", self.strategy_id)
-            result = RunResult(RunOutcome.ERROR, f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            retry = self._record_failure(error)
+            self._safe_touch(board, status=EngineState.ERROR, last_error=error)
+            # One line here; the traceback is the job's (RQ logs it with the failed job, or the command prints it).
+            log.error("strategy %s: engine failed: %s; %s", self.strategy_id, error, retry)
+            result = RunResult(RunOutcome.ERROR, error)
             raise
         finally:
             done.set()
@@ -275,6 +294,7 @@ class StrategyRunner:
             co.clear_failures(self.client, self.strategy_id)
         except redis.RedisError:
             pass  # a failure count left over only lengthens a later backoff; check_lease judges Redis trouble
+        log.info("strategy %s: %s engine started on %s (%s)", self.strategy_id, spec.symbol, self.hostname, self.ip)
         interval = float(spec.config.loop_interval)
         self.hang_after = max(120.0, 10 * interval)
         next_tick = self.clock.monotonic() + interval
@@ -297,14 +317,18 @@ class StrategyRunner:
                     edited_at = row.version
                     engine.reconfigure(row.config)
                     interval = float(row.config.loop_interval)
-            if _handover.is_set():
+            handover = _handover_reason()
+            if handover:
                 # Not a stop: the strategy should keep running, elsewhere. Orders stay as they are; the next
                 # engine reconciles them. Releasing the lease now lets the supervisor move it at once.
-                log.info("strategy %s: worker shutting down, handing the strategy over", self.strategy_id)
-                return RunResult(RunOutcome.HANDED_OVER)
+                log.info("strategy %s: %s, handing the strategy over", self.strategy_id, handover)
+                return RunResult(RunOutcome.HANDED_OVER, handover)
             if stop:
                 board.touch(status=EngineState.STOPPING)
-                engine.stop(cancel_all=stop is co.StopMode.CANCEL_ALL)
+                cancel_all = stop is co.StopMode.CANCEL_ALL
+                engine.stop(cancel_all=cancel_all)
+                cancelled = "every open order" if cancel_all else "its open buys"
+                log.info("strategy %s: stopped, %s cancelled", self.strategy_id, cancelled)
                 return RunResult(RunOutcome.STOPPED)
             if now >= next_tick:
                 next_tick = max(next_tick + interval, now)  # a slow tick delays the next, never a burst
@@ -345,12 +369,14 @@ class StrategyRunner:
             except redis.RedisError:
                 pass  # check_lease decides what lasting Redis trouble means
 
-    def _record_failure(self, error: str) -> None:
+    def _record_failure(self, error: str) -> str:
+        """Start the supervisor's backoff for a failed run; when it is tried again, for the log line."""
         # Redis away as well must not replace the error that ended the run (the job's result and log name that one).
         try:
-            co.record_failure(self.client, self.strategy_id, error)
+            return f"retrying in {co.record_failure(self.client, self.strategy_id, error)} s"
         except redis.RedisError as exc:
             log.warning("strategy %s: failure not recorded for the backoff: %s", self.strategy_id, exc)
+            return "retrying once Redis answers"
 
     def _safe_touch(self, board: LeasedStatusBoard, **fields: object) -> None:
         try:

@@ -21,6 +21,12 @@ NODE_TTL = 3 * (WORKER_TTL - 15)
 class _NodeHeartbeat:
     connection: redis.Redis
 
+    def register_birth(self) -> None:
+        super().register_birth()  # type: ignore[misc]
+        # A worker that has registered is a live node at once (`workers:active`, `manage.py strategy_status`),
+        # not only after its first heartbeat.
+        self.node_heartbeat()
+
     def node_heartbeat(self) -> None:
         ip, hostname = co.node_identity(settings.WORKER_IP)
         try:

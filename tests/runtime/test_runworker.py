@@ -1,0 +1,88 @@
+"""manage.py runworker, a node's worker processes: a worker that dies is replaced and the new one takes the work;
+SIGTERM still stops them all, their engines handing the strategies over; "listening" is said when it is true."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+from rq import Worker
+
+from aresbot.redis import get_rq_redis
+from strategies.services import start_strategy
+from tests.processes import Console, RedisServer, alive, descendants, wait_until
+from tests.runtime.cluster import ROOT, resumed_elsewhere, running_on, walking_strategy, worker_env
+from trading.runtime import coordination as co
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture
+def runworker(private_redis_server: RedisServer) -> Iterator[Callable[..., Console]]:
+    started: list[Console] = []
+
+    def start(*args: str) -> Console:
+        argv = [sys.executable, "manage.py", "runworker", *args]
+        node = Console(argv, worker_env(private_redis_server.url), cwd=ROOT)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        if node.proc.poll() is None:
+            node.kill()
+
+
+def registered_pids() -> set[int]:
+    return {worker.pid for worker in Worker.all(connection=get_rq_redis()) if worker.pid}
+
+
+def workers_of(node: Console) -> set[int]:
+    """The node's worker processes that have registered with Redis (their work-horses are not registered)."""
+    return set(descendants(node.proc.pid)) & registered_pids()
+
+
+def test_a_worker_killed_with_sigkill_is_replaced_and_its_strategy_moves_to_the_new_one(
+    alice, private_redis: redis.Redis, runworker
+):
+    node = runworker("--concurrency", "1", "--no-control")
+    wait_until(lambda: workers_of(node), 60, "the worker to register")
+    strategy = walking_strategy(alice)
+    start_strategy(strategy)
+    first = wait_until(lambda: running_on(private_redis, strategy.pk), 30, "the strategy to run")
+    (killed,) = workers_of(node)
+    horse = descendants(killed)  # the work-horse running the engine, in a process group of its own
+    assert horse
+
+    os.kill(killed, signal.SIGKILL)
+    replacement = wait_until(lambda: workers_of(node) - {killed}, 60, "a new worker to register")
+    # The orphaned work-horse has no worker to stop it any more: it hands its strategy over and ends.
+    wait_until(lambda: not any(alive(pid) for pid in horse), 20, "the orphaned work-horse to hand over and end")
+    assert private_redis.get(co.LOCK_KEY.format(id=strategy.pk)) != first["task_id"]
+    # The supervisor queues the strategy again, and the new worker — the only one — runs it.
+    resumed = wait_until(
+        lambda: resumed_elsewhere(private_redis, strategy.pk, first["task_id"]), 30, "the new worker to run it", 0.3
+    )
+    (runner,) = [w for w in Worker.all(connection=get_rq_redis()) if w.get_current_job_id() == resumed["task_id"]]
+    assert {runner.pid} == replacement
+
+    family = [node.proc.pid, *descendants(node.proc.pid)]
+    node.proc.send_signal(signal.SIGTERM)
+    assert node.finish(30) == 0
+    assert [pid for pid in family if alive(pid)] == []
+    # Handed over on the way out: the lease is released and nothing was cancelled.
+    assert private_redis.get(co.LOCK_KEY.format(id=strategy.pk)) is None
+    assert "Traceback" not in node.text
+
+
+def test_runworker_says_its_workers_listen_only_once_they_do(private_redis: redis.Redis, runworker):
+    node = runworker("--concurrency", "2")
+    node.wait_for("1 control worker", 60)
+    # At the moment it says so, all three are registered with Redis and the node is in workers:active.
+    assert len(workers_of(node)) == 3
+    ip, hostname = co.node_identity()
+    assert co.active_workers(private_redis) == {ip: hostname}
