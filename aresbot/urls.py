@@ -8,7 +8,7 @@ from accounts import views as account_views
 from accounts.api.views import ApiTokenViewSet, ExchangeAccountViewSet
 from aresbot import health
 from aresbot.api import api_not_found
-from frontend.views import index
+from frontend.views import spa
 from strategies.api.views import StrategyViewSet, WorkerListView
 from trading.api.views import TradeViewSet
 
@@ -42,6 +42,7 @@ urlpatterns = [
     path("_allauth/", include("allauth.headless.urls")),
     re_path(r"^_allauth/", api_not_found),
     path("django-rq/", include("django_rq.urls")),
-    # The SPA (and until then a server-rendered page) answers every other path: last.
-    re_path(r"^(?!api/|admin/|static/|accounts/|_allauth/).*$", index, name="index"),
+    # Last: the web app answers every other path with its page (frontend/views.py) — but not paths under the
+    # server's own prefixes, nor file names (/favicon.ico, a missing asset): those stay a plain 404.
+    re_path(r"^(?!(?:api|admin|static|accounts|django-rq|_allauth)/)(?!.*\.\w+$).*$", spa, name="spa"),
 ]

@@ -136,7 +136,7 @@ def test_a_github_user_removed_from_the_list_can_no_longer_sign_in(github: FakeG
     assert response.status_code == 403
     assert "is not on the allow-list" in response.content.decode()
     assert session_user_id(second_visit) is None
-    assert second_visit.get("/").status_code == 302  # back to the login page
+    assert second_visit.get("/api/strategies").status_code == 401  # not signed in
     assert list(User.objects.all()) == [alice]
 
 
