@@ -47,5 +47,7 @@ export default defineConfig(({ command }) => ({
     environment: 'happy-dom',
     include: ['tests/**/*.test.ts'],
     restoreMocks: true,
+    // Element Plus's ES modules import their CSS: let Vite handle them rather than Node.
+    server: { deps: { inline: ['element-plus'] } },
   },
 }))
