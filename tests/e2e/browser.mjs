@@ -56,6 +56,15 @@ try {
         timeout: 30000,
       });
       await page.waitForSelector(shot.waitFor, { timeout: 15000 });
+      for (const [action, selector, value] of shot.steps ?? []) {
+        const target = page.locator(selector).first();
+        if (action === "click") await target.click({ timeout: 15000 });
+        else if (action === "fill") await target.fill(value, { timeout: 15000 });
+        else if (action === "wait") await target.waitFor({ timeout: 15000 });
+        else if (action === "gone")
+          await target.waitFor({ state: "detached", timeout: 15000 });
+        else throw new Error(`unknown step ${action}`);
+      }
       // Element Plus animates entering elements (tags, cards): let them settle before the picture.
       await page.evaluate(() => document.fonts.ready);
       await page.waitForTimeout(400);

@@ -119,6 +119,9 @@ class Page:
     wait_for: str = "main .page"
     signed_in: bool = True
     text_of: str = "main"
+    # What a user does before the picture, in order: ("click", selector), ("fill", selector, text),
+    # ("wait", selector) (until it shows), ("gone", selector) (until it goes).
+    steps: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ def shoot(
                         "waitFor": page.wait_for,
                         "textOf": page.text_of,
                         "signedIn": page.signed_in,
+                        "steps": page.steps,
                     }
                 )
     plan = {

@@ -10,14 +10,20 @@ import { previewPayload, STRATEGY_FIELDS, strategyForm, strategyPayload } from '
 const binance: ExchangeInfo = {
   id: 'binance',
   name: 'Binance',
-  has_testnet: true,
-  requires: { api_key: true, secret: true, passphrase: false },
+  paper: false,
+  testnet: true,
+  api_key: true,
+  secret: true,
+  passphrase: false,
 }
 const okx: ExchangeInfo = {
   id: 'okx',
   name: 'OKX',
-  has_testnet: false,
-  requires: { api_key: true, secret: true, passphrase: true },
+  paper: false,
+  testnet: false,
+  api_key: true,
+  secret: true,
+  passphrase: true,
 }
 
 function account(overrides: Partial<Account> = {}): Account {

@@ -8,16 +8,24 @@ import { previewPayload, strategyForm } from '@/forms/strategy'
 function ladder(levels: string): Preview {
   return {
     symbol: 'BTC/USDT',
-    base: 'BTC',
-    quote: 'USDT',
-    current_price: '30000',
-    tick_size: '0.01',
-    step_size: '0.00001',
-    min_notional: '5',
+    origin: 'binance',
+    price: '30000',
+    fee_rate: '0.001',
+    market: {
+      tick_size: '0.01',
+      step_size: '0.00001',
+      min_amount: '0.00001',
+      min_notional: '5',
+      maker_fee: '0.001',
+      taker_fee: '0.001',
+      max_open_orders: 200,
+    },
     levels: [],
-    skipped: [],
     total_quote: levels,
-    total_profit_per_cycle: '0',
+    total_quote_needed: levels,
+    skipped: [],
+    paused: [],
+    notes: [],
   }
 }
 

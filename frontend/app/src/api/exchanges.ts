@@ -1,17 +1,19 @@
 // The exchanges an account can name and their markets (/api/exchanges): the account form's picker and the
 // strategy form's symbol picker.
 import { api } from './index'
-import type { Decimal } from './types'
+import type { Decimal, Paginated } from './types'
 
-/** An exchange an account can name, and what it needs (GET /api/exchanges). */
+/** An exchange an account can name, and what an account on it needs (GET /api/exchanges). */
 export interface ExchangeInfo {
+  /** The CCXT id (`paper` for simulated trading). */
   id: string
   name: string
-  /** Whether it has a testnet/sandbox AresBot can use: the testnet switch is offered only then. */
-  has_testnet: boolean
-  requires: { api_key: boolean; secret: boolean; passphrase: boolean }
-  /** Paper only: the candle data sets a paper account can replay. */
-  datasets?: ReplayDataset[]
+  paper: boolean
+  /** Whether it has a testnet AresBot can use: the testnet switch is offered only then. */
+  testnet: boolean
+  api_key: boolean
+  secret: boolean
+  passphrase: boolean
 }
 
 /** A candle data set a paper account can replay. */
@@ -30,15 +32,19 @@ export interface Market {
   step_size: Decimal | null
   min_amount: Decimal | null
   min_notional: Decimal | null
+  /** Fee rates: 0.001 is 0.1 %. */
   maker_fee: Decimal | null
   taker_fee: Decimal | null
+  /** Open orders per symbol and account; 0: none stated. */
+  max_open_orders: number
 }
 
 export const exchangesApi = {
   list: () => api.get<ExchangeInfo[]>('/api/exchanges'),
-  markets: (exchange: string, search: string, signal?: AbortSignal) =>
-    api.get<Market[]>(`/api/exchanges/${encodeURIComponent(exchange)}/markets`, {
-      query: { search },
-      signal,
+  /** One page of the markets whose symbol contains `search` (in any case). */
+  markets: (exchange: string, search: string, options: { testnet?: boolean; signal?: AbortSignal } = {}) =>
+    api.get<Paginated<Market>>(`/api/exchanges/${encodeURIComponent(exchange)}/markets`, {
+      query: { search, testnet: options.testnet || undefined, page_size: 50 },
+      signal: options.signal,
     }),
 }

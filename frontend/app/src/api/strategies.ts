@@ -32,38 +32,55 @@ export type PreviewInput = Omit<StrategyInput, 'name'>
 
 /** One buy of the ladder the engine would place now, with its take-profit and one full cycle's result. */
 export interface PreviewLevel {
-  index: number
+  /** 1 is the level nearest the price. */
+  level: number
   price: Decimal
+  /** In the base currency. */
   amount: Decimal
-  /** price × amount: the quote this buy holds. */
+  /** price × amount. */
   quote: Decimal
-  take_profit_price: Decimal
-  /** Net profit of one buy + take-profit after both fees, in quote. */
-  profit_per_cycle: Decimal
-  /** Where the stop-loss would sell this lot (null without a stop-loss). */
-  stop_loss_price: Decimal | null
+  /** Free quote the engine waits for before placing it: the notional and the buy fee. */
+  quote_needed: Decimal
+  /** null when the lot could have none (`problem` says why). */
+  take_profit_price: Decimal | null
+  take_profit_amount: Decimal
+  /** PnL of one cycle (bought here, sold at the take-profit), net of both fees. */
+  cycle_profit: Decimal | null
+  /** The stop-loss sells the lot when the price falls below this; null without one. */
+  stop_loss_below: Decimal | null
+  problem: string | null
 }
 
-export interface PreviewSkip {
-  index: number
-  price: Decimal | null
-  reason: string
+export interface MarketRules {
+  tick_size: Decimal
+  step_size: Decimal
+  min_amount: Decimal
+  min_notional: Decimal
+  maker_fee: Decimal
+  taker_fee: Decimal
+  max_open_orders: number
 }
 
+/** POST /api/strategies/preview: what the engine would do now with these parameters, nothing placed. */
 export interface Preview {
   symbol: string
-  base: string
-  quote: string
-  current_price: Decimal
-  tick_size: Decimal | null
-  step_size: Decimal | null
-  min_notional: Decimal | null
+  /** Where the price comes from: the exchange, or a paper account's data set. */
+  origin: string
+  /** The current price, where the ladder is anchored. */
+  price: Decimal
+  /** The market's higher fee rate, which every figure assumes. */
+  fee_rate: Decimal
+  market: MarketRules
+  /** Nearest first. */
   levels: PreviewLevel[]
-  skipped: PreviewSkip[]
-  /** The quote the whole ladder holds when every buy rests. */
   total_quote: Decimal
-  /** Net profit of one cycle of every level. */
-  total_profit_per_cycle: Decimal
+  /** What placing every level takes, fees included: the capital the grid needs. */
+  total_quote_needed: Decimal
+  /** Levels not placed (or waiting), each with its reason: "level 4 at 28500.00: …". */
+  skipped: string[]
+  /** Why the ladder stops short (max positions). */
+  paused: string[]
+  notes: string[]
 }
 
 export const strategiesApi = {

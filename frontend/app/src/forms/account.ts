@@ -112,11 +112,11 @@ export function secretFieldsFor(
   account?: Account | null,
 ): SecretField[] {
   if (exchangeId === PAPER) return []
-  const requires = exchange?.requires ?? UNKNOWN_NEEDS
+  const needs = exchange ?? UNKNOWN_NEEDS
   const needed: Record<SecretField, boolean> = {
-    api_key: requires.api_key,
-    api_secret: requires.secret,
-    passphrase: requires.passphrase,
+    api_key: needs.api_key,
+    api_secret: needs.secret,
+    passphrase: needs.passphrase,
   }
   return SECRET_FIELDS.filter((field) => needed[field] || storedMask(account, field) !== null)
 }
@@ -125,7 +125,7 @@ export function secretFieldsFor(
  * exchange is not described, when the API is the judge). */
 export function offersTestnet(exchange: ExchangeInfo | undefined, form: AccountForm): boolean {
   if (form.exchange === PAPER || !form.exchange) return false
-  return exchange ? exchange.has_testnet || form.testnet : true
+  return exchange ? exchange.testnet || form.testnet : true
 }
 
 /**

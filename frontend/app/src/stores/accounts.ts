@@ -2,7 +2,7 @@ import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import { ApiError } from '@/api'
 import { accountsApi, type Account, type AccountInput } from '@/api/accounts'
-import { exchangesApi, type ExchangeInfo } from '@/api/exchanges'
+import { exchangesApi, type ExchangeInfo, type ReplayDataset } from '@/api/exchanges'
 
 /** The user's exchange accounts, and the exchanges an account can name (asked once per visit). */
 export const useAccountsStore = defineStore('accounts', () => {
@@ -13,6 +13,8 @@ export const useAccountsStore = defineStore('accounts', () => {
   const error = ref<string | null>(null)
   const exchanges = shallowRef<ExchangeInfo[]>([])
   const exchangesError = ref<string | null>(null)
+  /** The candle data sets a paper account can replay. */
+  const datasets = shallowRef<ReplayDataset[]>([])
   let exchangesAsked: Promise<void> | null = null
 
   const byId = computed(() => new Map(items.value.map((account) => [account.id, account])))
@@ -70,6 +72,7 @@ export const useAccountsStore = defineStore('accounts', () => {
     byId,
     exchanges,
     exchangesError,
+    datasets,
     exchange: (id: string) => exchanges.value.find((e) => e.id === id),
     load,
     loadExchanges,
