@@ -95,7 +95,7 @@ export const strategiesApi = {
   start: (id: number) => api.post<Strategy>(`/api/strategies/${id}/start`),
   stop: (id: number, cancelAll: boolean) =>
     api.post<Strategy>(`/api/strategies/${id}/stop`, undefined, { query: { cancel_all: cancelAll } }),
-  running: () => api.get<RuntimeStatus[]>('/api/strategies/running'),
+  running: (signal?: AbortSignal) => api.get<RuntimeStatus[]>('/api/strategies/running', { signal }),
   preview: (input: PreviewInput, signal?: AbortSignal) =>
     api.post<Preview>('/api/strategies/preview', input, { signal }),
 }

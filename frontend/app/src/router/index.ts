@@ -30,6 +30,19 @@ export const routes: RouteRecordRaw[] = [
     meta: { title: 'nav.strategies' },
   },
   {
+    path: '/strategies/new',
+    name: 'strategy-new',
+    component: () => import('@/pages/StrategyFormPage.vue'),
+    meta: { title: 'strategies.createTitle' },
+  },
+  {
+    path: '/strategies/:id(\\d+)/edit',
+    name: 'strategy-edit',
+    component: () => import('@/pages/StrategyFormPage.vue'),
+    props: (route) => ({ id: Number(route.params.id) }),
+    meta: { title: 'strategies.editPageTitle' },
+  },
+  {
     path: '/strategies/:id(\\d+)',
     name: 'strategy',
     component: () => import('@/pages/StrategyDetailPage.vue'),

@@ -3,7 +3,7 @@
  * re-renders only the cells whose value moved — no row is rebuilt, nothing flickers, 100 rows stay cheap.
  */
 import { reactive } from 'vue'
-import type { Dashboard, DashboardStrategy, StrategyState } from '@/api/types'
+import type { Dashboard, DashboardStrategy, RuntimeStatus, StrategyState } from '@/api/types'
 import { parseDecimal } from '@/format'
 
 export type RowState = StrategyState
@@ -48,7 +48,8 @@ function decimalsOf(value: string | null | undefined): number {
   return Math.min(fraction.replace(/[eE].*$/, '').length, 12)
 }
 
-function stateOf(s: DashboardStrategy): RowState {
+/** What a person sees of a strategy's runtime: the engine's state, else what its desired state and last error say. */
+export function stateOf(s: RuntimeStatus): RowState {
   if (s.status?.status) return s.status.status
   if (s.desired_state === 'running') return s.retry_after_error ? 'retrying' : 'starting'
   return 'stopped'
