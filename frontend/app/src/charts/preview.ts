@@ -76,7 +76,8 @@ export function previewChartOption(
       `${escapeHtml(text.takeProfit)}: ${level.take_profit_price ? price(level.take_profit_price) : escapeHtml(level.problem ?? '—')}`,
       `${escapeHtml(text.cycleProfit)}: ${money(level.cycle_profit, true)}`,
     ]
-    if (level.stop_loss_below) lines.push(`${escapeHtml(text.stopLoss)}: < ${price(level.stop_loss_below)}`)
+    if (level.stop_loss_below)
+      lines.push(`${escapeHtml(text.stopLoss)}: &lt; ${price(level.stop_loss_below)}`)
     return lines.join('<br>')
   }
 
