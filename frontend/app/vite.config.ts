@@ -47,5 +47,7 @@ export default defineConfig(({ command }) => ({
     environment: 'happy-dom',
     include: ['tests/**/*.test.ts'],
     restoreMocks: true,
+    // Page tests mount Element Plus components, whose style imports (.css) only Vite can load.
+    server: { deps: { inline: ['element-plus'] } },
   },
 }))
