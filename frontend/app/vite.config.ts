@@ -47,7 +47,9 @@ export default defineConfig(({ command }) => ({
     environment: 'happy-dom',
     include: ['tests/**/*.test.ts'],
     restoreMocks: true,
-    // Page tests mount Element Plus components, whose style imports (.css) only Vite can load.
+    // Mounting 100 dashboard rows takes seconds on a busy 2-core machine: a limit against hangs, not a speed check.
+    testTimeout: 30000,
+    // Element Plus's ES modules import their CSS: let Vite handle them rather than Node.
     server: { deps: { inline: ['element-plus'] } },
   },
 }))

@@ -14,8 +14,9 @@ from aresbot.api import query_bool
 from aresbot.redis import get_redis
 from aresbot.viewsets import OwnedQuerysetMixin
 from strategies.api.filters import StrategyFilter
-from strategies.api.runtime import RuntimeStatusSerializer, WorkerNodeSerializer
+from strategies.api.runtime import DashboardSerializer, RuntimeStatusSerializer, WorkerNodeSerializer
 from strategies.api.serializers import StrategySerializer
+from strategies.dashboard import dashboard
 from strategies.models import Strategy
 from strategies.services import delete_strategy, running_list, start_strategy, stop_strategy
 from strategies.status import runtime_view, worker_view
@@ -43,6 +44,7 @@ class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
         "stop": (503,),
         "status": (503,),
         "running": (503,),
+        "dashboard": (503,),
     }
 
     def perform_create(self, serializer: StrategySerializer) -> None:  # type: ignore[override]
@@ -106,6 +108,14 @@ class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
             return HttpResponse(body, content_type="application/json")
         return Response(json.loads(body))  # the browsable API renders it as a page
 
+    @extend_schema(responses={200: DashboardSerializer})
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+    def dashboard(self, request: Request) -> Response:
+        """Every strategy of yours in one answer, for a dashboard polling every few seconds: its state, node,
+        price, open orders and positions, last error, and the PnL of the positions it closed today; plus today's
+        total per quote currency. Three queries and two Redis calls, however many strategies you have."""
+        return Response(dashboard(request.user))
+
 
 class WorkerListView(APIView):
     """The worker nodes that are up now, and which of your strategies each one runs."""
@@ -117,4 +127,5 @@ class WorkerListView(APIView):
         client = get_redis()
         nodes = co.active_workers(client)
         mine = {s.pk: s for s in Strategy.objects.filter(owner_id=request.user.pk).only("id", "name", "symbol")}
-        return Response(worker_view(nodes, mine, co.read_statuses(client, list(mine))))
+        statuses = co.read_statuses(client, list(mine))
+        return Response(worker_view(nodes, mine, statuses, co.last_heartbeats(client, nodes)))
