@@ -1,6 +1,7 @@
 // Drives Debian's Chromium with playwright-core (installed with the web app: frontend/app/node_modules) through a
 // plan that tests/e2e/webapp.py writes: pages to open, at which width, theme and language, and what to return.
-// Prints one JSON object: per shot, its file, the visible text of <main>, and any console or page errors.
+// Prints one JSON object: per shot, its file, the visible text of <main>, any console or page errors, and with
+// `axe` set, the serious and critical violations axe-core finds on the page as it was photographed.
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -9,6 +10,32 @@ import { join } from "node:path";
 const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const require = createRequire(join(plan.appDir, "package.json"));
 const { chromium } = require("playwright-core");
+const axeSource = plan.shots.some((shot) => shot.axe)
+  ? readFileSync(require.resolve("axe-core/axe.min.js"), "utf8")
+  : "";
+
+// axe-core's WCAG A/AA rules on the whole document; only serious and critical findings are returned, one line each
+// (rule, impact, and the first few elements), so a failing test names the page, the rule and where.
+async function accessibility(page) {
+  await page.addScriptTag({ content: axeSource });
+  const found = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: {
+        type: "tag",
+        values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+      },
+      resultTypes: ["violations"],
+    });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+      count: v.nodes.length,
+    }));
+  });
+  return found.filter((v) => v.impact === "serious" || v.impact === "critical");
+}
 
 // allauth answers "not signed in (yet)" and "confirm it's you first" with a 401, and "no authenticator app yet (here
 // is a secret to set one up)" with a 404: steps of its conversation, not errors.
@@ -95,6 +122,7 @@ try {
     });
     let text = "";
     let url = "";
+    let violations = [];
     try {
       await page.goto(plan.baseUrl + shot.path, {
         waitUntil: "networkidle",
@@ -108,13 +136,21 @@ try {
       await page.screenshot({ path: shot.file, fullPage: true });
       text = await page.locator(shot.textOf).innerText();
       url = page.url();
+      if (shot.axe) violations = await accessibility(page);
     } catch (error) {
       errors.push(`playwright: ${error.message.split("\n")[0]}`);
       await page
         .screenshot({ path: shot.file, fullPage: true })
         .catch(() => {});
     }
-    results.push({ name: shot.name, file: shot.file, url, text, errors });
+    results.push({
+      name: shot.name,
+      file: shot.file,
+      url,
+      text,
+      errors,
+      violations,
+    });
     await context.close();
   }
 } finally {

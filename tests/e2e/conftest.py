@@ -6,7 +6,19 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.webapp import WebApp, collect_static, require_browser
+from tests.e2e.webapp import Scheduler, WebApp, collect_static, require_browser
+from tests.processes import RedisServer
+from tests.runtime.cluster import Worker, worker_env
+from trading.runtime.queues import CONTROL_QUEUE
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here drives a browser against real processes: `-m e2e` picks them, `-m "not slow"` leaves them."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +44,21 @@ def web_apps(
     yield start
     for app in started:
         app.stop()
+
+
+@pytest.fixture
+def stack(web_apps: Callable[..., WebApp], private_redis_server: RedisServer) -> Iterator[WebApp]:
+    """The whole of AresBot as `bin/run` starts it, on this test's database and a Redis of its own: the web server
+    on the built app, a strategy worker, a control worker and the scheduler (`rqcron aresbot.cron`, which runs
+    the supervisor that starts and resumes engines)."""
+    env = worker_env(private_redis_server.url)
+    processes = [
+        Worker(env),
+        Worker(env, queue=CONTROL_QUEUE, worker_class="ControlWorker"),
+        Scheduler(env),
+    ]
+    try:
+        yield web_apps(redis_url=private_redis_server.url)
+    finally:
+        for process in processes:
+            process.stop()

@@ -1,7 +1,8 @@
 """Every page of the web app in a real browser, at a desktop's and a phone's width, light and dark (issue 10).
 
 The pictures land in var/screenshots/ (README: Web app): look at them after changing a page. The test fails on any
-error a page prints to the console, and checks that each page shows what it is for.
+error a page prints to the console and on any serious or critical axe-core violation, and checks that each page
+shows what it is for.
 """
 
 from __future__ import annotations
@@ -58,9 +59,15 @@ def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp
     a_trading_day(alice, redis_client)
     app = web_apps()
 
-    shots = shoot(app, PAGES[:-1], alice) | shoot(app, PAGES[-1:], None)
+    shots = shoot(app, PAGES[:-1], alice, axe=True) | shoot(app, PAGES[-1:], None, axe=True)
 
     assert len(shots) == len(PAGES) * 4
+    # Issue 10's accessibility budget: axe-core finds no serious or critical violation on any page, at either width,
+    # in either theme (contrast differs between the themes, the layout between the widths).
+    violations = [
+        f"{name}: {v['id']} ({v['impact']}) at {v['targets']}" for name, s in shots.items() for v in s.violations
+    ]
+    assert violations == [], "\n".join(violations)
     for shot in shots.values():
         assert shot.errors == [], shot.name
         assert shot.file.stat().st_size > 5000, shot.name

@@ -24,7 +24,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.processes import free_port, wait_until
-from tests.runtime.cluster import worker_env
+from tests.runtime.cluster import Worker, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "frontend" / "app"
@@ -49,6 +49,7 @@ def require_browser() -> str:
             ("Debian's chromium (apt-get install chromium)", browser),
             ("Node.js", shutil.which("node")),
             ("playwright-core (npm ci in frontend/app)", (APP_DIR / "node_modules" / "playwright-core").is_dir()),
+            ("axe-core (npm ci in frontend/app)", (APP_DIR / "node_modules" / "axe-core" / "axe.min.js").is_file()),
             ("the web app's build (npm run build in frontend/app)", (BUILD / "index.html").is_file()),
         )
         if not there
@@ -110,6 +111,21 @@ class WebApp:
         self.proc.wait(10)
 
 
+class Scheduler(Worker):
+    """`manage.py rqcron aresbot.cron`, the scheduler service, in a process group of its own like a worker."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.log = open(os.environ.get("ARESBOT_TEST_WORKER_LOG", os.devnull), "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "rqcron", "aresbot.cron"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 @dataclass(frozen=True)
 class Page:
     """A page to photograph: its name in the file name, its path, what to wait for, whether it needs a session, and
@@ -131,6 +147,8 @@ class Shot:
     url: str
     text: str
     errors: list[str]
+    # axe-core's serious and critical violations (rule, impact, help, targets, count), when the shot asked for them.
+    violations: list[dict[str, Any]]
 
 
 def shoot(
@@ -142,6 +160,7 @@ def shoot(
     themes: Iterable[str] = THEMES,
     locale: str = "en",
     time_zone: str = "Asia/Shanghai",
+    axe: bool = False,
 ) -> dict[str, Shot]:
     """Every page at every width and theme, saved as var/screenshots/{page}-{width}-{theme}[-{locale}].png."""
     browser = require_browser()
@@ -165,6 +184,7 @@ def shoot(
                         "textOf": page.text_of,
                         "signedIn": page.signed_in,
                         "steps": list(page.steps),
+                        "axe": axe,
                     }
                 )
     plan = {
@@ -183,4 +203,6 @@ def shoot(
     if done.returncode != 0:
         raise RuntimeError(f"the browser script failed: {done.stderr[-3000:]}")
     results = json.loads(done.stdout.strip().splitlines()[-1])["results"]
-    return {r["name"]: Shot(r["name"], Path(r["file"]), r["url"], r["text"], r["errors"]) for r in results}
+    return {
+        r["name"]: Shot(r["name"], Path(r["file"]), r["url"], r["text"], r["errors"], r["violations"]) for r in results
+    }
