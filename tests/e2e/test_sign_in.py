@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from django.contrib.auth.models import User
 
-from tests.e2e.webapp import Page, WebApp, shoot
+from tests.e2e.webapp import Page, Shot, WebApp, shoot
 from tests.factories import TOTP_SECRET, make_two_factor, make_user
 
 pytestmark = pytest.mark.slow
@@ -21,6 +21,12 @@ PASSWORD_STEP = (
     {"click": "[data-test=password-form] button[type=submit]"},
     {"waitFor": "[data-test=code-form]"},
 )
+
+
+def assert_clean(shots: dict[str, Shot]) -> None:
+    """No console or page error, and no serious or critical axe-core violation, on any shot."""
+    found = {name: [*s.errors, *(f"{v['id']} at {v['targets']}" for v in s.violations)] for name, s in shots.items()}
+    assert {name: problems for name, problems in found.items() if problems} == {}
 
 
 @pytest.fixture
@@ -46,9 +52,10 @@ def test_a_user_with_an_authenticator_app_signs_in_with_a_code_and_lands_where_t
         None,
         widths=["desktop"],
         themes=["light"],
+        axe=True,
     ).values()
 
-    assert shot.errors == []
+    assert_clean({shot.name: shot})
     assert shot.url.endswith("/workers")
     assert "Workers" in shot.text
 
@@ -64,9 +71,9 @@ def test_the_sign_in_pages_at_both_widths_in_both_themes(web_apps: Callable[...,
         Page("sign-in-github-refused", refused, wait_for="[data-test=github-refused]", signed_in=False, text_of="body"),
     ]
 
-    shots = shoot(app, pages, None)
+    shots = shoot(app, pages, None, axe=True)
 
-    assert all(shot.errors == [] for shot in shots.values()), {s.name: s.errors for s in shots.values()}
+    assert_clean(shots)
     assert "Two-factor sign-in" in shots["sign-in-code-phone-dark"].text
     assert "Sign in with GitHub" in shots["sign-in-github-refused-phone-light"].text
     assert (
@@ -89,10 +96,11 @@ def test_the_security_page_with_two_factor_sign_in_on_and_its_recovery_codes(
         {"waitFor": "[data-test=recovery-codes]"},
     )
 
-    shots = shoot(app, [Page("security-on", "/security", wait_for="[data-test=totp-off]", steps=steps)], carol)
+    page = Page("security-on", "/security", wait_for="[data-test=totp-off]", steps=steps)
+    shots = shoot(app, [page], carol, axe=True)
 
     assert len(shots) == 4
-    assert all(shot.errors == [] for shot in shots.values()), {s.name: s.errors for s in shots.values()}
+    assert_clean(shots)
     text = shots["security-on-desktop-light"].text
     assert "10 of 10 unused" in text
     assert "Turn off" in text
@@ -107,10 +115,11 @@ def test_with_mfa_required_a_user_without_an_app_is_kept_to_the_security_page(we
         [Page("security-required", "/strategies", wait_for="[data-test=mfa-required]", steps=steps)],
         alice,
         themes=["light"],
+        axe=True,
     )
 
+    assert_clean(shots)
     for shot in shots.values():
-        assert shot.errors == [], shot.name
         assert shot.url.endswith("/security")
         assert "This server requires two-factor sign-in" in shot.text
         assert "Scan this QR code" in shot.text
