@@ -128,16 +128,16 @@ class Scheduler(Worker):
 
 @dataclass(frozen=True)
 class Page:
-    """A page to photograph: its name in the file name, its path, what to wait for, whether it needs a session."""
+    """A page to photograph: its name in the file name, its path, what to wait for, whether it needs a session, and
+    what to do there before the picture (browser.mjs `act`: {"fill": selector, "value": …}, {"totp": selector,
+    "secret": …}, {"click": selector}, {"waitFor": selector}; with "when": selector, only if that is on the page)."""
 
     name: str
     path: str
     wait_for: str = "main .page"
     signed_in: bool = True
     text_of: str = "main"
-    # What a user does before the picture, in order: ("click", selector), ("fill", selector, text),
-    # ("wait", selector) (until it shows), ("gone", selector) (until it goes).
-    steps: tuple[tuple[str, ...], ...] = ()
+    steps: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ def shoot(
                         "waitFor": page.wait_for,
                         "textOf": page.text_of,
                         "signedIn": page.signed_in,
-                        "steps": page.steps,
+                        "steps": list(page.steps),
                         "axe": axe,
                     }
                 )
