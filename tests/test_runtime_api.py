@@ -10,13 +10,12 @@ import redis
 from rest_framework.test import APIClient
 
 from accounts.models import ExchangeAccount
-from aresbot.redis import get_redis, get_rq_redis, reset_clients
+from aresbot.redis import get_redis, get_rq_redis
 from strategies import services
 from strategies.models import Strategy
 from strategies.runtime_source import OrmStrategySource
 from tests.core.harness import Harness
 from tests.factories import make_account, make_order, make_paper_account, make_strategy
-from tests.processes import free_port
 from trading.runtime import coordination as co
 from trading.runtime.runner import LeasedStatusBoard
 
@@ -305,14 +304,6 @@ def test_each_user_has_their_own_running_list(alice_client, bob_client, grid, re
 # --- Redis unreachable: 503 with a clear message, and a start or stop changes nothing or everything ---------------
 
 RUNTIME_READS = ["/api/strategies/{id}/status", "/api/strategies/running", "/api/workers"]
-
-
-@pytest.fixture
-def redis_at_a_closed_port(settings):
-    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
-    reset_clients()
-    yield
-    reset_clients()
 
 
 def assert_redis_unavailable(response) -> None:

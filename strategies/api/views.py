@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from aresbot.api import query_bool
 from aresbot.redis import get_redis
 from aresbot.viewsets import OwnedQuerysetMixin
+from strategies.api.detail import StrategyRecordActions
 from strategies.api.filters import StrategyFilter
 from strategies.api.runtime import RuntimeStatusSerializer, WorkerNodeSerializer
 from strategies.api.serializers import StrategySerializer
@@ -22,7 +23,7 @@ from strategies.status import runtime_view, worker_view
 from trading.runtime import coordination as co
 
 
-class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
+class StrategyViewSet(OwnedQuerysetMixin, StrategyRecordActions, viewsets.ModelViewSet):
     """Your grid strategies: the market they trade, their grid and their risk limits.
 
     Create and edit them here; start and stop them with the start and stop actions. A running strategy cannot be
@@ -43,6 +44,7 @@ class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
         "stop": (503,),
         "status": (503,),
         "running": (503,),
+        "candles": (503,),  # the exchange (or the data set) cannot be read
     }
 
     def perform_create(self, serializer: StrategySerializer) -> None:  # type: ignore[override]

@@ -4,9 +4,9 @@ import django_filters
 from django.db.models import QuerySet
 
 from aresbot.filters import IdFilter
-from exchanges.base import Side
+from exchanges.base import OrderStatus, Side
 from trading.choices import choices_of
-from trading.models import Fill
+from trading.models import Fill, Order
 
 
 class TradeFilter(django_filters.FilterSet):
@@ -22,3 +22,34 @@ class TradeFilter(django_filters.FilterSet):
 
     def filter_symbol(self, queryset: QuerySet[Fill], name: str, value: str) -> QuerySet[Fill]:
         return queryset.filter(**{name: value.strip().upper()})
+
+
+# `open` is what rests on the exchange or is on its way there; `closed` what is done with, however it ended.
+ORDER_STATUS_GROUPS: dict[str, tuple[OrderStatus, ...]] = {
+    "open": (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED),
+    "closed": (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.LOST),
+    "all": tuple(OrderStatus),
+    **{s.value: (s,) for s in OrderStatus if s is not OrderStatus.OPEN},
+}
+ORDER_STATUS_MESSAGE = f"Must be one of {', '.join(ORDER_STATUS_GROUPS)}."
+
+
+class OrderFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(
+        choices=[(name, name) for name in ORDER_STATUS_GROUPS],
+        method="filter_status",
+        error_messages={"invalid_choice": ORDER_STATUS_MESSAGE},
+    )
+
+    class Meta:
+        model = Order
+        fields = ["status"]
+
+    def filter_status(self, queryset: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
+        return queryset.filter(status__in=[s.value for s in ORDER_STATUS_GROUPS[value]])
+
+    def filter_queryset(self, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        queryset = super().filter_queryset(queryset)
+        if not self.form.cleaned_data.get("status"):
+            return self.filter_status(queryset, "status", "open")
+        return queryset

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from django.db import transaction
@@ -35,6 +35,9 @@ from exchanges import registry
 from exchanges.base import ExchangeError
 from exchanges.markets import binance_spot_markets
 from exchanges.paper.sources import DATASETS, PriceSource, PriceSourceKind
+
+if TYPE_CHECKING:
+    from exchanges.ccxt.exchange import CcxtExchange
 
 logger = logging.getLogger(__name__)
 
@@ -160,24 +163,32 @@ def _cached(exchange_id: str, testnet: bool, venue: str) -> MarketList | None:
     return MarketList(venue, frozenset(stored), {s: int(cap) for s, cap in stored.items() if cap})
 
 
-def _in_transaction() -> bool:
+def in_transaction() -> bool:
+    """Whether a database transaction is open here (then no exchange may be asked: see the module docstring)."""
     # The blocks a test case wraps each test in stand for the autocommit a request runs in: they do not count.
     return any(not getattr(block, "_from_testcase", False) for block in transaction.get_connection().atomic_blocks)
 
 
-def _load(exchange_id: str, testnet: bool, venue: str) -> MarketList:
-    if _in_transaction():
-        # Waiting on an exchange here would hold every lock the transaction took (issue: a locked SQLite file).
-        raise MarketsUnavailable(venue, "they must be loaded before a database transaction opens")
-    # Imported here: CCXT costs ~0.4 s to import, and most processes never load a market list.
+def answering_exchange(exchange_id: str, *, testnet: bool = False) -> CcxtExchange:
+    """An unsigned CCXT adapter for a person waiting on the answer: under the shared rate limiter, which it waits
+    for at most LOAD_MAX_WAIT, and one attempt per request (their errors are for the caller to report)."""
+    # Imported here: CCXT costs ~0.4 s to import, and most processes never ask an exchange anything.
     from exchanges.backoff import Backoff
-    from exchanges.ccxt.orders import open_order_cap
     from exchanges.ccxt.ratelimit import SharedRateLimiter
     from trading.runtime.factory import public_exchange
 
+    limiter = SharedRateLimiter(get_redis(), max_wait=LOAD_MAX_WAIT)
+    return public_exchange(exchange_id, testnet=testnet, limiter=limiter, backoff=Backoff(attempts=1))
+
+
+def _load(exchange_id: str, testnet: bool, venue: str) -> MarketList:
+    if in_transaction():
+        # Waiting on an exchange here would hold every lock the transaction took (issue: a locked SQLite file).
+        raise MarketsUnavailable(venue, "they must be loaded before a database transaction opens")
+    from exchanges.ccxt.orders import open_order_cap
+
     try:
-        limiter = SharedRateLimiter(get_redis(), max_wait=LOAD_MAX_WAIT)
-        exchange = public_exchange(exchange_id, testnet=testnet, limiter=limiter, backoff=Backoff(attempts=1))
+        exchange = answering_exchange(exchange_id, testnet=testnet)
         exchange.load_markets()
         markets: dict[str, Any] = exchange.client.markets or {}
     except (ExchangeError, redis.RedisError) as exc:
