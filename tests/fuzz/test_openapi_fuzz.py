@@ -47,8 +47,6 @@ def test_the_schema_tells_the_truth_and_no_input_is_a_server_error(live_server, 
     command = [
         *(str(ST), "--config-file", str(CONFIG), "--no-color", "run", f"{live_server.url}/api/schema/"),
         *("--checks", "all", "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--workers", "1"),
-        # Its examples database stays in memory: a cache written into the checkout would end up committed.
-        *("--generation-database", ":memory:"),
         *("--header", f"Authorization: Token {token}", "--report", "json", "--report-json-path", str(report)),
     ]
     with use_transport(lambda exchange_id, testnet: Offline()):
