@@ -120,6 +120,7 @@ def test_validation_reports_every_failing_field_at_once(alice_client, alice):
         "/api/strategies/{id}/candles",
         "/api/trades",
         "/api/trades/stats",
+        "/api/trades/pnl",
         "/api/tokens",
         "/api/workers",
     ],

@@ -25,6 +25,7 @@ def test_the_schema_generates_without_warnings():
         "/api/strategies/{id}/orders",
         "/api/strategies/{id}/positions",
         "/api/strategies/{id}/candles",
+        "/api/trades/pnl",
     ):
         assert f"  {path}:" in schema, path
     assert "tokenAuth" in schema

@@ -21,6 +21,7 @@ from accounts.models import ApiToken
 from exchanges.ccxt.client import use_transport
 from tests.factories import make_fill, make_order, make_paper_account, make_strategy, make_user
 from tests.offline import Offline
+from trading.runtime.markets import markets_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -32,8 +33,13 @@ ST = Path(sys.executable).with_name("st")
 
 def fuzz_user_token() -> str:
     user = make_user("fuzz")
-    strategy = make_strategy(user, make_paper_account(user))
+    # Prices from a replayed data set: the operations that read the market (candles) answer from it, offline.
+    account = make_paper_account(user, price_source="replay", replay_dataset="BTCUSDT-1m-2022-05-05")
+    strategy = make_strategy(user, account)
     make_fill(make_order(strategy, "buy", "30000", "0.001"))
+    # Binance's markets in the cache (the recorded ones, from the suite's fake): new strategies of the fuzzer's
+    # own paper accounts (live prices from Binance) have their symbol checked against them.
+    markets_for("binance")
     token, raw = ApiToken.objects.issue(user, "schemathesis")
     # Far from the ids the fuzzer tries (small numbers and the bounds), so that its own DELETE /api/tokens/{id}
     # does not revoke the token it signs in with half-way through the run.

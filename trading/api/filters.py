@@ -7,6 +7,7 @@ from aresbot.filters import IdFilter
 from exchanges.base import OrderStatus, Side
 from trading.choices import choices_of
 from trading.models import Fill, Order
+from trading.stats import Bucket
 
 
 class TradeFilter(django_filters.FilterSet):
@@ -22,6 +23,27 @@ class TradeFilter(django_filters.FilterSet):
 
     def filter_symbol(self, queryset: QuerySet[Fill], name: str, value: str) -> QuerySet[Fill]:
         return queryset.filter(**{name: value.strip().upper()})
+
+
+class PnlFilter(TradeFilter):
+    """The trades filters that PnL has (it belongs to round trips, not to one side), and the length of a point."""
+
+    side = None
+    since = django_filters.IsoDateTimeFilter(field_name="closed_at", lookup_expr="gte", label="Closed at or after")
+    until = django_filters.IsoDateTimeFilter(field_name="closed_at", lookup_expr="lt", label="Closed before")
+    bucket = django_filters.ChoiceFilter(
+        choices=[(b.value, b.value) for b in Bucket],
+        method="keep",
+        error_messages={"invalid_choice": f"Must be one of {', '.join(Bucket)}."},
+        help_text="day (the default): a point per day in the server's TIME_ZONE; hour: a point per whole UTC hour.",
+    )
+
+    class Meta:
+        model = Fill
+        fields = ["strategy", "symbol", "since", "until", "bucket"]
+
+    def keep(self, queryset: QuerySet[Fill], name: str, value: str) -> QuerySet[Fill]:
+        return queryset  # read from the cleaned data, not a filter of the fills
 
 
 # `open` is what rests on the exchange or is on its way there; `closed` what is done with, however it ended.

@@ -63,6 +63,26 @@ class TradeStatsSerializer(serializers.Serializer):
     pnl_per_day = DailyPnlSerializer(many=True)
 
 
+class PnlPointSerializer(serializers.Serializer):
+    time = serializers.DateTimeField(help_text="The start of its day (in TIME_ZONE) or hour.")
+    realized_pnl = serializers.CharField(help_text="Realized by the positions that closed in it, net of fees.")
+    closed_positions = serializers.IntegerField()
+    cumulative_pnl = serializers.CharField(help_text="Realized up to its end, from `before` on.")
+
+
+class PnlCurrencySeriesSerializer(serializers.Serializer):
+    currency = serializers.CharField(help_text="The quote currency.")
+    before = serializers.CharField(help_text="Realized before `since` (0 without it): where the running total starts.")
+    total = serializers.CharField(help_text="Realized up to the end of the range.")
+    points = PnlPointSerializer(many=True, help_text="Only the days (or hours) in which a position closed.")
+
+
+class PnlSeriesSerializer(serializers.Serializer):
+    time_zone = serializers.CharField()
+    bucket = serializers.ChoiceField(choices=[("day", "day"), ("hour", "hour")])
+    series = PnlCurrencySeriesSerializer(many=True, help_text="One per quote currency.")
+
+
 def _decimal(help_text: str = "", **kwargs: Any) -> serializers.DecimalField:
     """A model amount as a plain decimal string: 0.5, not 0.500000000000000000."""
     return serializers.DecimalField(
