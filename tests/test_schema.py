@@ -26,6 +26,7 @@ def test_the_schema_generates_without_warnings():
         "/api/strategies/{id}/positions",
         "/api/strategies/{id}/candles",
         "/api/trades/pnl",
+        "/api/strategies/preview",
     ):
         assert f"  {path}:" in schema, path
     assert "tokenAuth" in schema
@@ -98,6 +99,7 @@ def test_every_operation_documents_the_errors_it_answers(schema):
         "/api/strategies/running",
         "/api/workers",
         "/api/strategies/{id}/candles",
+        "/api/strategies/preview",
     ):
         assert "503" in next(iter(paths[path].values()))["responses"], path
     bad_request = schema["components"]["schemas"]["BadRequest"]["oneOf"]

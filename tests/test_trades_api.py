@@ -290,3 +290,8 @@ def test_csv_errors_are_told_in_json(alice_client, alice):
     assert list(r.json()) == ["side"]
     assert alice_client.get("/api/trades", HTTP_ACCEPT="text/csv").streaming
     assert alice_client.get("/api/trades/stats?format=csv").status_code == 404
+
+
+def test_a_method_the_trades_do_not_have_is_a_405_also_asking_for_csv(alice_client, alice):
+    r = alice_client.generic("TRACE", "/api/trades?format=csv")
+    assert (r.status_code, r["Content-Type"]) == (405, "application/json")

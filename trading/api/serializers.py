@@ -224,3 +224,50 @@ class CandleChartSerializer(serializers.Serializer):
         'set ("data set BTCUSDT-1m-2022-05-05").'
     )
     candles = CandleSerializer(many=True, help_text="Oldest first; the last one is still forming.")
+
+
+class MarketRulesSerializer(serializers.Serializer):
+    tick_size = serializers.CharField()
+    step_size = serializers.CharField()
+    min_amount = serializers.CharField()
+    min_notional = serializers.CharField()
+    maker_fee = serializers.CharField()
+    taker_fee = serializers.CharField()
+    max_open_orders = serializers.IntegerField(help_text="Open orders per symbol and account; 0: no limit stated.")
+
+
+class PreviewLevelSerializer(serializers.Serializer):
+    level = serializers.IntegerField(help_text="1 is the level nearest the price.")
+    price = serializers.CharField(help_text="The buy's limit price.")
+    amount = serializers.CharField(help_text="The buy's amount, in the base currency.")
+    quote = serializers.CharField(help_text="price × amount.")
+    quote_needed = serializers.CharField(
+        help_text="Free quote the engine waits for before placing it: the notional and the buy fee at fee_rate."
+    )
+    take_profit_price = serializers.CharField(allow_null=True, help_text="null when the lot could have none.")
+    take_profit_amount = serializers.CharField(help_text="What the take-profit sells, after the buy fee.")
+    cycle_profit = serializers.CharField(
+        allow_null=True, help_text="PnL of one cycle (bought here, sold at the take-profit), net of both fees."
+    )
+    stop_loss_below = serializers.CharField(
+        allow_null=True, help_text="The stop-loss sells the lot when the price falls below this; null without one."
+    )
+    problem = serializers.CharField(allow_null=True, help_text="Why the lot would have no take-profit.")
+
+
+class GridPreviewSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    origin = serializers.CharField(help_text="Where the price comes from: the exchange, or a paper account's data set.")
+    price = serializers.CharField(help_text="The current price, at which the ladder is anchored.")
+    fee_rate = serializers.CharField(help_text="The market's higher fee rate, which every figure assumes.")
+    market = MarketRulesSerializer()
+    levels = PreviewLevelSerializer(many=True, help_text="The buys the engine would place now, nearest first.")
+    total_quote = serializers.CharField(help_text="Σ quote of the levels.")
+    total_quote_needed = serializers.CharField(help_text="Σ quote_needed: what placing them all takes.")
+    skipped = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Levels not placed, or waiting for a rule of the moment, each with its reason (and the order "
+        "size that would place it).",
+    )
+    paused = serializers.ListField(child=serializers.CharField(), help_text="Why the ladder stops short.")
+    notes = serializers.ListField(child=serializers.CharField())

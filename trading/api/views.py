@@ -37,7 +37,8 @@ class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_renderers(self) -> list[BaseRenderer]:
         renderers = super().get_renderers()
-        if self.action == "list":
+        # The list speaks CSV; so does a method the view does not have (no action), whose answer is then its 405.
+        if self.action in ("list", None):
             renderers.append(CSVRenderer())
         return renderers
 

@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 import redis
@@ -30,10 +29,10 @@ from aresbot.errors import InvalidField, ServiceUnavailable
 from aresbot.redis import get_redis
 from exchanges import registry
 from exchanges.base import ExchangeError, plain_number
-from exchanges.models import PaperBookRecord
 from exchanges.paper.charts import played_candles
-from exchanges.paper.feeds import EPOCH, Candle, CandleReplayFeed, load_candles
-from exchanges.paper.sources import PriceSource, dataset_by_file
+from exchanges.paper.feeds import EPOCH, Candle
+from exchanges.paper.sources import PriceSource
+from trading.runtime.marketdata import feed_spec_for, replay, replay_name
 from trading.runtime.markets import answering_exchange, in_transaction
 
 logger = logging.getLogger(__name__)
@@ -98,7 +97,7 @@ def candles_for(
     InvalidField("timeframe") when the source has no such candles; CandlesUnavailable when it cannot answer."""
     if exchange_id != registry.PAPER:
         return _exchange_chart(exchange_id, testnet, symbol, timeframe or DEFAULT_TIMEFRAME, limit)
-    spec = _stored_feed(book, symbol) or (prices or PriceSource()).feed_spec(symbol, now)
+    spec = feed_spec_for(book, symbol, prices, now)
     if spec.get("kind") == "ticker":
         followed = str(spec.get("exchange", "binance"))
         return _exchange_chart(followed, False, symbol, timeframe or DEFAULT_TIMEFRAME, limit)
@@ -107,39 +106,21 @@ def candles_for(
     return _replay_chart(spec, timeframe, limit, now)
 
 
-def _stored_feed(book: str, symbol: str) -> Mapping[str, Any] | None:
-    feeds = PaperBookRecord.objects.filter(key=book).values_list("feeds", flat=True).first() or {}
-    found = feeds.get(symbol)
-    return found if isinstance(found, Mapping) else None
-
-
 # --- a replay -----------------------------------------------------------------------------------------------------
 def _replay_chart(spec: Mapping[str, Any], timeframe: str | None, limit: int, now: datetime) -> CandleChart:
-    path, start, speed = str(spec["path"]), str(spec.get("start") or ""), str(spec.get("speed", 1))
     # The book's replay, which may be another than the account names now (a change applies at the next start).
-    dataset = dataset_by_file(path)
-    name = dataset.name if dataset is not None else path
+    name = replay_name(spec)
     try:
-        feed = _replay(path, start, speed)
+        feed = replay(str(spec["path"]), str(spec.get("start") or ""), str(spec.get("speed", 1)))
     except (OSError, ValueError) as exc:
-        raise CandlesUnavailable(f"data set {name}", str(exc)) from exc
+        raise CandlesUnavailable(name, str(exc)) from exc
     fitting = [tf for tf, length in TIMEFRAMES.items() if length >= feed.interval and not length % feed.interval]
     chosen = timeframe or (fitting[0] if fitting else DEFAULT_TIMEFRAME)
     if chosen not in fitting:
         own = next((tf for tf, length in TIMEFRAMES.items() if length == feed.interval), str(feed.interval))
-        raise InvalidField("timeframe", f"The data set {name} has {own} candles: use one of {', '.join(fitting)}.")
+        raise InvalidField("timeframe", f"The {name} has {own} candles: use one of {', '.join(fitting)}.")
     played = played_candles(feed, now, TIMEFRAMES[chosen], limit)
-    return CandleChart(f"data set {name}", chosen, [ChartCandle(p.played_at, p.candle) for p in played])
-
-
-@lru_cache(maxsize=16)
-def _replay(path: str, start: str, speed: str) -> CandleReplayFeed:
-    """The replay of a stored feed spec, built once per process: its data set is a file that never changes."""
-    return CandleReplayFeed(
-        load_candles(path),
-        start=datetime.fromisoformat(start) if start else None,
-        speed=float(speed),
-    )
+    return CandleChart(name, chosen, [ChartCandle(p.played_at, p.candle) for p in played])
 
 
 # --- an exchange ------------------------------------------------------------------------------------------------
