@@ -1,12 +1,14 @@
 # syntax=docker/dockerfile:1
 # AresBot image: one image for web, workers and the scheduler; the command picks the role.
 
-# --- stage 1: the SPA (Vue 3 + Vite). Until the SPA lands, frontend/ has no package.json and this stage is empty.
-# Node 26: the active LTS line since 2026-10-28 (24 is in maintenance); a major tag brings its patch releases.
+# --- stage 1: the web app (Vue 3 + Vite, frontend/app), built into frontend/static/app and checked against its size
+# budget. Node 26: the active LTS line since 2026-10-28 (24 is in maintenance); a major tag brings its patch releases.
 FROM node:26-slim AS spa
-WORKDIR /spa
-COPY frontend/ ./
-RUN if [ -f package.json ]; then npm ci --no-audit --no-fund && npm run build; else mkdir -p dist; fi
+WORKDIR /src/frontend/app
+COPY frontend/app/package.json frontend/app/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/app/ ./
+RUN npm run build && npm run budget
 
 # --- stage 2: Python dependencies, compiled where needed (mysqlclient needs the MySQL client headers)
 FROM python:3.11-slim AS build
@@ -30,7 +32,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=aresbot:aresbot . .
-COPY --from=spa --chown=aresbot:aresbot /spa/dist /app/frontend/dist
+COPY --from=spa --chown=aresbot:aresbot /src/frontend/static/app /app/frontend/static/app
 # collectstatic needs settings that load; these throw-away values exist only during this build step.
 RUN DJANGO_SECRET_KEY=collectstatic-only-build-time-value-0000000000 \
     ENCRYPTION_KEY=ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff \

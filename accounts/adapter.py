@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import smtplib
+import time
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
+from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.flows.login import get_authentication_records
+from allauth.account.internal.flows.reauthentication import get_reauthentication_flows
+from allauth.core import context
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.headless.adapter import DefaultHeadlessAdapter
+from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
 from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter
 from django.conf import settings
-from django.http import HttpRequest
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import render
+
+from accounts import crypto
+from accounts.two_factor import needs_two_factor_setup
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +66,20 @@ class AccountAdapter(DefaultAccountAdapter):
         # Local accounts are made with `createsuperuser` or in the admin, never by self-service sign-up.
         return False
 
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        """Setting up two-factor sign-in asks for the password again; a GitHub user has no password (nor, before
+        that, a code) to give, so for them a sign-in within ACCOUNT_REAUTHENTICATION_TIMEOUT is confirmation
+        enough. Without this they could never set up TOTP, and with MFA_REQUIRED never use the app."""
+        if not super().is_reauthentication_required(app=app, **kwargs):
+            return False
+        request = context.request
+        user = request.user
+        if not user.is_authenticated or get_reauthentication_flows(user):
+            return True
+        records = get_authentication_records(request, user)
+        signed_in_at = max((record["at"] for record in records), default=0.0)
+        return time.time() - signed_in_at >= account_settings.REAUTHENTICATION_TIMEOUT
+
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         # A mail server that is down or refuses us must not turn a password reset into a 500: the page answers
         # as usual (it never says whether the address exists), and the operator finds the reason in the log.
@@ -73,6 +100,13 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             return
         login = str(sociallogin.account.extra_data.get("login") or "?")
         logger.warning("GitHub sign-in refused for %s: %s", login, reason.value)
+        if sociallogin.is_headless:
+            # Started from the SPA: back to the page it named, which says why in the user's language.
+            query = urlencode({"error": "github_refused", "reason": reason.value, "github_login": login})
+            next_url = str(
+                sociallogin.state.get("next") or settings.HEADLESS_FRONTEND_URLS["socialaccount_login_error"]
+            )
+            raise ImmediateHttpResponse(HttpResponseRedirect(f"{next_url}{'&' if '?' in next_url else '?'}{query}"))
         raise ImmediateHttpResponse(
             render(
                 request,
@@ -149,3 +183,52 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         super().on_authentication_error(
             request, provider, error=error, exception=exception, extra_context=extra_context
         )
+
+
+class HeadlessAdapter(DefaultHeadlessAdapter):
+    """What allauth's JSON API tells the SPA beyond its own fields."""
+
+    def populate_response_meta(self, request: HttpRequest, meta: dict[str, Any]) -> None:
+        if getattr(request.resolver_match, "url_name", None) == "config":
+            # The server page's rules: GitHub is offered only with an allow-list (else every sign-in is refused).
+            meta["github_allow_list_configured"] = github_allow_list_configured()
+            meta["mfa_required"] = settings.MFA_REQUIRED
+
+    def get_user_dataclass(self) -> Any:
+        return dataclasses.make_dataclass(
+            "User",
+            [
+                (
+                    "mfa_setup_required",
+                    bool,
+                    dataclasses.field(
+                        default=False,
+                        metadata={
+                            "description": "MFA_REQUIRED is on and the user has no authenticator app yet: only the "
+                            "Security page is open to them.",
+                            "example": False,
+                        },
+                    ),
+                )
+            ],
+            bases=(super().get_user_dataclass(),),
+        )
+
+    def user_as_dataclass(self, user: AbstractBaseUser) -> Any:
+        return dataclasses.replace(super().user_as_dataclass(user), mfa_setup_required=needs_two_factor_setup(user))
+
+
+# The associated data bound into each encrypted authenticator secret (accounts/crypto.py).
+MFA_SECRET_FIELD = "mfa_secret"
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    """TOTP secrets and the recovery codes' seed are stored like exchange keys: AES-GCM under ENCRYPTION_KEY
+    (allauth would keep them in the clear), so a copy of the database alone cannot produce second-factor codes.
+    `manage.py rotate_encryption_key` re-encrypts them with the exchange credentials."""
+
+    def encrypt(self, text: str) -> str:
+        return crypto.encrypt(text, field=MFA_SECRET_FIELD)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return crypto.decrypt(encrypted_text, field=MFA_SECRET_FIELD)

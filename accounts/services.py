@@ -6,8 +6,11 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from allauth.mfa.models import Authenticator
 from django.db import transaction
 
+from accounts import crypto
+from accounts.adapter import MFA_SECRET_FIELD
 from accounts.crypto import Keyring
 from accounts.errors import AccountInUse
 from accounts.fields import SealedSecret
@@ -54,6 +57,33 @@ def rotate_account_keys(keyring: Keyring, *, dry_run: bool = False) -> tuple[int
                 if not dry_run:
                     account.save(update_fields=[*changed, "updated_at"])
     return accounts, values
+
+
+# The encrypted entries of an authenticator's data: a TOTP secret, the recovery codes' seed (accounts/adapter.py).
+SEALED_AUTHENTICATOR_DATA = ("secret", "seed")
+
+
+def sealed_authenticator_values(authenticator: Authenticator) -> dict[str, str]:
+    return {name: value for name in SEALED_AUTHENTICATOR_DATA if isinstance(value := authenticator.data.get(name), str)}
+
+
+def rotate_authenticator_keys(keyring: Keyring, *, dry_run: bool = False) -> int:
+    """Re-encrypt the two-factor secrets under the current key, one authenticator per transaction. Returns how
+    many values were (or, in a dry run, would be) re-encrypted."""
+    values = 0
+    for pk in Authenticator.objects.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            authenticator = Authenticator.objects.select_for_update().get(pk=pk)
+            data = dict(authenticator.data)
+            for name, token in sealed_authenticator_values(authenticator).items():
+                if crypto.stored_key_id(token) != keyring.current_id:
+                    plain = crypto.decrypt(token, field=MFA_SECRET_FIELD, keyring=keyring)
+                    data[name] = crypto.encrypt(plain, field=MFA_SECRET_FIELD, keyring=keyring)
+                    values += 1
+            if data != authenticator.data and not dry_run:
+                authenticator.data = data
+                authenticator.save(update_fields=["data"])
+    return values
 
 
 # --- exchange checks (POST /api/accounts/{id}/verify, GET /api/accounts/{id}/balance) ---------------------------

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from allauth.account import views as allauth_views
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -13,3 +14,8 @@ def password_reset(request: HttpRequest) -> HttpResponse:
         return render(request, "account/password_reset_unavailable.html")
     response: HttpResponse = allauth_views.password_reset(request)
     return response
+
+
+def api_login(request: HttpRequest) -> HttpResponse:
+    """The browsable API's "Log in" link leads to allauth's sign-in page, which asks for the second factor."""
+    return redirect_to_login(request.GET.get("next") or "/api/", settings.LOGIN_URL)

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.crypto import CredentialKeyError
+from accounts.two_factor import TwoFactorSetupRequired
 from aresbot.errors import REDIS_UNAVAILABLE, InvalidField, ServiceUnavailable, StateConflict
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, CredentialKeyError):
         logger.error("credential decryption failed: %s", exc)
         return Response({"detail": f"Server misconfiguration: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    elif isinstance(exc, TwoFactorSetupRequired):
+        # The code lets the SPA tell this 403 from the others and open the Security page.
+        return Response({"detail": str(exc.detail), "code": exc.default_code}, status=status.HTTP_403_FORBIDDEN)
     elif isinstance(exc, Http404):
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     elif isinstance(exc, RequestDataTooBig):

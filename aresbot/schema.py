@@ -53,7 +53,8 @@ BAD_REQUEST = PolymorphicProxySerializer(
 ERROR_DESCRIPTIONS: Mapping[int, str] = {
     400: "Invalid input: a message per field, naming the allowed range (or, for a body that is not JSON, a detail).",
     401: "Not signed in: no session and no valid token (`Authorization: Token ab_…`).",
-    403: "Refused: a session request without its CSRF token, or not allowed for this user.",
+    403: "Refused: a session request without its CSRF token, or not allowed for this user (with MFA_REQUIRED, code "
+    "`mfa_required`: set up two-factor sign-in first).",
     404: "Not found: no such object among yours (someone else's id answers the same), or no such page.",
     409: "Conflicts with the current state (for example, it is running, or still in use); nothing was changed.",
     413: "The request body is larger than the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",

@@ -95,6 +95,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.github",
+    "allauth.mfa",
+    "allauth.headless",
     "axes",
     "aresbot",
     "accounts",
@@ -106,7 +108,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "frontend.serving.StaticFilesMiddleware",  # WhiteNoise, knowing Vite's hashed names
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,6 +116,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.two_factor.TwoFactorRequiredMiddleware",
+    # Refuses a two-factor code from a (username, IP) pair over the failure limit (accounts/login_limits.py).
+    "accounts.login_limits.SecondFactorLimitMiddleware",
     "aresbot.middleware.ApiNoStoreMiddleware",
     "aresbot.middleware.RedisUnavailableMiddleware",
     # Last: turns a sign-in refused by the failure limit into the 429 page (accounts/login_limits.py).
@@ -296,6 +301,24 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_QUERY_EMAIL = False
 SOCIALACCOUNT_STORE_TOKENS = False
 
+# The SPA signs in through allauth's JSON API for browsers (/_allauth/browser/v1/…): the session cookie and CSRF
+# token, like the rest of the site. The server-rendered pages under /accounts/ keep working beside it. No "app"
+# client: scripts use API tokens (/api/tokens), and a second kind of session token would be one more door to guard.
+HEADLESS_CLIENTS = ("browser",)
+HEADLESS_ADAPTER = "accounts.adapter.HeadlessAdapter"
+# Where allauth sends the browser back to the SPA: a GitHub sign-in that failed before the SPA gave its own
+# callback URL (the sign-in page shows the error).
+HEADLESS_FRONTEND_URLS = {"socialaccount_login_error": "/login"}
+
+# Two-factor sign-in (allauth.mfa): an authenticator app (TOTP) with recovery codes as its fallback.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_ADAPTER = "accounts.adapter.MFAAdapter"  # encrypts the TOTP secrets under ENCRYPTION_KEY
+MFA_TOTP_ISSUER = "AresBot"
+# These accounts hold exchange keys that can trade: with MFA_REQUIRED a user without an authenticator app can reach
+# only the Security page (and the sign-in pages) until they set one up; the API, tokens included, answers 403
+# (accounts/two_factor.py).
+MFA_REQUIRED = envbool("MFA_REQUIRED", False)
+
 # --- email (password reset) ---------------------------------------------------------------
 # Password reset by email is offered only where mail can go out: through EMAIL_HOST, or printed to the console in
 # development. Otherwise the reset pages say to ask an administrator (never a 500 from an SMTP server that is not
@@ -314,9 +337,10 @@ if not EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 PASSWORD_RESET_BY_EMAIL = bool(EMAIL_HOST) or DEBUG
 
-# Password guessing (accounts/login_limits.py): after LOGIN_FAILURE_LIMIT failed sign-ins of one username from one
-# address, every door (admin, /api/auth/login/, /accounts/login/) refuses that pair for LOGIN_LOCKOUT_MINUTES,
-# even with the right password. Counted in the Redis cache, so all web processes share the count.
+# Password and code guessing (accounts/login_limits.py): after LOGIN_FAILURE_LIMIT failed sign-ins (a wrong password,
+# or a wrong two-factor code) of one username from one address, every door (/accounts/login/, the SPA's
+# /_allauth/browser/v1/auth/login, their two-factor steps) refuses that pair for LOGIN_LOCKOUT_MINUTES, even with
+# the right password or code. Counted in the Redis cache, so all web processes share the count.
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
 AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60))
@@ -357,7 +381,11 @@ REST_FRAMEWORK = {
         "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        # With MFA_REQUIRED: 403 `mfa_required` until the user has set up an authenticator app.
+        "accounts.two_factor.TwoFactorSetUp",
+    ],
     "DEFAULT_PAGINATION_CLASS": "aresbot.api.Pagination",
     "DEFAULT_PARSER_CLASSES": [
         "aresbot.parsers.JSONParser",

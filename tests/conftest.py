@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,8 +18,10 @@ from rest_framework.test import APIClient
 from aresbot.redis import get_redis, reset_clients
 from exchanges.ccxt.client import forget_markets, use_transport
 from tests.ccxt.fake_binance import FakeBinance
-from tests.factories import make_user
+from tests.factories import TOTP_SECRET, make_user
+from tests.fake_github import github  # noqa: F401  the `github` fixture, for every sign-in test
 from tests.processes import RedisServer, free_port
+from tests.totp import PERIOD, totp
 
 
 class Offline(BaseAdapter):
@@ -40,6 +44,28 @@ def offline_exchanges() -> Iterator[FakeBinance]:
     with use_transport(lambda exchange_id, testnet: fake if exchange_id == "binance" else Offline()):
         yield fake
     forget_markets()
+
+
+@dataclass
+class TotpClock:
+    """allauth's TOTP clock, held at one instant the test moves: the code a test computes for `now` (tests/totp.py)
+    is the one the server expects, however long the test takes."""
+
+    now: float = 1_800_000_000.0
+
+    def code(self, secret: str = TOTP_SECRET) -> str:
+        return totp(secret, self.now)
+
+    def next_period(self) -> None:
+        """A fresh code: allauth accepts each code once."""
+        self.now += PERIOD
+
+
+@pytest.fixture
+def totp_clock(monkeypatch: pytest.MonkeyPatch) -> TotpClock:
+    clock = TotpClock()
+    monkeypatch.setattr("allauth.mfa.totp.internal.auth.time", SimpleNamespace(time=lambda: clock.now))
+    return clock
 
 
 @pytest.fixture

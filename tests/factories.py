@@ -12,6 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP
 from django.contrib.auth.models import User
 from django.utils import timezone
 
@@ -25,6 +27,17 @@ _sequence = itertools.count(1)
 
 def make_user(username: str, **fields: Any) -> User:
     return User.objects.create_user(username, password=f"{username}-password", **fields)
+
+
+# A TOTP secret (base32) the tests know, so they can compute the codes an authenticator app would show.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def make_two_factor(user: User, secret: str = TOTP_SECRET) -> list[str]:
+    """An authenticator app (TOTP) for the user, as the Security page sets one up; returns the recovery codes."""
+    TOTP.activate(user, secret)
+    codes: list[str] = RecoveryCodes.activate(user).get_unused_codes()
+    return codes
 
 
 def make_account(owner: User, name: str, exchange: str, **fields: Any) -> ExchangeAccount:
