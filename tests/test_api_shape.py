@@ -121,6 +121,7 @@ def test_validation_reports_every_failing_field_at_once(alice_client, alice):
         "/api/trades",
         "/api/trades/stats",
         "/api/trades/pnl",
+        "/api/exchanges",
         "/api/tokens",
         "/api/workers",
     ],

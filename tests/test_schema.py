@@ -27,6 +27,8 @@ def test_the_schema_generates_without_warnings():
         "/api/strategies/{id}/candles",
         "/api/trades/pnl",
         "/api/strategies/preview",
+        "/api/exchanges",
+        "/api/exchanges/{id}/markets",
     ):
         assert f"  {path}:" in schema, path
     assert "tokenAuth" in schema
