@@ -228,7 +228,8 @@ def test_stats_and_series_take_a_fixed_number_of_queries(alice_client, history, 
     btc, _ = history
     for i in range(30):
         round_trip(btc, "100", "101", "1", "0.001", utc(2024, 4, 1 + i % 28, 1, 0), utc(2024, 4, 1 + i % 28, 2, 0))
-    with django_assert_max_num_queries(4):
+    # The strategies, the fills, the span of days, and one query per quote currency (USDT, BTC).
+    with django_assert_max_num_queries(5):
         assert alice_client.get("/api/trades/stats").json()["closed_positions"] == 33
     with django_assert_max_num_queries(4):
         assert alice_client.get("/api/trades/pnl").status_code == 200
@@ -289,6 +290,7 @@ def test_csv_errors_are_told_in_json(alice_client, alice):
     assert (r.status_code, r["Content-Type"]) == (400, "application/json")
     assert list(r.json()) == ["side"]
     assert alice_client.get("/api/trades", HTTP_ACCEPT="text/csv").streaming
+    assert list(alice_client.get("/api/trades?format=csv&page=first").json()) == ["page"]
     assert alice_client.get("/api/trades/stats?format=csv").status_code == 404
 
 

@@ -13,6 +13,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from aresbot.api import Pagination
 from aresbot.viewsets import OwnedQuerysetMixin
 from trading.api.export import COLUMNS, CSVRenderer, csv_response
 from trading.api.filters import PnlFilter, TradeFilter
@@ -64,6 +65,10 @@ class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
         """The trades (fills) of your strategies, newest first, a page at a time; `format=csv` streams them all."""
         if request.accepted_renderer.format != "csv":
             return super().list(request, *args, **kwargs)
+        # Every trade, not a page; yet page and page_size are checked as the list checks them (the schema's word).
+        pages = Pagination()
+        pages.get_page_size(request)
+        pages.get_page_number(request, None)
         fills = self.filter_queryset(self.get_queryset())
         return csv_response(fills, f"aresbot-trades-{timezone.localdate():%Y%m%d}.csv")
 
@@ -83,7 +88,8 @@ class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
         if not filterset.is_valid():
             return Response(filterset.errors, status=400)
         # A side filter narrows the fills; PnL belongs to round trips, so it stays over both sides.
-        return Response(TradeStatsSerializer(trade_stats(_scope(request, filterset.form.cleaned_data))).data)
+        # The figures are already what the answer shows (TradeStatsSerializer documents them): no second pass.
+        return Response(trade_stats(_scope(request, filterset.form.cleaned_data)))
 
     @extend_schema(responses=PnlSeriesSerializer, filters=True)
     @action(detail=False, methods=["get"], filterset_class=PnlFilter, pagination_class=None)
@@ -95,8 +101,7 @@ class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
         if not filterset.is_valid():
             return Response(filterset.errors, status=400)
         data = filterset.form.cleaned_data
-        series = pnl_series(_scope(request, data), Bucket(data.get("bucket") or Bucket.DAY))
-        return Response(PnlSeriesSerializer(series).data)
+        return Response(pnl_series(_scope(request, data), Bucket(data.get("bucket") or Bucket.DAY)))
 
 
 def _scope(request: Request, data: dict[str, Any]) -> Scope:
