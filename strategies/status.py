@@ -35,13 +35,18 @@ STATUS_TIME_FIELDS = ("started_at", "updated_at")
 STATUS_LIST_FIELDS = ("skipped_levels", "paused", "notes")  # JSON lists of reasons (EngineStatus.redis_fields)
 
 
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds (`2022-05-05T00:04:14.000Z`), as the runtime views speak time."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def iso_time(epoch: str) -> str | None:
     """Epoch seconds as Redis keeps them → ISO 8601 in UTC, as the API speaks time; None when not a time."""
     try:
         moment = datetime.fromtimestamp(float(epoch), UTC)
     except (ValueError, OverflowError, OSError):
         return None
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(moment)
 
 
 def reasons(value: str) -> list[str]:
@@ -90,9 +95,14 @@ def runtime_view(strategy: StrategyLike, raw: dict[str, str], backoff: str | Non
 
 
 def worker_view(
-    nodes: Mapping[str, str], mine: Mapping[int, StrategyLike], statuses: Mapping[int, Mapping[str, str]]
+    nodes: Mapping[str, str],
+    mine: Mapping[int, StrategyLike],
+    statuses: Mapping[int, Mapping[str, str]],
+    heartbeats: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The live nodes (ip → hostname) with the caller's strategies each one runs, by ip."""
+    """The live nodes (ip → hostname) with the caller's strategies each one runs, by ip, and when each node last
+    reported (`heartbeats`: ip → epoch seconds)."""
+    heartbeats = heartbeats or {}
     by_ip: dict[str, list[dict[str, Any]]] = {ip: [] for ip in nodes}
     for sid, raw in statuses.items():
         status = parse_status(raw)
@@ -104,4 +114,12 @@ def worker_view(
             "updated_at": status["updated_at"],
         }
         by_ip.setdefault(raw.get("worker_ip", ""), []).append(entry)
-    return [{"ip": ip, "hostname": nodes.get(ip, ""), "strategies": by_ip[ip]} for ip in sorted(by_ip)]
+    return [
+        {
+            "ip": ip,
+            "hostname": nodes.get(ip, ""),
+            "last_heartbeat_at": iso_time(heartbeats[ip]) if ip in heartbeats else None,
+            "strategies": by_ip[ip],
+        }
+        for ip in sorted(by_ip)
+    ]

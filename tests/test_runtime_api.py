@@ -16,6 +16,7 @@ from strategies.models import Strategy
 from strategies.runtime_source import OrmStrategySource
 from tests.core.harness import Harness
 from tests.factories import make_account, make_order, make_paper_account, make_strategy
+from tests.runtime.fakes import FakeClock
 from trading.runtime import coordination as co
 from trading.runtime.runner import LeasedStatusBoard
 
@@ -195,8 +196,29 @@ def test_runtime_endpoints_are_scoped_to_the_owner(bob_client, grid, redis_clien
         assert getattr(bob_client, method)(f"/api/strategies/{grid.id}/{url}").status_code == 404
     assert bob_client.get("/api/strategies/running").json() == []
     nodes = bob_client.get("/api/workers").json()
-    assert nodes == [{"ip": "10.0.0.7", "hostname": "node-7", "strategies": []}]
+    assert [(n["ip"], n["hostname"], n["strategies"]) for n in nodes] == [("10.0.0.7", "node-7", [])]
     assert Strategy.objects.get(pk=grid.pk).desired_state == "stopped"
+
+
+def test_workers_tells_when_each_node_last_reported(alice_client, redis_client):
+    clock = FakeClock()  # epoch 1_700_000_000 = 2023-11-14T22:13:20Z
+    co.heartbeat(redis_client, "10.0.0.7", "node-7", ttl_seconds=60, clock=clock)
+    clock.advance(12.5)
+    co.heartbeat(redis_client, "10.0.0.8", "node-8", ttl_seconds=60, clock=clock)
+    redis_client.sadd("workers:active", "10.0.0.66")  # a node from before workers:seen: alive, time unknown
+    redis_client.set("worker:heartbeat:10.0.0.66", "node-66", ex=60)
+
+    body = alice_client.get("/api/workers").json()
+
+    assert [(n["ip"], n["last_heartbeat_at"]) for n in body] == [
+        ("10.0.0.66", None),
+        ("10.0.0.7", "2023-11-14T22:13:20.000Z"),
+        ("10.0.0.8", "2023-11-14T22:13:32.500Z"),
+    ]
+    # A node whose heartbeat expires is forgotten, its last report too.
+    redis_client.delete("worker:heartbeat:10.0.0.8")
+    assert [n["ip"] for n in alice_client.get("/api/workers").json()] == ["10.0.0.66", "10.0.0.7"]
+    assert redis_client.hkeys("workers:seen") == ["10.0.0.7"]
 
 
 def test_workers_lists_live_nodes_and_what_each_runs(alice_client, alice, grid, redis_client):
@@ -303,7 +325,12 @@ def test_each_user_has_their_own_running_list(alice_client, bob_client, grid, re
 
 # --- Redis unreachable: 503 with a clear message, and a start or stop changes nothing or everything ---------------
 
-RUNTIME_READS = ["/api/strategies/{id}/status", "/api/strategies/running", "/api/workers"]
+RUNTIME_READS = [
+    "/api/strategies/{id}/status",
+    "/api/strategies/running",
+    "/api/strategies/dashboard",
+    "/api/workers",
+]
 
 
 def assert_redis_unavailable(response) -> None:

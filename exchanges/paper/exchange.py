@@ -265,8 +265,11 @@ class PaperExchange:
         problem = rules.check_steps(limit, request.amount)
         if problem:
             raise InvalidOrder(problem)
+        # A market order's notional is judged at the market price, not at its slipped fill: Binance measures it
+        # against its average price (MIN_NOTIONAL/NOTIONAL avgPriceMins), so a sale the engine checked at the price
+        # it saw is not refused for the slippage it then pays.
         refusal = rules.refusal(
-            fill_price if limit is None else limit, request.amount, price_range=False, market=limit is None
+            price_now if limit is None else limit, request.amount, price_range=False, market=limit is None
         )
         if refusal is not None:
             raise refusal

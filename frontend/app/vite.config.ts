@@ -47,5 +47,9 @@ export default defineConfig(({ command }) => ({
     environment: 'happy-dom',
     include: ['tests/**/*.test.ts'],
     restoreMocks: true,
+    // Mounting 100 dashboard rows takes seconds on a busy 2-core machine: a limit against hangs, not a speed check.
+    testTimeout: 30000,
+    // Element Plus's ES modules import their CSS: let Vite handle them rather than Node.
+    server: { deps: { inline: ['element-plus'] } },
   },
 }))

@@ -60,4 +60,33 @@ class WorkerStrategySerializer(serializers.Serializer):
 class WorkerNodeSerializer(serializers.Serializer):
     ip = serializers.CharField()
     hostname = serializers.CharField()
+    last_heartbeat_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the node last reported that it is alive (UTC); null when not known."
+    )
     strategies = WorkerStrategySerializer(many=True, help_text="Your strategies on this node.")
+
+
+class DashboardAccountSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    exchange = serializers.CharField(help_text="A CCXT id, or paper.")
+
+
+class DashboardStrategySerializer(RuntimeStatusSerializer):
+    quote_currency = serializers.CharField(help_text="The currency its PnL is in (USDT of BTC/USDT).")
+    account = DashboardAccountSerializer()
+    loop_interval = serializers.CharField(help_text="Seconds between its engine's ticks, a decimal string.")
+    open_positions = serializers.IntegerField(help_text="Lots it holds, from the trade record (also when stopped).")
+    today_pnl = serializers.CharField(
+        allow_null=True, help_text="Realized PnL of the positions it closed today (TIME_ZONE); null when none."
+    )
+
+
+class DashboardSerializer(serializers.Serializer):
+    server_time = serializers.DateTimeField(help_text="When this answer was made (UTC): ages are measured from it.")
+    time_zone = serializers.CharField(help_text="The TIME_ZONE whose day 'today' is.")
+    day_started_at = serializers.DateTimeField(help_text="The start of today in that zone (UTC).")
+    strategies = DashboardStrategySerializer(many=True, help_text="Every strategy of yours, by name.")
+    today_pnl = serializers.DictField(
+        child=serializers.CharField(), help_text='Today\'s realized PnL per quote currency, e.g. {"USDT": "12.5"}.'
+    )

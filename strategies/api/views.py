@@ -16,8 +16,9 @@ from aresbot.viewsets import OwnedQuerysetMixin
 from strategies.api.detail import StrategyRecordActions
 from strategies.api.filters import StrategyFilter
 from strategies.api.preview import StrategyPreviewAction
-from strategies.api.runtime import RuntimeStatusSerializer, WorkerNodeSerializer
+from strategies.api.runtime import DashboardSerializer, RuntimeStatusSerializer, WorkerNodeSerializer
 from strategies.api.serializers import StrategySerializer
+from strategies.dashboard import dashboard
 from strategies.models import Strategy
 from strategies.services import delete_strategy, running_list, start_strategy, stop_strategy
 from strategies.status import runtime_view, worker_view
@@ -45,6 +46,7 @@ class StrategyViewSet(OwnedQuerysetMixin, StrategyRecordActions, StrategyPreview
         "stop": (503,),
         "status": (503,),
         "running": (503,),
+        "dashboard": (503,),
         "candles": (503,),  # the exchange (or the data set) cannot be read
         "preview": (503,),  # the markets or the price of the account's exchange cannot be read
     }
@@ -110,6 +112,14 @@ class StrategyViewSet(OwnedQuerysetMixin, StrategyRecordActions, StrategyPreview
             return HttpResponse(body, content_type="application/json")
         return Response(json.loads(body))  # the browsable API renders it as a page
 
+    @extend_schema(responses={200: DashboardSerializer})
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+    def dashboard(self, request: Request) -> Response:
+        """Every strategy of yours in one answer, for a dashboard polling every few seconds: its state, node,
+        price, open orders and positions, last error, and the PnL of the positions it closed today; plus today's
+        total per quote currency. Three queries and two Redis calls, however many strategies you have."""
+        return Response(dashboard(request.user))
+
 
 class WorkerListView(APIView):
     """The worker nodes that are up now, and which of your strategies each one runs."""
@@ -121,4 +131,5 @@ class WorkerListView(APIView):
         client = get_redis()
         nodes = co.active_workers(client)
         mine = {s.pk: s for s in Strategy.objects.filter(owner_id=request.user.pk).only("id", "name", "symbol")}
-        return Response(worker_view(nodes, mine, co.read_statuses(client, list(mine))))
+        statuses = co.read_statuses(client, list(mine))
+        return Response(worker_view(nodes, mine, statuses, co.last_heartbeats(client, nodes)))

@@ -106,6 +106,19 @@ def test_a_market_sell_fills_with_slippage_rounded_down_to_the_tick_and_taker_fe
     assert state.fee == D("0.02998500")
 
 
+def test_a_market_sell_worth_the_min_notional_at_the_market_price_is_not_refused_for_its_slippage(
+    exchange, clock, feed
+):
+    """Binance judges a market order's notional at its average price, not at the fill: found by the property test
+    (an engine that checked 0.00034 BTC at the price it saw had its stop-loss sale refused for 9.9998 USDT)."""
+    move(clock, feed, "29420.00")  # 0.00034 × 29420 = 10.0028; the fill, 0.05 % lower, is worth 9.9978
+    state = exchange.place_order(OrderRequest("c1", SYMBOL, Side.SELL, OrderType.MARKET, D("0.00034")))
+    assert (state.status, state.average_price) == (OrderStatus.FILLED, D("29405.29"))
+    move(clock, feed, "29400.00")  # below the minimum at the market price itself: refused
+    with pytest.raises(BelowMinimum, match="minimum notional"):
+        exchange.place_order(OrderRequest("c2", SYMBOL, Side.SELL, OrderType.MARKET, D("0.00034")))
+
+
 def test_an_order_beyond_the_free_balance_is_refused_with_insufficient_funds(exchange):
     with pytest.raises(InsufficientFunds):
         exchange.place_order(limit("c1", Side.SELL, "0.01001", "31000.00"))

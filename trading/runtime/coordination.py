@@ -16,7 +16,8 @@ The key names and hash fields are a contract that operators check with `redis-cl
   `strategy:backoff:{id}` (the last fatal error, with a TTL that doubles per failure) and
   `strategy:failures:{id}` (the count): a strategy that keeps failing is retried later, not in a tight loop.
 - `workers:active` set of worker node IPs, with a `worker:heartbeat:{ip}` key per node (TTL) whose expiry drops
-  the node from the set at the next prune.
+  the node from the set at the next prune; `workers:seen` hash: ip → epoch seconds of its last heartbeat (how long
+  ago a node last reported, for the workers view).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ BACKOFF_KEY = "strategy:backoff:{id}"
 FAILURES_KEY = "strategy:failures:{id}"
 WORKERS_KEY = "workers:active"
 HEARTBEAT_KEY = "worker:heartbeat:{ip}"
+WORKERS_SEEN_KEY = "workers:seen"
 
 STATUS_FIELDS = (
     "task_id",
@@ -256,10 +258,13 @@ def clear_stop(client: redis.Redis, strategy_id: int) -> None:
     client.delete(STOP_KEY.format(id=strategy_id))
 
 
-def heartbeat(client: redis.Redis, ip: str, hostname: str, ttl_seconds: float) -> None:
+def heartbeat(
+    client: redis.Redis, ip: str, hostname: str, ttl_seconds: float, clock: RuntimeClock = SYSTEM_CLOCK
+) -> None:
     pipe = client.pipeline(transaction=True)
     pipe.sadd(WORKERS_KEY, ip)
     pipe.set(HEARTBEAT_KEY.format(ip=ip), hostname, ex=max(1, int(ttl_seconds)))
+    pipe.hset(WORKERS_SEEN_KEY, ip, f"{clock.time():.3f}")
     pipe.execute()
 
 
@@ -275,6 +280,7 @@ def prune_workers(client: redis.Redis) -> list[str]:
     dead = [ip for ip, alive in zip(ips, alive_flags, strict=True) if not alive]
     if dead:
         client.srem(WORKERS_KEY, *dead)
+        client.hdel(WORKERS_SEEN_KEY, *dead)
     return [ip for ip, alive in zip(ips, alive_flags, strict=True) if alive]
 
 
@@ -285,6 +291,15 @@ def active_workers(client: redis.Redis) -> dict[str, str]:
         return {}
     hostnames: list[Any] = cast("list[Any]", client.mget([HEARTBEAT_KEY.format(ip=ip) for ip in ips]))
     return {ip: str(h or "") for ip, h in zip(ips, hostnames, strict=True) if h is not None}
+
+
+def last_heartbeats(client: redis.Redis, ips: Iterable[str]) -> dict[str, str]:
+    """ip → epoch seconds of each node's last heartbeat (nodes that never wrote one, before this field, left out)."""
+    wanted = list(ips)
+    if not wanted:
+        return {}
+    seen = cast("list[Any]", client.hmget(WORKERS_SEEN_KEY, wanted))
+    return {ip: str(at) for ip, at in zip(wanted, seen, strict=True) if at is not None}
 
 
 def mark_enqueued(client: redis.Redis, strategy_id: int, ttl_seconds: float) -> bool:
@@ -311,6 +326,19 @@ def record_failure(client: redis.Redis, strategy_id: int, error: str) -> int:
 
 def clear_failures(client: redis.Redis, strategy_id: int) -> None:
     client.delete(FAILURES_KEY.format(id=strategy_id), BACKOFF_KEY.format(id=strategy_id))
+
+
+def backoff_errors(client: redis.Redis, strategy_ids: Iterable[int]) -> dict[int, str]:
+    """backoff_error of many strategies in one round trip (the dashboard); only those waiting for a retry."""
+    ids = list(strategy_ids)
+    if not ids:
+        return {}
+    values = cast("list[Any]", client.mget([BACKOFF_KEY.format(id=sid) for sid in ids]))
+    return {
+        sid: value.decode() if isinstance(value, bytes) else str(value)
+        for sid, value in zip(ids, values, strict=True)
+        if value is not None
+    }
 
 
 def backoff_error(client: redis.Redis, strategy_id: int) -> str | None:

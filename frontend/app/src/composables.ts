@@ -20,3 +20,64 @@ export function useIsPhone(query = '(max-width: 767px)'): Ref<boolean> {
   onBeforeUnmount(() => media?.removeEventListener('change', update))
   return phone
 }
+
+export interface Poll {
+  /** Date.now() of the last answer that got through; null before the first. */
+  lastSuccess: Ref<number | null>
+  /** The last failure, cleared by the next success. */
+  error: Ref<unknown>
+  /** Ask now (after a retry button, or when the tab shows again). */
+  refresh: () => Promise<void>
+}
+
+/**
+ * Call `load` every `intervalMs`, one call at a time (the next waits for the previous answer, so a slow server is
+ * never asked twice at once), paused while the tab is hidden and resumed at once when it shows.
+ */
+export function usePoll(load: (signal: AbortSignal) => Promise<void>, intervalMs: number): Poll {
+  const lastSuccess = ref<number | null>(null)
+  const error = ref<unknown>(null)
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let controller: AbortController | undefined
+  let stopped = false
+  let inFlight: Promise<void> | null = null
+
+  function schedule(): void {
+    clearTimeout(timer)
+    if (!stopped && globalThis.document?.visibilityState !== 'hidden') timer = setTimeout(refresh, intervalMs)
+  }
+
+  function refresh(): Promise<void> {
+    if (inFlight) return inFlight
+    clearTimeout(timer)
+    controller = new AbortController()
+    inFlight = load(controller.signal)
+      .then(() => {
+        lastSuccess.value = Date.now()
+        error.value = null
+      })
+      .catch((reason: unknown) => {
+        if ((reason as Error)?.name !== 'AbortError') error.value = reason
+      })
+      .finally(() => {
+        inFlight = null
+        schedule()
+      })
+    return inFlight
+  }
+
+  const onVisibility = () => {
+    if (document.visibilityState === 'visible') void refresh()
+  }
+  onMounted(() => {
+    document.addEventListener('visibilitychange', onVisibility)
+    void refresh()
+  })
+  onBeforeUnmount(() => {
+    stopped = true
+    clearTimeout(timer)
+    controller?.abort()
+    document.removeEventListener('visibilitychange', onVisibility)
+  })
+  return { lastSuccess, error, refresh }
+}

@@ -3,6 +3,8 @@
 export type Decimal = string
 export type EngineState = 'running' | 'stopping' | 'error'
 export type DesiredState = 'running' | 'stopped'
+/** What a person sees: the engine's state, or what is between (starting, waiting to retry) or after (stopped). */
+export type StrategyState = EngineState | 'stopped' | 'starting' | 'retrying'
 
 export interface Paginated<T> {
   count: number
@@ -55,7 +57,26 @@ export interface WorkerStrategy {
 export interface WorkerNode {
   ip: string
   hostname: string
+  /** When the node last reported that it is alive (UTC); null when not known. */
+  last_heartbeat_at: string | null
   strategies: WorkerStrategy[]
+}
+
+export interface DashboardStrategy extends RuntimeStatus {
+  quote_currency: string
+  account: { id: number; name: string; exchange: string }
+  loop_interval: Decimal
+  open_positions: number
+  today_pnl: Decimal | null
+}
+
+/** GET /api/strategies/dashboard: every strategy of the user, polled by the dashboard. */
+export interface Dashboard {
+  server_time: string
+  time_zone: string
+  day_started_at: string
+  strategies: DashboardStrategy[]
+  today_pnl: PerCurrency
 }
 
 /** Money per currency, e.g. {"USDT": "12.5"}: adding currencies up would be meaningless. */
