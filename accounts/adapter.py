@@ -19,6 +19,7 @@ from allauth.core import context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.headless.adapter import DefaultHeadlessAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
 from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter
@@ -189,6 +190,9 @@ class HeadlessAdapter(DefaultHeadlessAdapter):
     """What allauth's JSON API tells the SPA beyond its own fields."""
 
     def populate_response_meta(self, request: HttpRequest, meta: dict[str, Any]) -> None:
+        if "totp_url" in meta:
+            # The QR code of a new TOTP secret, drawn here as on allauth's own page: the SPA needs no QR library.
+            meta["totp_svg"] = get_mfa_adapter().build_totp_svg(meta["totp_url"])
         if getattr(request.resolver_match, "url_name", None) == "config":
             # The server page's rules: GitHub is offered only with an allow-list (else every sign-in is refused).
             meta["github_allow_list_configured"] = github_allow_list_configured()

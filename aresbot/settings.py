@@ -308,7 +308,7 @@ HEADLESS_CLIENTS = ("browser",)
 HEADLESS_ADAPTER = "accounts.adapter.HeadlessAdapter"
 # Where allauth sends the browser back to the SPA: a GitHub sign-in that failed before the SPA gave its own
 # callback URL (the sign-in page shows the error).
-HEADLESS_FRONTEND_URLS = {"socialaccount_login_error": "/login"}
+HEADLESS_FRONTEND_URLS = {"socialaccount_login_error": "/sign-in"}
 
 # Two-factor sign-in (allauth.mfa): an authenticator app (TOTP) with recovery codes as its fallback.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]

@@ -145,10 +145,10 @@ def test_a_github_user_who_may_not_sign_in_is_sent_back_to_the_spa_with_the_reas
     github.orgs_status = orgs_status
     spa = HeadlessClient()
 
-    landed = sign_in_with_github_from_the_spa(spa, github, github.add_user("bob-gh", 202, "Bob"), "/login?next=%2Fx")
+    landed = sign_in_with_github_from_the_spa(spa, github, github.add_user("bob-gh", 202, "Bob"), "/sign-in?next=%2Fx")
 
     url = urlsplit(landed)
-    assert url.path == "/login"
+    assert url.path == "/sign-in"
     assert parse_qs(url.query) == {
         "next": ["/x"],
         "error": ["github_refused"],

@@ -36,6 +36,7 @@ def set_up_totp(spa: HeadlessClient, clock: TotpClock, password: str | None) -> 
     secret: str = offer.json()["meta"]["secret"]
     assert offer.json()["meta"]["totp_url"].startswith("otpauth://totp/")
     assert "issuer=AresBot" in offer.json()["meta"]["totp_url"]
+    assert "<svg" in offer.json()["meta"]["totp_svg"]  # its QR code, for the phone to scan
     response = spa.post("account/authenticators/totp", {"code": totp(secret, clock.now)})
     if password is not None:
         assert response.status_code == 401

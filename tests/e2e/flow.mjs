@@ -1,6 +1,6 @@
 // The end-to-end flow of issue 10 ("Tests") in Debian's Chromium through playwright-core, as far as the pages go
 // today: sign in through the form, watch a running grid on the dashboard (its node, its price moving), switch to
-// Chinese and to dark mode, sign out; then a second user who sees none of it. tests/e2e/test_flow.py writes the
+// Chinese and to dark mode, sign out with the app's button; then a second user who sees none of it. tests/e2e/test_flow.py writes the
 // plan and checks what this prints (one JSON object of observations); each step saves a screenshot.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -109,15 +109,12 @@ try {
   );
   await shot("dashboard-zh-dark");
 
-  // Sign out (the server's page until the app has its own button): the app sends the next visit to sign in.
-  await page.goto(plan.baseUrl + "/accounts/logout/", {
-    waitUntil: "networkidle",
+  // Sign out with the app's own button (the user menu): the next visit goes to sign in.
+  await page.click("[data-test=user-menu]");
+  await page.click("[data-test=sign-out]");
+  await page.waitForURL((url) => url.pathname === "/sign-in", {
+    timeout: 15000,
   });
-  await page
-    .locator("form button[type=submit], form input[type=submit]")
-    .last()
-    .click();
-  await page.waitForLoadState("networkidle");
   await page.goto(plan.baseUrl + "/", { waitUntil: "networkidle" });
   await page.waitForURL((url) => url.pathname === "/sign-in", {
     timeout: 15000,

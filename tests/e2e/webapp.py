@@ -128,13 +128,16 @@ class Scheduler(Worker):
 
 @dataclass(frozen=True)
 class Page:
-    """A page to photograph: its name in the file name, its path, what to wait for, whether it needs a session."""
+    """A page to photograph: its name in the file name, its path, what to wait for, whether it needs a session, and
+    what to do there before the picture (browser.mjs `act`: {"fill": selector, "value": …}, {"totp": selector,
+    "secret": …}, {"click": selector}, {"waitFor": selector}; with "when": selector, only if that is on the page)."""
 
     name: str
     path: str
     wait_for: str = "main .page"
     signed_in: bool = True
     text_of: str = "main"
+    steps: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ def shoot(
                         "waitFor": page.wait_for,
                         "textOf": page.text_of,
                         "signedIn": page.signed_in,
+                        "steps": list(page.steps),
                         "axe": axe,
                     }
                 )

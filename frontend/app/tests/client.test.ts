@@ -78,6 +78,21 @@ describe('the API client', () => {
     expect(onUnauthenticated).toHaveBeenCalledTimes(1)
   })
 
+  it('sends a user who must set up two-factor sign-in to the Security page on 403 mfa_required', async () => {
+    const onTwoFactorRequired = vi.fn()
+    const onUnauthenticated = vi.fn()
+    const replies = [
+      answer(403, { detail: 'Two-factor sign-in is required on this server.', code: 'mfa_required' }),
+      answer(403, { detail: 'You do not have permission to perform this action.' }),
+    ]
+    const api = createApiClient({ onTwoFactorRequired, onUnauthenticated }, async () => replies.shift()!)
+
+    await expect(api.get('/api/strategies')).rejects.toMatchObject({ status: 403 })
+    await expect(api.get('/api/strategies')).rejects.toMatchObject({ status: 403 })
+    expect(onTwoFactorRequired).toHaveBeenCalledOnce()
+    expect(onUnauthenticated).not.toHaveBeenCalled()
+  })
+
   it('raises the banner on 503 and lowers it once a request gets through', async () => {
     const onUnavailable = vi.fn()
     const onAvailable = vi.fn()

@@ -36,6 +36,8 @@ export interface ApiHooks {
   onUnavailable?: (message: string) => void
   /** A request got through again after onUnavailable. */
   onAvailable?: () => void
+  /** 403 `mfa_required` (MFA_REQUIRED): the user must set up two-factor sign-in on the Security page first. */
+  onTwoFactorRequired?: () => void
 }
 
 export interface RequestOptions {
@@ -154,6 +156,8 @@ export function createApiClient(
     const detail = detailOf(response.status, parsed, fields)
     if (response.status === 401 || (response.status === 403 && detail === NOT_AUTHENTICATED)) {
       hooks.onUnauthenticated?.()
+    } else if (response.status === 403 && (parsed as { code?: unknown } | null)?.code === 'mfa_required') {
+      hooks.onTwoFactorRequired?.()
     }
     throw new ApiError(response.status, detail, fields, parsed)
   }
