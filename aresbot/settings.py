@@ -410,6 +410,14 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The API speaks JSON; the form parsers stay for the browsable API's HTML forms, not as a contract.
     "PARSER_WHITELIST": ["aresbot.parsers.JSONParser"],
+    # One name per set of values, whichever field carries it (a lot's exit_role is an order's role).
+    "ENUM_NAME_OVERRIDES": {
+        "SideEnum": "trading.choices.SIDE_CHOICES",
+        "OrderStatusEnum": "trading.choices.ORDER_STATUS_CHOICES",
+        "RoleEnum": "trading.choices.ROLE_CHOICES",
+        "ExitReasonEnum": "trading.choices.EXIT_REASON_CHOICES",
+        "EngineStateEnum": "trading.choices.ENGINE_STATE_CHOICES",
+    },
 }
 
 # --- logging --------------------------------------------------------------------------------

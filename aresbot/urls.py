@@ -10,6 +10,7 @@ from aresbot import health
 from aresbot.api import api_not_found
 from frontend.views import spa
 from strategies.api.views import StrategyViewSet, WorkerListView
+from trading.api.exchanges import ExchangeViewSet
 from trading.api.views import TradeViewSet
 
 # The seed's API has no trailing slashes (/api/accounts/{id}); keep that contract.
@@ -18,6 +19,7 @@ router.register("accounts", ExchangeAccountViewSet, basename="account")
 router.register("strategies", StrategyViewSet, basename="strategy")
 router.register("trades", TradeViewSet, basename="trade")
 router.register("tokens", ApiTokenViewSet, basename="token")
+router.register("exchanges", ExchangeViewSet, basename="exchange")
 
 # One password door, allauth's (its server page and its JSON API for the SPA), which asks for the second factor and
 # counts failures: the admin's and the browsable API's own login forms would let a password alone in.

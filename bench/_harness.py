@@ -237,8 +237,11 @@ class Bench:
     max_seconds: float
     env_extra: dict[str, str] = field(default_factory=dict)
     procs: list[Proc] = field(default_factory=list)
+    engine: str = "mysql"  # or "sqlite": a database file in the run's temporary folder
 
     def __post_init__(self) -> None:
+        if self.engine not in ("mysql", "sqlite"):
+            raise ValueError(f"engine must be mysql or sqlite, not {self.engine!r}")
         self.database = f"aresbot_bench_{self.name}"
         self.tmp = Path(tempfile.mkdtemp(prefix=f"aresbot-bench-{self.name}-"))
         self.redis = RedisServer(self.tmp, "--maxclients", "10000")
@@ -254,10 +257,12 @@ class Bench:
         self._old_handlers[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
         signal.setitimer(signal.ITIMER_REAL, self.max_seconds)
         try:
-            log(f"scratch database {self.database}, private Redis, logs in {self.tmp}")
-            _mysql(f"DROP DATABASE IF EXISTS `{self.database}`")  # a leftover of a killed run
-            _mysql(f"CREATE DATABASE `{self.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-            self._db_created = True
+            where = self.database if self.engine == "mysql" else self.tmp / "bench.sqlite3"
+            log(f"scratch database {where}, private Redis, logs in {self.tmp}")
+            if self.engine == "mysql":
+                _mysql(f"DROP DATABASE IF EXISTS `{self.database}`")  # a leftover of a killed run
+                _mysql(f"CREATE DATABASE `{self.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                self._db_created = True
             (self.tmp / "static").mkdir()
             self.redis.start()
             started = time.monotonic()
@@ -327,17 +332,22 @@ class Bench:
             DEBUG="false",
             DJANGO_SECRET_KEY=_SECRET_KEY,
             ENCRYPTION_KEY=_ENCRYPTION_KEY,
-            MYSQL_HOST="127.0.0.1",
-            MYSQL_PORT="3306",
-            MYSQL_USER="root",
-            MYSQL_PASSWORD="",
-            MYSQL_DATABASE=self.database,
             REDIS_URL=self.redis.url,
             STATIC_ROOT=str(self.tmp / "static"),
             LOG_LEVEL="WARNING",
             TIME_ZONE="UTC",
             PYTHONPATH=str(ROOT),
         )
+        if self.engine == "mysql":
+            env.update(
+                MYSQL_HOST="127.0.0.1",
+                MYSQL_PORT="3306",
+                MYSQL_USER="root",
+                MYSQL_PASSWORD="",
+                MYSQL_DATABASE=self.database,
+            )
+        else:
+            env.update(SQLITE_PATH=str(self.tmp / "bench.sqlite3"))
         env.update(self.env_extra)
         env.update(extra)
         return env

@@ -20,7 +20,7 @@ from exchanges.ccxt.client import forget_markets, use_transport
 from tests.ccxt.fake_binance import FakeBinance
 from tests.factories import TOTP_SECRET, make_user
 from tests.fake_github import github  # noqa: F401  the `github` fixture, for every sign-in test
-from tests.processes import RedisServer
+from tests.processes import RedisServer, free_port
 from tests.totp import PERIOD, totp
 
 
@@ -103,6 +103,15 @@ def private_redis_server(tmp_path: Path, settings: Settings) -> Iterator[RedisSe
 def private_redis(private_redis_server: RedisServer) -> redis.Redis:
     """A text client of the private redis-server, to read the keys the workers write."""
     return redis.Redis.from_url(private_redis_server.url, decode_responses=True, socket_timeout=2)
+
+
+@pytest.fixture
+def redis_at_a_closed_port(settings: Settings) -> Iterator[None]:
+    """Redis unreachable: the app's clients point at a port nothing listens on (connection refused at once)."""
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    reset_clients()
+    yield
+    reset_clients()
 
 
 @pytest.fixture

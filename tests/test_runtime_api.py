@@ -10,13 +10,12 @@ import redis
 from rest_framework.test import APIClient
 
 from accounts.models import ExchangeAccount
-from aresbot.redis import get_redis, get_rq_redis, reset_clients
+from aresbot.redis import get_redis, get_rq_redis
 from strategies import services
 from strategies.models import Strategy
 from strategies.runtime_source import OrmStrategySource
 from tests.core.harness import Harness
 from tests.factories import make_account, make_order, make_paper_account, make_strategy
-from tests.processes import free_port
 from tests.runtime.fakes import FakeClock
 from trading.runtime import coordination as co
 from trading.runtime.runner import LeasedStatusBoard
@@ -332,14 +331,6 @@ RUNTIME_READS = [
     "/api/strategies/dashboard",
     "/api/workers",
 ]
-
-
-@pytest.fixture
-def redis_at_a_closed_port(settings):
-    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
-    reset_clients()
-    yield
-    reset_clients()
 
 
 def assert_redis_unavailable(response) -> None:

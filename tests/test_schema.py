@@ -22,6 +22,13 @@ def test_the_schema_generates_without_warnings():
         "/api/trades",
         "/api/trades/stats",
         "/api/tokens",
+        "/api/strategies/{id}/orders",
+        "/api/strategies/{id}/positions",
+        "/api/strategies/{id}/candles",
+        "/api/trades/pnl",
+        "/api/strategies/preview",
+        "/api/exchanges",
+        "/api/exchanges/{id}/markets",
     ):
         assert f"  {path}:" in schema, path
     assert "tokenAuth" in schema
@@ -88,7 +95,14 @@ def test_every_operation_documents_the_errors_it_answers(schema):
     assert {"409", "503"} <= paths["/api/strategies/{id}/start"]["post"]["responses"].keys()
     assert "409" in paths["/api/strategies/{id}"]["delete"]["responses"]
     assert "409" in paths["/api/accounts/{id}"]["delete"]["responses"]
-    for path in ("/api/strategies/{id}/stop", "/api/strategies/{id}/status", "/api/strategies/running", "/api/workers"):
+    for path in (
+        "/api/strategies/{id}/stop",
+        "/api/strategies/{id}/status",
+        "/api/strategies/running",
+        "/api/workers",
+        "/api/strategies/{id}/candles",
+        "/api/strategies/preview",
+    ):
         assert "503" in next(iter(paths[path].values()))["responses"], path
     bad_request = schema["components"]["schemas"]["BadRequest"]["oneOf"]
     assert [ref["$ref"].rsplit("/", 1)[-1] for ref in bad_request] == ["FieldErrors", "Error"]

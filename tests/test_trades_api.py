@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import csv
+import io
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from tests.factories import make_fill, make_order, make_paper_account, make_position, make_strategy
+from trading.api import export
+from trading.api.export import COLUMNS
+from trading.models import Fill
 
 D = Decimal
 
@@ -116,3 +121,179 @@ def test_trades_list_is_newest_first_filtered_and_paginated(alice_client, histor
     assert alice_client.get(f"/api/trades?strategy={btc.id}&side=sell").json()["count"] == 2
     r = alice_client.get("/api/trades?since=2024-03-02T00:00:00Z&until=2024-03-02T02:30:00Z")
     assert r.json()["count"] == 2
+
+
+# --- PnL series (issue 10) -----------------------------------------------------------------------------------------
+
+
+def series_of(body: dict) -> dict[str, dict]:
+    return {s["currency"]: s for s in body["series"]}
+
+
+def points(series: dict) -> list[tuple[str, str, int, str]]:
+    return [(p["time"], p["realized_pnl"], p["closed_positions"], p["cumulative_pnl"]) for p in series["points"]]
+
+
+def test_pnl_per_day_with_its_running_total_per_currency(alice_client, history):
+    body = alice_client.get("/api/trades/pnl").json()
+    assert (body["time_zone"], body["bucket"]) == ("Asia/Shanghai", "day")
+    series = series_of(body)
+    assert points(series["USDT"]) == [
+        ("2024-03-01T00:00:00+08:00", "0.4794", 1, "0.4794"),
+        ("2024-03-02T00:00:00+08:00", "-2.242", 1, "-1.7626"),
+    ]
+    assert (series["USDT"]["before"], series["USDT"]["total"]) == ("0", "-1.7626")
+    assert points(series["BTC"]) == [("2024-03-02T00:00:00+08:00", "0.0003995", 1, "0.0003995")]
+
+
+def test_pnl_per_hour(alice_client, history):
+    series = series_of(alice_client.get("/api/trades/pnl?bucket=hour").json())
+    assert points(series["USDT"]) == [
+        ("2024-03-01T23:00:00+08:00", "0.4794", 1, "0.4794"),
+        ("2024-03-02T00:00:00+08:00", "-2.242", 1, "-1.7626"),
+    ]
+
+
+def test_pnl_since_a_time_starts_from_what_was_realized_before(alice_client, history):
+    series = series_of(alice_client.get("/api/trades/pnl?since=2024-03-02T00:00:00%2B08:00").json())
+    assert (series["USDT"]["before"], series["USDT"]["total"]) == ("0.4794", "-1.7626")
+    assert points(series["USDT"]) == [("2024-03-02T00:00:00+08:00", "-2.242", 1, "-1.7626")]
+
+
+def test_pnl_of_one_strategy_and_of_nobody_elses(alice_client, bob_client, history):
+    btc, eth = history
+    assert list(series_of(alice_client.get(f"/api/trades/pnl?strategy={eth.pk}").json())) == ["BTC"]
+    assert list(series_of(alice_client.get("/api/trades/pnl?symbol=btc/usdt").json())) == ["USDT"]
+    assert bob_client.get("/api/trades/pnl").json()["series"] == []
+    assert bob_client.get(f"/api/trades/pnl?strategy={btc.pk}").json()["series"] == []
+
+
+def test_an_unknown_bucket_is_a_400_naming_the_allowed_ones(alice_client, alice):
+    r = alice_client.get("/api/trades/pnl?bucket=week")
+    assert (r.status_code, r.json()) == (400, {"bucket": ["Must be one of day, hour."]})
+
+
+@pytest.fixture
+def around_summer_time(alice, settings):
+    """Positions closing around Berlin's clock changes of 2024: 31 March 01:00 UTC (UTC+1 → UTC+2) and 27 October
+    01:00 UTC (UTC+2 → UTC+1), each a minute of PnL apart so every day can be told apart."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    strategy = make_strategy(alice, make_paper_account(alice))
+    closings = {
+        "2024-03-30T22:30": "1",  # 23:30 on the 30th (UTC+1)
+        "2024-03-30T23:30": "2",  # 00:30 on the 31st (UTC+1)
+        "2024-03-31T21:30": "4",  # 23:30 on the 31st (UTC+2)
+        "2024-03-31T22:30": "8",  # 00:30 on 1 April (UTC+2)
+        "2024-10-26T21:30": "16",  # 23:30 on the 26th (UTC+2)
+        "2024-10-26T22:30": "32",  # 00:30 on the 27th (UTC+2)
+        "2024-10-27T22:30": "64",  # 23:30 on the 27th (UTC+1)
+        "2024-10-27T23:30": "128",  # 00:30 on the 28th (UTC+1)
+    }
+    for when, pnl in closings.items():
+        closed_at = datetime.fromisoformat(when).replace(tzinfo=UTC)
+        entry, exit_ = make_order(strategy, "buy", "100", "1"), make_order(strategy, "sell", "101", "1")
+        make_position(entry, closed_at, exit_order=exit_, closed_at=closed_at, realized_pnl=D(pnl))
+    return strategy
+
+
+EXPECTED_BERLIN_DAYS = [
+    ("2024-03-30", "1"),
+    ("2024-03-31", "6"),
+    ("2024-04-01", "8"),
+    ("2024-10-26", "16"),
+    ("2024-10-27", "96"),
+    ("2024-10-28", "128"),
+]
+
+
+def test_days_follow_summer_time_in_the_stats(alice_client, around_summer_time):
+    days = alice_client.get("/api/trades/stats").json()["pnl_per_day"]
+    assert [(d["date"], d["realized_pnl"]) for d in days] == EXPECTED_BERLIN_DAYS
+
+
+def test_days_follow_summer_time_in_the_series(alice_client, around_summer_time):
+    [usdt] = alice_client.get("/api/trades/pnl").json()["series"]
+    assert [(p["time"][:10], p["realized_pnl"]) for p in usdt["points"]] == EXPECTED_BERLIN_DAYS
+    # Each day starts at its own local midnight: the clocks change at 02:00 and 03:00 local time.
+    offsets = [p["time"][19:] for p in usdt["points"]]
+    assert offsets == ["+01:00", "+01:00", "+02:00", "+02:00", "+02:00", "+01:00"]
+    # Within a range given at both ends, whose start is in summer and end in winter.
+    ranged = alice_client.get("/api/trades/pnl?since=2024-10-01T00:00:00Z&until=2024-11-01T00:00:00Z").json()
+    [usdt] = ranged["series"]
+    assert [(p["time"][:10], p["realized_pnl"]) for p in usdt["points"]] == EXPECTED_BERLIN_DAYS[3:]
+    assert usdt["before"] == "15"
+
+
+def test_stats_and_series_take_a_fixed_number_of_queries(alice_client, history, django_assert_max_num_queries):
+    btc, _ = history
+    for i in range(30):
+        round_trip(btc, "100", "101", "1", "0.001", utc(2024, 4, 1 + i % 28, 1, 0), utc(2024, 4, 1 + i % 28, 2, 0))
+    # The strategies, the fills, the span of days, and one query per quote currency (USDT, BTC).
+    with django_assert_max_num_queries(5):
+        assert alice_client.get("/api/trades/stats").json()["closed_positions"] == 33
+    with django_assert_max_num_queries(4):
+        assert alice_client.get("/api/trades/pnl").status_code == 200
+
+
+# --- trades as CSV (issue 10) --------------------------------------------------------------------------------------
+
+
+def csv_rows(response) -> list[list[str]]:
+    assert response.status_code == 200, response.content
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_csv_streams_every_matching_trade_with_a_header_and_exact_numbers(alice_client, history):
+    rows = csv_rows(alice_client.get("/api/trades?format=csv"))
+    assert rows[0] == list(COLUMNS)
+    assert len(rows) == 1 + 7
+    newest = dict(zip(rows[0], rows[1], strict=True))
+    assert (newest["symbol"], newest["side"], newest["role"]) == ("BTC/USDT", "buy", "grid_buy")
+    numbers = (newest["price"], newest["amount"], newest["quote_amount"], newest["fee"])
+    assert numbers == ("59000", "0.001", "59", "0.059")
+    assert newest["executed_at"] == "2024-03-02T11:00:00+08:00"
+    assert [r[0] for r in rows[1:]] == [str(t["id"]) for t in alice_client.get("/api/trades").json()["results"]]
+    sells = csv_rows(alice_client.get("/api/trades?format=csv&side=sell"))
+    assert len(sells) == 1 + 3
+    assert {r[5] for r in sells[1:]} == {"sell"}
+
+
+def test_csv_is_not_one_page_and_reads_the_database_a_chunk_at_a_time(
+    alice_client, alice, bob, monkeypatch, django_assert_num_queries
+):
+    strategy = make_strategy(alice, make_paper_account(alice))
+    start = utc(2024, 3, 1, 0, 0)
+    for i in range(120):
+        # Ten trades share each second: the chunks must neither skip nor repeat trades at a chunk's edge.
+        make_fill(make_order(strategy, "buy", "100", "1"), start + timedelta(seconds=i // 10))
+    make_fill(make_order(make_strategy(bob, make_paper_account(bob)), "buy", "100", "1"), start)
+    monkeypatch.setattr(export, "CHUNK_SIZE", 25)
+    response = alice_client.get("/api/trades?format=csv&page_size=10")
+    with django_assert_num_queries(5):  # 25 + 25 + 25 + 25 + 20
+        rows = csv_rows(response)
+    ids = [int(r[0]) for r in rows[1:]]
+    assert len(ids) == len(set(ids)) == 120
+    assert ids == [t.pk for t in Fill.objects.filter(strategy=strategy).order_by("-executed_at", "-id")]
+
+
+def test_a_strategy_name_cannot_become_a_spreadsheet_formula(alice_client, alice):
+    strategy = make_strategy(alice, make_paper_account(alice), name="=HYPERLINK(1)")
+    make_fill(make_order(strategy))
+    rows = csv_rows(alice_client.get("/api/trades?format=csv"))
+    assert rows[1][3] == "'=HYPERLINK(1)"
+
+
+def test_csv_errors_are_told_in_json(alice_client, alice):
+    r = alice_client.get("/api/trades?format=csv&side=both")
+    assert (r.status_code, r["Content-Type"]) == (400, "application/json")
+    assert list(r.json()) == ["side"]
+    assert alice_client.get("/api/trades", HTTP_ACCEPT="text/csv").streaming
+    assert list(alice_client.get("/api/trades?format=csv&page=first").json()) == ["page"]
+    assert alice_client.get("/api/trades/stats?format=csv").status_code == 404
+
+
+def test_a_method_the_trades_do_not_have_is_a_405_also_asking_for_csv(alice_client, alice):
+    r = alice_client.generic("TRACE", "/api/trades?format=csv")
+    assert (r.status_code, r["Content-Type"]) == (405, "application/json")

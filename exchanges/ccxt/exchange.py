@@ -50,12 +50,14 @@ from exchanges.ccxt.client import MARKETS_TTL, ensure_markets
 from exchanges.ccxt.errors import ClockSkew, classify
 from exchanges.ccxt.orders import (
     balances_from_ccxt,
+    candle_from_ccxt,
     check_client_order_id,
     dec,
     market_rules_from_ccxt,
     order_state_from_ccxt,
     trade_from_ccxt,
 )
+from exchanges.paper.feeds import Candle
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -115,7 +117,17 @@ class CcxtExchange:
             found = self._rules[symbol] = market_rules_from_ccxt(market, self.client.precisionMode)
         return found
 
+    def timeframes(self) -> frozenset[str]:
+        """The candle intervals the exchange offers ("1m", "1h" …), as CCXT names them."""
+        return frozenset(self.client.timeframes or {})
+
     # --- reads ---
+    def fetch_candles(self, symbol: str, timeframe: str, limit: int) -> list[Candle]:
+        """The latest `limit` candles of `symbol`, oldest first; the last one is still forming."""
+        self._retry(self.load_markets)
+        rows = self._retry(lambda: self.call(lambda: self.client.fetch_ohlcv(symbol, timeframe, limit=limit)))
+        return [candle_from_ccxt(row) for row in rows]
+
     def fetch_price(self, symbol: str) -> Decimal:
         def read() -> Decimal:
             ticker = self.call(lambda: self.client.fetch_ticker(symbol))

@@ -29,6 +29,7 @@ from exchanges.base import (
     Side,
     Trade,
 )
+from exchanges.paper.feeds import Candle
 
 DEFAULT_FEE = Decimal("0.001")
 
@@ -180,6 +181,18 @@ def trade_from_ccxt(raw: Mapping[str, Any], fallback_id: str) -> Trade:
         fee_currency=str(fee.get("currency") or ""),
         timestamp=_when(raw.get("timestamp")) or datetime.now(UTC),
     )
+
+
+def candle_from_ccxt(row: Any) -> Candle:
+    """A CCXT OHLCV row [ms, open, high, low, close, volume] as a Candle (a missing volume is 0)."""
+    if not isinstance(row, list | tuple) or len(row) < 5:
+        raise FatalExchangeError(f"the exchange gave a malformed candle: {row!r}")
+    opened = _when(row[0])
+    if opened is None:
+        raise FatalExchangeError(f"the exchange gave a candle without a time: {row!r}")
+    open_, high, low, close = (_req(value, "candle price") for value in row[1:5])
+    volume = dec(row[5], ZERO) if len(row) > 5 else ZERO
+    return Candle(opened, open_, high, low, close, volume or ZERO)
 
 
 def order_state_from_ccxt(

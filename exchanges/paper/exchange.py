@@ -9,21 +9,15 @@
   `buy_fee_in_base` a buy's fee is taken from the base it receives instead, as Binance does without BNB.
 - Balances have free and locked parts. A buy locks price × amount × (1 + the higher fee rate), a sell locks its
   amount; an order needing more than the free balance is refused with InsufficientFunds.
-<<<<<<< HEAD
 - Orders are checked against every rule of the market that Binance checks: tick, step, min/max amount and
   notional, the market order amounts, the price band around the current price, the open orders per symbol and
   the maximum position (see MarketRules), so that paper trading refuses what Binance refuses.
-- Every operation first advances matching over the feed's path since the book last matched, so fills that
-  happen while no engine looks are made, and found later by the engine's reconcile.
-=======
-- Orders are checked against the market's tick, step, min amount and min notional (Binance's filters).
 - Every operation first brings the feeds up to now (`observe`: a live ticker's request, its rate-limit wait) with
   no transaction open, then locks the book, advances matching over the feeds' paths since the book last matched
   (so fills that happen while no engine looks are made, and found later by the engine's reconcile), acts and
   commits: a price source that hangs never holds the account's book, nor the SQLite database.
 - While a feed has no price (a gap in replayed candles: the exchange was down) every operation raises
   ExchangeUnavailable and nothing fills, as on the real exchange during that outage.
->>>>>>> main
 - Faults (`exchanges.paper.faults`) inject network errors, rate limits, a timeout after the request took effect, and
   partial fills.
 """

@@ -230,6 +230,7 @@ class CandleReplayFeed:
             if a.open_time == b.open_time:
                 raise ValueError(f"two candles open at {a.open_time.isoformat()}: one candle per open time")
         self.interval = interval or usual_interval(ordered)
+        self.candles: tuple[Candle, ...] = tuple(ordered)
         self._origin = _micros(ordered[0].open_time)
         self._anchor = _micros(start) if start is not None else self._origin
         self._speed = Fraction(str(speed))
@@ -255,6 +256,14 @@ class CandleReplayFeed:
         # Rounded up, and the speed kept as an exact fraction, so that a point's wall time maps back onto the
         # point itself: path(…, until=that time) always includes it.
         return _from_micros(self._anchor + math.ceil((data_us - self._origin) / self._speed))
+
+    def market_time(self, at: datetime) -> datetime:
+        """The time in the data (the replayed market's clock) at wall time `at`."""
+        return _from_micros(self._data_time(at))
+
+    def played_at(self, market_time: datetime) -> datetime:
+        """The wall time at which the replay reaches `market_time` of the data."""
+        return self._wall_time(_micros(market_time))
 
     def gap_at(self, at: datetime) -> tuple[datetime, datetime] | None:
         """(start, end) in data time of the gap the replay is in at wall time `at`, or None."""

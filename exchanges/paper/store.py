@@ -34,6 +34,13 @@ def book_key(account_id: int) -> str:
     return f"account:{account_id}"
 
 
+def stored_feed_spec(key: str, symbol: str) -> dict[str, Any] | None:
+    """The feed the book `key` trades `symbol` on, if it has traded it (read only: no book is made)."""
+    feeds = PaperBookRecord.objects.filter(key=key).values_list("feeds", flat=True).first() or {}
+    found = feeds.get(symbol)
+    return dict(found) if isinstance(found, Mapping) else None
+
+
 def _trade_to_json(trade: Trade) -> dict[str, str]:
     return {
         "id": trade.trade_id,

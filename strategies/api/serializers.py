@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import models
@@ -57,3 +58,26 @@ class StrategySerializer(ValidatedModelSerializer):
         # desired_state changes only through start/stop, which also coordinate the workers.
         read_only_fields = ["id", "desired_state", "created_at", "updated_at"]
         extra_kwargs = {name: _range(name) for name in BOUNDS}
+
+
+# The fields a preview reads: the strategy's market, account and parameters, not its name or state.
+PREVIEW_FIELDS = [
+    f for f in StrategySerializer.Meta.fields if f not in ("id", "name", "desired_state", "created_at", "updated_at")
+]
+
+
+class StrategyPreviewRequestSerializer(StrategySerializer):
+    """Proposed parameters of a strategy, checked as creating it would check them (the name excepted)."""
+
+    class Meta(StrategySerializer.Meta):
+        fields = PREVIEW_FIELDS
+        read_only_fields: list[str] = []
+
+    def _cleaned(self, attrs: Mapping[str, Any], unreadable: Iterable[str]) -> tuple[models.Model, dict[str, Any]]:
+        instance, errors = super()._cleaned(attrs, unreadable)
+        errors.pop("name", None)  # a preview has no name yet
+        return instance, errors
+
+    def preview_strategy(self) -> Strategy:
+        """The strategy as proposed, unsaved, with the model's defaults for what the request left out."""
+        return Strategy(owner=self.context["request"].user, **self.validated_data)

@@ -13,7 +13,9 @@ from rest_framework.views import APIView
 from aresbot.api import query_bool
 from aresbot.redis import get_redis
 from aresbot.viewsets import OwnedQuerysetMixin
+from strategies.api.detail import StrategyRecordActions
 from strategies.api.filters import StrategyFilter
+from strategies.api.preview import StrategyPreviewAction
 from strategies.api.runtime import DashboardSerializer, RuntimeStatusSerializer, WorkerNodeSerializer
 from strategies.api.serializers import StrategySerializer
 from strategies.dashboard import dashboard
@@ -23,7 +25,7 @@ from strategies.status import runtime_view, worker_view
 from trading.runtime import coordination as co
 
 
-class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
+class StrategyViewSet(OwnedQuerysetMixin, StrategyRecordActions, StrategyPreviewAction, viewsets.ModelViewSet):
     """Your grid strategies: the market they trade, their grid and their risk limits.
 
     Create and edit them here; start and stop them with the start and stop actions. A running strategy cannot be
@@ -45,6 +47,8 @@ class StrategyViewSet(OwnedQuerysetMixin, viewsets.ModelViewSet):
         "status": (503,),
         "running": (503,),
         "dashboard": (503,),
+        "candles": (503,),  # the exchange (or the data set) cannot be read
+        "preview": (503,),  # the markets or the price of the account's exchange cannot be read
     }
 
     def perform_create(self, serializer: StrategySerializer) -> None:  # type: ignore[override]

@@ -263,6 +263,7 @@ class FakeBinance(BaseAdapter):
             ("GET", "/api/v3/exchangeInfo"): lambda: Reply(200, self.exchange_info),
             ("GET", "/api/v3/time"): lambda: Reply(200, {"serverTime": self.now_ms}),
             ("GET", "/api/v3/ticker/24hr"): lambda: self._ticker(p),
+            ("GET", "/api/v3/klines"): lambda: self._klines(p),
             ("GET", "/api/v3/account"): self._account,
             ("POST", "/api/v3/order"): lambda: self._new_order(p),
             ("GET", "/api/v3/order"): lambda: self._get_order(p),
@@ -280,6 +281,14 @@ class FakeBinance(BaseAdapter):
         price = format(self.prices[p["symbol"]], "f")
         body.update(symbol=p["symbol"], lastPrice=price, bidPrice=price, askPrice=price, closeTime=self.now_ms)
         return Reply(200, body)
+
+    def _klines(self, p: dict[str, str]) -> Reply:
+        """The recorded klines of the symbol and interval, the latest `limit` of them (Binance: default 500)."""
+        try:
+            rows = fixture(f"klines_{p['symbol']}_{p['interval']}.json")
+        except FileNotFoundError:
+            return Reply(404, {"code": -1000, "msg": f"fake Binance has no klines of {p['symbol']} {p['interval']}"})
+        return Reply(200, rows[-int(p.get("limit", 500)) :])
 
     def _account(self) -> Reply:
         body = fixture("account.json")

@@ -3,17 +3,23 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from aresbot.api import Pagination
 from aresbot.viewsets import OwnedQuerysetMixin
-from trading.api.filters import TradeFilter
-from trading.api.serializers import TradeSerializer, TradeStatsSerializer
-from trading.models import Fill, Position
-from trading.stats import trade_stats
+from trading.api.export import COLUMNS, CSVRenderer, csv_response
+from trading.api.filters import PnlFilter, TradeFilter
+from trading.api.serializers import PnlSeriesSerializer, TradeSerializer, TradeStatsSerializer
+from trading.models import Fill
+from trading.stats import Bucket, Scope, pnl_series, scope_for, trade_stats
 
 
 class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
@@ -30,24 +36,82 @@ class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     def owned(self, request_user: Any) -> QuerySet[Fill]:
         return super().owned(request_user).select_related("strategy", "order")
 
+    def get_renderers(self) -> list[BaseRenderer]:
+        renderers = super().get_renderers()
+        # The list speaks CSV; so does a method the view does not have (no action), whose answer is then its 405.
+        if self.action in ("list", None):
+            renderers.append(CSVRenderer())
+        return renderers
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["json", "csv"],
+                description="csv: every matching trade (not one page) as a CSV file with a header row, streamed.",
+            )
+        ],
+        responses={
+            (200, "application/json"): TradeSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="With format=csv (or Accept: text/csv): a header row (" + ", ".join(COLUMNS) + "), "
+                "then one row per trade, newest first; numbers as exact decimals.",
+            ),
+        },
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response | StreamingHttpResponse:  # type: ignore[override]
+        """The trades (fills) of your strategies, newest first, a page at a time; `format=csv` streams them all."""
+        if request.accepted_renderer.format != "csv":
+            return super().list(request, *args, **kwargs)
+        # Every trade, not a page; yet page and page_size are checked as the list checks them (the schema's word).
+        pages = Pagination()
+        pages.get_page_size(request)
+        pages.get_page_number(request, None)
+        fills = self.filter_queryset(self.get_queryset())
+        return csv_response(fills, f"aresbot-trades-{timezone.localdate():%Y%m%d}.csv")
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # An error is told in JSON, also to a request that asked for CSV.
+        renderer = getattr(self.request, "accepted_renderer", None)
+        if renderer is not None and renderer.format == "csv":
+            self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().handle_exception(exc)
+
     @extend_schema(responses=TradeStatsSerializer, filters=True)
     @action(detail=False, methods=["get"])
     def stats(self, request: Request) -> Response:
         """Totals over your trades, with the same filters as the list: volume, fees and realized profit per
         currency, wins and losses, and the profit per day (days in the server's TIME_ZONE)."""
-        user = request.user
-        filterset = TradeFilter(request.query_params, queryset=self.owned(user))
+        filterset = TradeFilter(request.query_params, queryset=self.owned(request.user))
+        if not filterset.is_valid():
+            return Response(filterset.errors, status=400)
+        # A side filter narrows the fills; PnL belongs to round trips, so it stays over both sides.
+        # The figures are already what the answer shows (TradeStatsSerializer documents them): no second pass.
+        return Response(trade_stats(_scope(request, filterset.form.cleaned_data)))
+
+    @extend_schema(responses=PnlSeriesSerializer, filters=True)
+    @action(detail=False, methods=["get"], filterset_class=PnlFilter, pagination_class=None)
+    def pnl(self, request: Request) -> Response:
+        """Realized profit over time, for charts: per day in the server's TIME_ZONE (or per hour), with its running
+        total, per quote currency, over your strategies or those the filters name (`since`/`until` select by the
+        time a position closed; the running total starts from what was realized before `since`)."""
+        filterset = PnlFilter(request.query_params, queryset=self.owned(request.user))
         if not filterset.is_valid():
             return Response(filterset.errors, status=400)
         data = filterset.form.cleaned_data
-        positions = Position.objects.filter(strategy__owner_id=user.pk, closed_at__isnull=False)
-        if data.get("strategy") is not None:
-            positions = positions.filter(strategy_id=data["strategy"])
-        if data.get("symbol"):
-            positions = positions.filter(strategy__symbol=data["symbol"].strip().upper())
-        if data.get("since"):
-            positions = positions.filter(closed_at__gte=data["since"])
-        if data.get("until"):
-            positions = positions.filter(closed_at__lt=data["until"])
-        # A side filter narrows the fills; PnL belongs to round trips, so it stays over both sides.
-        return Response(TradeStatsSerializer(trade_stats(filterset.qs, positions)).data)
+        return Response(pnl_series(_scope(request, data), Bucket(data.get("bucket") or Bucket.DAY)))
+
+
+def _scope(request: Request, data: dict[str, Any]) -> Scope:
+    user_id = request.user.pk
+    assert user_id is not None  # signed in: the API's permission
+    return scope_for(
+        user_id,
+        strategy=data.get("strategy"),
+        symbol=data.get("symbol"),
+        since=data.get("since"),
+        until=data.get("until"),
+        side=data.get("side") or None,
+    )

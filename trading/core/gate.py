@@ -111,7 +111,7 @@ class OrderGate:
         balance = self.balances().get(asset)
         free = balance.free if balance is not None else ZERO
         spent = self._spent.get(asset, ZERO)
-        need = self._need(side, price, amount)
+        need = self.need(side, price, amount)
         if spent + need <= free:
             self._spent[asset] = spent + need
             return None
@@ -196,7 +196,7 @@ class OrderGate:
     def _asset(self, side: Side) -> str:
         return self.rules.quote if side is Side.BUY else self.rules.base
 
-    def _need(self, side: Side, price: Decimal | None, amount: Decimal) -> Decimal:
+    def need(self, side: Side, price: Decimal | None, amount: Decimal) -> Decimal:
         """What the order locks: a buy its notional and the fee at the higher rate (the paper exchange's reserve;
         Binance's is the notional alone), a sell its amount."""
         if side is Side.SELL:

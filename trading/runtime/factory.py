@@ -18,7 +18,7 @@ from django.conf import settings
 
 from aresbot.redis import get_redis
 from exchanges.backoff import Backoff
-from exchanges.base import Exchange, ExchangeError
+from exchanges.base import Exchange, ExchangeError, MarketRules
 from exchanges.ccxt.client import make_client
 from exchanges.ccxt.exchange import CcxtExchange
 from exchanges.ccxt.feed import LiveTickerFeed
@@ -114,12 +114,20 @@ def paper_exchange_for(
         spec = store.ensure_feed_spec(symbol, wanted)
         feed = feeds[symbol] = paper_feed(spec)
         if isinstance(feed, LiveTickerFeed):
-            try:
-                markets[symbol] = feed.exchange.market(symbol)
-            except ExchangeError:
-                if symbol not in markets:
-                    raise
+            markets[symbol] = followed_market_rules(feed.exchange, symbol)
     return PaperExchange(store, feeds=feeds, clock=clock, markets=markets)
+
+
+def followed_market_rules(exchange: CcxtExchange, symbol: str) -> MarketRules:
+    """The rules a paper book trades `symbol` by when its prices follow `exchange`: the exchange's current ones,
+    or when they cannot be loaded the ones shipped with AresBot (ExchangeError when it has none for it)."""
+    try:
+        return exchange.market(symbol)
+    except ExchangeError:
+        shipped = binance_spot_markets().get(symbol)
+        if shipped is None:
+            raise
+        return shipped
 
 
 def build_exchange(
