@@ -65,6 +65,8 @@ for _old in ENCRYPTION_OLD_KEYS:
 # --- hosts -----------------------------------------------------------------------------------------------------
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS") or (["*"] if DEBUG else ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+# A refused CSRF check on the JSON APIs (allauth headless above all) is told in JSON, which the web app shows.
+CSRF_FAILURE_VIEW = "aresbot.api.csrf_failure"
 SITE_URL = envstr("SITE_URL", "http://localhost:8000").rstrip("/")
 USE_X_FORWARDED_HOST = envbool("USE_X_FORWARDED_HOST", False)
 if envbool("SECURE_PROXY_SSL", False):
