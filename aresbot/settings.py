@@ -112,6 +112,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "frontend.serving.StaticFilesMiddleware",  # WhiteNoise, knowing Vite's hashed names
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The web app asks in the language its user chose (Accept-Language): Django's, DRF's and allauth's own messages
+    # then come in it.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -259,6 +262,8 @@ except (ZoneInfoNotFoundError, ValueError):
 USE_TZ = True
 USE_I18N = True
 LANGUAGE_CODE = "en-us"
+# The web app's two languages (frontend/app/src/i18n); zh-CN from a browser finds zh-hans.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 
 # --- static files ----------------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
