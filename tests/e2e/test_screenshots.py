@@ -7,27 +7,41 @@ shows what it is for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import redis
 
+from exchanges.paper.store import DbPaperStore, book_key
 from tests.e2e.webapp import Page, WebApp, shoot
-from tests.factories import make_order, make_paper_account, make_position, make_strategy
+from tests.factories import make_fill, make_order, make_paper_account, make_position, make_strategy
 from tests.processes import free_port
 from tests.test_runtime_api import fake_engine
+from trading.models import Order
 from trading.runtime import coordination as co
 
 pytestmark = pytest.mark.slow
+D = Decimal
 
 PAGES = [
     Page("dashboard", "/", wait_for="main .dash-table, main .el-empty"),
     Page("workers", "/workers", wait_for="main .node-card, main .el-empty"),
     Page("accounts", "/accounts"),
     Page("strategies", "/strategies"),
-    Page("strategy", "/strategies/1"),
+    Page(
+        "strategy",
+        "/strategies/1",
+        wait_for="main [data-test=open-orders]",
+        steps=(
+            {"waitFor": "main [data-test=price-chart] canvas"},
+            {"waitFor": "main [data-test=open-lots]"},
+            {"waitFor": "main [data-test=detail-trades]"},
+            {"waitFor": "main [data-test=daily-loss]"},
+        ),
+    ),
     Page("trades", "/trades"),
     Page("security", "/security"),
     Page("not-found", "/no/such/page"),
@@ -36,22 +50,59 @@ PAGES = [
 
 
 def a_trading_day(alice, redis_client: redis.Redis) -> None:
-    """What a user has after a day: a grid running on a node, one waiting to retry, one stopped holding a lot."""
-    account = make_paper_account(alice, name="Paper 10k")
+    """What a user has after a day: a grid running on a node, one waiting to retry, one stopped holding a lot.
+
+    The running grid's paper account replays the shipped BTC/USDT day at 10 times real time, started an hour ago
+    (so its chart has candles up to 06:00 of the data, around 39,600), with the orders, fills and lots of a grid
+    that has bought twice and sold once in the last quarter of an hour."""
+    account = make_paper_account(
+        alice, name="Paper 10k", price_source="replay", replay_dataset="BTCUSDT-1m-2022-05-05", replay_speed=D(10)
+    )
+    now = datetime.now(UTC)
+    prices = account.paper_prices()
+    assert prices is not None
+    DbPaperStore(book_key(account.pk), account.paper_balances).ensure_feed_spec(
+        "BTC/USDT", prices.feed_spec("BTC/USDT", now - timedelta(hours=1))
+    )
     running = make_strategy(alice, account, name="BTC grid", desired_state="running")
-    retrying = make_strategy(alice, account, name="ETH grid", symbol="ETH/USDT", desired_state="running")
-    stopped = make_strategy(alice, account, name="Idle grid")
+    live = make_paper_account(alice, name="Paper live")
+    retrying = make_strategy(alice, live, name="ETH grid", symbol="ETH/USDT", desired_state="running")
+    stopped = make_strategy(alice, live, name="Idle grid")
     fake_engine(redis_client, running, ip="10.0.0.7", host="node-7")
+    redis_client.hset(co.RUNNING_KEY.format(id=running.pk), "current_price", "39606.90")
+    # The run takes minutes: the engine must still hold its lease when the last pages are photographed.
+    for key in (co.LOCK_KEY, co.RUNNING_KEY):
+        redis_client.expire(key.format(id=running.pk), 900)
     co.record_failure(redis_client, retrying.pk, "binance: invalid API key (code -2015)")
     co.heartbeat(redis_client, "10.0.0.8", "node-8", ttl_seconds=600)
-    entry, exit_order = make_order(running, "buy", "29500", "0.001"), make_order(running, "sell", "29800", "0.001")
+
+    def filled(side: str, price: str, minutes_ago: int) -> Order:
+        order = make_order(running, side, price, "0.001", fee=D(0), fee_currency="USDT")
+        make_fill(order, now - timedelta(minutes=minutes_ago), fee=D(price) * D("0.000001"), fee_currency="USDT")
+        return order
+
+    # A round trip: bought at 39,600, sold at its take-profit 39,720; realized 0.12 less both fees.
+    entry, exit_order = filled("buy", "39600", 15), filled("sell", "39720", 8)
     make_position(
         entry,
+        opened_at=now - timedelta(minutes=15),
+        entry_cost=D("39.6"),
+        entry_fee_quote=D("0.0396"),
         exit_order=exit_order,
-        closed_at=datetime.now(UTC),
-        exit_price=Decimal(29800),
-        realized_pnl=Decimal("0.24"),
+        closed_at=now - timedelta(minutes=8),
+        exit_price=D(39720),
+        sold_quantity=D("0.001"),
+        exit_proceeds=D("39.72"),
+        exit_fee_quote=D("0.03972"),
+        realized_pnl=D("0.04068"),
+        exit_reason="take_profit",
     )
+    # An open lot with its take-profit resting, and three grid buys below the price.
+    lot = filled("buy", "39560", 5)
+    make_position(lot, opened_at=now - timedelta(minutes=5), entry_cost=D("39.56"), entry_fee_quote=D("0.03956"))
+    make_order(running, "sell", "39680", "0.001", status="open", parent=lot)
+    for price in ("39520", "39480", "39440"):
+        make_order(running, "buy", price, "0.001", status="open")
     make_position(make_order(stopped, "buy", "29000", "0.001"))
 
 
@@ -72,12 +123,21 @@ def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp
         assert shot.errors == [], shot.name
         assert shot.file.stat().st_size > 5000, shot.name
     dashboard = shots["dashboard-desktop-light"].text
-    for seen in ("BTC grid", "node-7", "30,000.01", "3 / 1", "+0.24", "ETH grid", "retrying"):
+    for seen in ("BTC grid", "node-7", "39,606.90", "3 / 1", "+0.04", "ETH grid", "retrying"):
         assert seen in dashboard, seen
     assert "invalid API key" in dashboard and "Idle grid" in dashboard and "stopped" in dashboard
     assert "BTC grid" in shots["dashboard-phone-dark"].text
     workers = shots["workers-desktop-light"].text
     assert "node-7" in workers and "node-8" in workers and "BTC grid" in workers
+    for width in ("desktop", "phone"):
+        detail = shots[f"strategy-{width}-light"].text
+        for seen in ("BTC grid", "node-7", "10.0.0.7", "39,606.90", "4 orders", "39,520.00", "39,680.00"):
+            assert seen in detail, (width, seen)
+        # The open lot with its take-profit, the closed one's result, the three fills, and all three on the chart.
+        assert "1 open" in detail and "39,560.00" in detail and "+0.04" in detail, width
+        assert "3 fills" in detail, width
+        assert re.search(r"Fills on chart:\s*3\b", detail), (width, detail[detail.find("Fills on") :][:40])
+        assert "Daily loss used" in detail, width
     assert "is on its way" in shots["trades-phone-light"].text
     assert "Sign in to AresBot" in shots["sign-in-phone-dark"].text
 
