@@ -113,3 +113,20 @@ def test_an_unreachable_exchange_is_a_503_naming_it(alice_client, redis_client):
 def test_an_unknown_exchange_or_testnet_is_refused(alice_client, path, status, body):
     r = alice_client.get(path)
     assert (r.status_code, r.json()) == (status, body)
+
+
+def test_the_data_sets_a_paper_account_can_replay(alice_client):
+    listed = alice_client.get("/api/exchanges/paper/datasets").json()
+
+    assert [d["name"] for d in listed] == ["BTCUSDT-1m-2022-05-05", "ETHUSDT-1h-2021-01"]
+    assert listed[0]["symbol"] == "BTC/USDT" and listed[0]["interval_seconds"] == 60
+    assert listed[1]["interval_seconds"] == 3600 and "January 2021" in listed[1]["description"]
+
+
+@pytest.mark.parametrize("path", ["/api/exchanges/binance/datasets", "/api/exchanges/nosuch/datasets"])
+def test_only_paper_has_data_sets(alice_client, path):
+    assert alice_client.get(path).status_code == 404
+
+
+def test_the_data_sets_are_for_signed_in_users(client):
+    assert client.get("/api/exchanges/paper/datasets").status_code in (401, 403)

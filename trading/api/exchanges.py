@@ -20,6 +20,7 @@ from aresbot.redis import get_redis
 from exchanges import registry
 from exchanges.base import plain_number
 from exchanges.markets import binance_spot_markets
+from exchanges.paper.sources import DATASETS, ReplayDataset
 from trading.runtime.markets import MarketSummary, exchange_markets
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,22 @@ class MarketSerializer(serializers.Serializer):
     maker_fee = serializers.CharField(allow_null=True, help_text="A fee rate: 0.001 is 0.1 %.")
     taker_fee = serializers.CharField(allow_null=True)
     max_open_orders = serializers.IntegerField(help_text="Open orders per symbol and account; 0: none stated.")
+
+
+class DatasetSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="What a paper account's `replay_dataset` names.")
+    symbol = serializers.CharField(help_text="The one market an account replaying it trades.")
+    interval_seconds = serializers.IntegerField(help_text="The length of one candle.")
+    description = serializers.CharField()
+
+
+def _dataset_row(dataset: ReplayDataset) -> dict[str, Any]:
+    return {
+        "name": dataset.name,
+        "symbol": dataset.symbol,
+        "interval_seconds": int(dataset.interval.total_seconds()),
+        "description": dataset.description,
+    }
 
 
 def _entry(info: registry.ExchangeInfo) -> dict[str, Any]:
@@ -152,3 +169,15 @@ class ExchangeViewSet(viewsets.ViewSet):
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(MarketSerializer(page, many=True).data)
+
+    @extend_schema(
+        responses={200: DatasetSerializer(many=True)},
+        parameters=[OpenApiParameter("id", str, OpenApiParameter.PATH, enum=[registry.PAPER])],
+    )
+    @action(detail=True, methods=["get"])
+    def datasets(self, request: Request, id: str | None = None) -> Response:
+        """The candle data sets AresBot ships, which a paper account can replay as its price source (by name)."""
+        if id != registry.PAPER:
+            raise NotFound()
+        rows = [_dataset_row(DATASETS[name]) for name in sorted(DATASETS)]
+        return Response(DatasetSerializer(rows, many=True).data)

@@ -56,8 +56,11 @@ describe('the accounts store', () => {
 
   it('asks for the exchanges once however many forms want them, and again after a failure', async () => {
     let fail = true
-    const fetch = vi.fn(async () =>
-      fail ? answer(500, { detail: 'No.' }) : answer(200, [{ id: 'binance' }]),
+    const sets = [{ name: 'BTCUSDT-1m-2022-05-05', symbol: 'BTC/USDT' }]
+    const fetch = vi.fn(async (url: string) =>
+      fail
+        ? answer(500, { detail: 'No.' })
+        : answer(200, url.endsWith('/datasets') ? sets : [{ id: 'binance' }]),
     )
     vi.stubGlobal('fetch', fetch)
     const store = useAccountsStore()
@@ -68,8 +71,15 @@ describe('the accounts store', () => {
     await Promise.all([store.loadExchanges(), store.loadExchanges()])
     await store.loadExchanges()
 
-    expect(fetch).toHaveBeenCalledTimes(2)
+    // Each attempt asks for the exchanges and the paper data sets together.
+    expect(fetch.mock.calls.map((call) => call[0])).toEqual([
+      '/api/exchanges',
+      '/api/exchanges/paper/datasets',
+      '/api/exchanges',
+      '/api/exchanges/paper/datasets',
+    ])
     expect(store.exchange('binance')).toEqual({ id: 'binance' })
+    expect(store.datasets).toEqual(sets)
     expect(store.exchangesError).toBeNull()
   })
 })

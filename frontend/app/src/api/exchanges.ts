@@ -21,6 +21,8 @@ export interface ExchangeInfo {
 export interface ReplayDataset {
   name: string
   symbol: string
+  /** The length of one candle. */
+  interval_seconds: number
   description: string
 }
 
@@ -42,6 +44,8 @@ export interface Market {
 
 export const exchangesApi = {
   list: () => api.get<ExchangeInfo[]>('/api/exchanges'),
+  /** The candle data sets a paper account can replay. */
+  datasets: () => api.get<ReplayDataset[]>('/api/exchanges/paper/datasets'),
   /** One page of the markets whose symbol contains `search` (in any case). */
   markets: (exchange: string, search: string, options: { testnet?: boolean; signal?: AbortSignal } = {}) =>
     api.get<Paginated<Market>>(`/api/exchanges/${encodeURIComponent(exchange)}/markets`, {

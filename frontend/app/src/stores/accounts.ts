@@ -32,11 +32,12 @@ export const useAccountsStore = defineStore('accounts', () => {
     }
   }
 
+  /** The exchanges and the paper data sets: what the account form offers, asked together once per visit. */
   function loadExchanges(): Promise<void> {
-    exchangesAsked ??= exchangesApi
-      .list()
-      .then((list) => {
+    exchangesAsked ??= Promise.all([exchangesApi.list(), exchangesApi.datasets()])
+      .then(([list, sets]) => {
         exchanges.value = list
+        datasets.value = sets
         exchangesError.value = null
       })
       .catch((caught: unknown) => {
