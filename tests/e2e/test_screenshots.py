@@ -176,12 +176,28 @@ def test_the_language_switch_reaches_every_word(web_apps: Callable[..., WebApp],
     a_trading_day(alice, redis_client)
     app = web_apps()
 
-    shots = shoot(app, PAGES[:2], alice, widths=["desktop"], themes=["light"], locale="zh-CN")
+    pages = [page for page in PAGES if page.name in ("dashboard", "workers", "trades")]
+    shots = shoot(app, pages, alice, widths=["desktop"], themes=["light"], locale="zh-CN")
 
     assert all(shot.errors == [] for shot in shots.values())
     assert "今日盈亏" in shots["dashboard-desktop-light-zh-CN"].text
     assert "运行中" in shots["dashboard-desktop-light-zh-CN"].text
     assert "最近上报" in shots["workers-desktop-light-zh-CN"].text
+    trades = shots["trades-desktop-light-zh-CN"].text
+    for seen in ("7 笔成交", "每日盈亏", "胜率", "止盈", "导出 CSV"):
+        assert seen in trades, seen
+
+
+def test_the_trades_page_before_the_first_trade_points_to_the_strategies(web_apps: Callable[..., WebApp], alice):
+    app = web_apps()
+
+    shots = shoot(app, [Page("trades-empty", "/trades", wait_for="main .el-empty")], alice, axe=True)
+
+    violations = [f"{name}: {v['id']} at {v['targets']}" for name, s in shots.items() for v in s.violations]
+    assert violations == [], "\n".join(violations)
+    for shot in shots.values():
+        assert shot.errors == [], shot.name
+        assert "No trades yet" in shot.text and "Go to strategies" in shot.text, shot.name
 
 
 def test_a_visitor_without_a_session_is_sent_to_sign_in_and_back(web_apps: Callable[..., WebApp]):
