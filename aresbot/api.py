@@ -14,7 +14,8 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -102,6 +103,25 @@ class Conflict(APIException):
 @csrf_exempt  # it changes nothing, and a POST to a wrong path deserves the 404, not a CSRF page
 def api_not_found(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+
+
+CSRF_MESSAGE = (
+    "The request's CSRF token is missing or wrong ({reason}): reload the page and try again. Scripts: send the "
+    "csrftoken cookie's value in an X-CSRFToken header, or use an API token."
+)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Django's CSRF refusal (settings.CSRF_FAILURE_VIEW), told to the JSON clients in JSON: allauth's headless API
+    in its own error shape, which the web app reads; everything else gets Django's page."""
+    message = CSRF_MESSAGE.format(reason=reason.rstrip(".") or "no reason given")
+    if request.path.startswith("/_allauth/"):
+        return JsonResponse(
+            {"status": 403, "errors": [{"message": message, "code": "csrf"}]}, status=status.HTTP_403_FORBIDDEN
+        )
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=status.HTTP_403_FORBIDDEN)
+    return django_csrf_failure(request, reason)
 
 
 def django_errors_to_drf(exc: DjangoValidationError) -> ValidationError:

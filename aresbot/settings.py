@@ -65,6 +65,8 @@ for _old in ENCRYPTION_OLD_KEYS:
 # --- hosts -----------------------------------------------------------------------------------------------------
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS") or (["*"] if DEBUG else ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+# A refused CSRF check on the JSON APIs (allauth headless above all) is told in JSON, which the web app shows.
+CSRF_FAILURE_VIEW = "aresbot.api.csrf_failure"
 SITE_URL = envstr("SITE_URL", "http://localhost:8000").rstrip("/")
 USE_X_FORWARDED_HOST = envbool("USE_X_FORWARDED_HOST", False)
 if envbool("SECURE_PROXY_SSL", False):
@@ -110,6 +112,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "frontend.serving.StaticFilesMiddleware",  # WhiteNoise, knowing Vite's hashed names
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The web app asks in the language its user chose (Accept-Language): Django's, DRF's and allauth's own messages
+    # then come in it.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -257,6 +262,8 @@ except (ZoneInfoNotFoundError, ValueError):
 USE_TZ = True
 USE_I18N = True
 LANGUAGE_CODE = "en-us"
+# The web app's two languages (frontend/app/src/i18n); zh-CN from a browser finds zh-hans.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 
 # --- static files ----------------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -195,3 +195,11 @@ def test_https_redirect_and_hsts_behind_a_proxy(tmp_path):
     assert lines[0] == "301 https://testserver/api/strategies"
     assert lines[1] == "401 max-age=31536000; includeSubDomains"
     assert lines[2] != "301"  # the container's health check stays on plain HTTP
+
+
+def test_the_servers_own_messages_come_in_the_language_the_web_app_asks_in(alice_client):
+    chinese = alice_client.post("/api/accounts", {}, content_type="application/json", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    english = alice_client.post("/api/accounts", {}, content_type="application/json")
+
+    assert chinese.json()["name"] == ["该字段是必填项。"]
+    assert english.json()["name"] == ["This field is required."]

@@ -30,6 +30,9 @@ def test_the_spa_signs_in_and_out_with_its_session_cookie_and_the_csrf_token(ali
         BASE + "auth/login", {"username": "alice", "password": "alice-password"}, content_type="application/json"
     )
     assert forged.status_code == 403  # no X-CSRFToken: another site's form cannot sign anyone in
+    # Said in allauth's JSON shape, which the SPA shows as the sign-in form's message (not Django's HTML page).
+    [error] = forged.json()["errors"]
+    assert error["code"] == "csrf" and "CSRF token" in error["message"] and "reload the page" in error["message"]
     assert not spa.signed_in()
 
     response = spa.sign_in("alice")
@@ -177,6 +180,12 @@ def test_the_spa_cannot_send_the_browser_to_another_site_after_github(github: Fa
 
 
 # --- the other doors and paths -----------------------------------------------------------------------------------
+
+
+def test_a_csrf_refusal_outside_the_json_apis_is_still_djangos_page(alice: User):
+    response = Client(enforce_csrf_checks=True).post("/accounts/login/", {"login": "alice", "password": "x"})
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("text/html")
 
 
 def test_unknown_paths_under_the_sign_in_api_are_a_json_404_not_the_spa():

@@ -8,14 +8,14 @@ shows what it is for.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import redis
 
 from tests.e2e.webapp import Page, WebApp, shoot
-from tests.factories import make_order, make_paper_account, make_position, make_strategy
+from tests.factories import make_fill, make_order, make_paper_account, make_position, make_strategy
 from tests.processes import free_port
 from tests.test_runtime_api import fake_engine
 from trading.runtime import coordination as co
@@ -28,7 +28,12 @@ PAGES = [
     Page("accounts", "/accounts"),
     Page("strategies", "/strategies"),
     Page("strategy", "/strategies/1"),
-    Page("trades", "/trades"),
+    Page(
+        "trades",
+        "/trades",
+        wait_for="main [data-test=trades-table]",
+        steps=({"waitFor": "main [data-test=daily-pnl-chart] canvas"},),
+    ),
     Page("security", "/security"),
     Page("not-found", "/no/such/page"),
     Page("sign-in", "/sign-in?next=/workers", wait_for=".sign-in", signed_in=False, text_of="body"),
@@ -44,15 +49,38 @@ def a_trading_day(alice, redis_client: redis.Redis) -> None:
     fake_engine(redis_client, running, ip="10.0.0.7", host="node-7")
     co.record_failure(redis_client, retrying.pk, "binance: invalid API key (code -2015)")
     co.heartbeat(redis_client, "10.0.0.8", "node-8", ttl_seconds=600)
+    now = datetime.now(UTC)
+    # Two earlier round trips (a gain, then a stop-loss) and today's: the trades page's daily bars go up and down.
+    for days_ago, buy, sell, pnl, role in (
+        (2, "29000", "29290", "0.23", "take_profit"),
+        (1, "30000", "29640", "-0.42", "stop_loss"),
+    ):
+        bought_at, sold_at = now - timedelta(days=days_ago, hours=1), now - timedelta(days=days_ago)
+        entry = make_order(running, "buy", buy, "0.001")
+        exit_order = make_order(running, "sell", sell, "0.001", role=role)
+        make_fill(entry, bought_at, fee=Decimal(buy) * Decimal("0.000001"), fee_currency="USDT")
+        make_fill(exit_order, sold_at, fee=Decimal(sell) * Decimal("0.000001"), fee_currency="USDT")
+        make_position(
+            entry,
+            bought_at,
+            exit_order=exit_order,
+            closed_at=sold_at,
+            exit_price=Decimal(sell),
+            realized_pnl=Decimal(pnl),
+        )
     entry, exit_order = make_order(running, "buy", "29500", "0.001"), make_order(running, "sell", "29800", "0.001")
+    make_fill(entry, now - timedelta(minutes=30), fee=Decimal("0.0295"), fee_currency="USDT")
+    make_fill(exit_order, now, fee=Decimal("0.0298"), fee_currency="USDT")
     make_position(
         entry,
         exit_order=exit_order,
-        closed_at=datetime.now(UTC),
+        closed_at=now,
         exit_price=Decimal(29800),
         realized_pnl=Decimal("0.24"),
     )
-    make_position(make_order(stopped, "buy", "29000", "0.001"))
+    held = make_order(stopped, "buy", "29000", "0.001")
+    make_fill(held, now - timedelta(hours=3), fee=Decimal("0.000001"), fee_currency="BTC")
+    make_position(held)
 
 
 def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp], alice, redis_client):
@@ -78,7 +106,13 @@ def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp
     assert "BTC grid" in shots["dashboard-phone-dark"].text
     workers = shots["workers-desktop-light"].text
     assert "node-7" in workers and "node-8" in workers and "BTC grid" in workers
-    assert "is on its way" in shots["trades-phone-light"].text
+    for name in ("trades-desktop-light", "trades-phone-dark"):
+        trades = shots[name].text
+        # 7 fills, at the market's precision in the reader's words; the totals per quote currency; the CSV link.
+        for seen in ("BTC grid", "Idle grid", "29,800.00", "0.001", "Take profit", "Stop loss", "+0.05", "66.7%"):
+            assert seen in trades, (name, seen)
+        assert "7 trades" in trades and "Export CSV" in trades
+    assert "Daily PnL" in shots["trades-phone-light"].text
     assert "Sign in to AresBot" in shots["sign-in-phone-dark"].text
 
 

@@ -112,7 +112,7 @@ def test_with_mfa_required_a_user_without_an_app_is_kept_to_the_security_page(we
 
     shots = shoot(
         app,
-        [Page("security-required", "/strategies", wait_for="[data-test=mfa-required]", steps=steps)],
+        [Page("security-required", "/strategies", wait_for="[data-test=mfa-required]", steps=steps, text_of="body")],
         alice,
         themes=["light"],
         axe=True,
@@ -123,3 +123,5 @@ def test_with_mfa_required_a_user_without_an_app_is_kept_to_the_security_page(we
         assert shot.url.endswith("/security")
         assert "This server requires two-factor sign-in" in shot.text
         assert "Scan this QR code" in shot.text
+        # The menu offers only the page the server answers until then.
+        assert "Security" in shot.text and "Strategies" not in shot.text and "Dashboard" not in shot.text

@@ -35,6 +35,22 @@ describe('the API client', () => {
     expect((del.headers as Record<string, string>)['X-CSRFToken']).toBe('tok+en123')
   })
 
+  it("asks in the page's language, so the server's own messages come in it", async () => {
+    const fetch = vi.fn(async () => answer(200, {}))
+    const api = createApiClient({}, fetch)
+
+    document.documentElement.lang = 'zh-CN'
+    await api.get('/api/accounts')
+    document.documentElement.lang = 'en'
+    await api.get('/api/accounts')
+
+    const sent = fetch.mock.calls.map((call) => {
+      const init = (call as unknown as [string, RequestInit])[1]
+      return (init.headers as Record<string, string>)['Accept-Language']
+    })
+    expect(sent).toEqual(['zh-CN', 'en'])
+  })
+
   it('sends a JSON body and query parameters, leaving out empty ones', async () => {
     const fetch = vi.fn(async () => answer(201, { id: 7 }))
     const api = createApiClient({}, fetch)

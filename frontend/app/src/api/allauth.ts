@@ -131,6 +131,8 @@ export function createAuthClient(
   return {
     async call<T>(method: string, path: string, body?: unknown) {
       const headers: Record<string, string> = { Accept: 'application/json' }
+      const language = globalThis.document?.documentElement.lang
+      if (language) headers['Accept-Language'] = language
       if (method !== 'GET') {
         // Read afresh every time: Django gives a new token when someone signs in.
         const token = readCookie('csrftoken')

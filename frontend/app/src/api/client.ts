@@ -103,6 +103,8 @@ export function createApiClient(
       if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, String(value))
     }
     const headers: Record<string, string> = { Accept: 'application/json' }
+    const language = globalThis.document?.documentElement.lang
+    if (language) headers['Accept-Language'] = language
     if (UNSAFE.has(method)) {
       const token = readCookie('csrftoken')
       if (token) headers['X-CSRFToken'] = token

@@ -34,7 +34,18 @@ export interface Row {
   engineLate: boolean
 }
 
-const STABLE_QUOTES = new Set(['USDT', 'USDC', 'BUSD', 'FDUSD', 'TUSD', 'DAI', 'USD', 'EUR', 'TRY', 'BRL'])
+export const STABLE_QUOTES = new Set([
+  'USDT',
+  'USDC',
+  'BUSD',
+  'FDUSD',
+  'TUSD',
+  'DAI',
+  'USD',
+  'EUR',
+  'TRY',
+  'BRL',
+])
 
 /** Decimals for money in `quote`: a stablecoin's cents, else at least as fine as the market's prices. */
 export function quoteDecimals(quote: string, priceDecimals: number): number {
