@@ -72,6 +72,34 @@ def test_stats_add_up_by_hand(alice_client, history):
     assert s["realized_pnl"] == {"BTC": "0.0003995", "USDT": "-1.7626"}
     assert (s["closed_positions"], s["wins"], s["losses"]) == (3, 2, 1)
     assert s["win_rate"] == "0.6667"
+    assert s["per_currency"] == [
+        {
+            "currency": "BTC",
+            "count": 2,
+            "buys": 1,
+            "sells": 1,
+            "volume": "0.1005",
+            "fees": "0.0001005",
+            "realized_pnl": "0.0003995",
+            "closed_positions": 1,
+            "wins": 1,
+            "losses": 0,
+            "win_rate": "1",
+        },
+        {
+            "currency": "USDT",
+            "count": 5,
+            "buys": 3,
+            "sells": 2,
+            "volume": "421.6",
+            "fees": "0.4216",
+            "realized_pnl": "-1.7626",
+            "closed_positions": 2,
+            "wins": 1,
+            "losses": 1,
+            "win_rate": "0.5",
+        },
+    ]
     assert s["time_zone"] == "Asia/Shanghai"
     assert s["pnl_per_day"] == [
         {"date": "2024-03-01", "currency": "USDT", "realized_pnl": "0.4794", "closed_positions": 1},
@@ -85,6 +113,7 @@ def test_stats_follow_the_filters(alice_client, history):
     s = alice_client.get(f"/api/trades/stats?strategy={eth.id}").json()
     assert s["count"] == 2
     assert s["realized_pnl"] == {"BTC": "0.0003995"}
+    assert [(c["currency"], c["count"], c["realized_pnl"]) for c in s["per_currency"]] == [("BTC", 2, "0.0003995")]
     s = alice_client.get("/api/trades/stats?side=sell").json()
     assert (s["count"], s["buys"], s["sells"]) == (3, 0, 3)
     # the local day 2024-03-02 starts at 2024-03-01T16:00Z

@@ -114,11 +114,14 @@ def scope_for(
 
 
 def trade_stats(scope: Scope) -> dict[str, Any]:
-    """Counts, volume, fees, realized PnL, wins and losses, and PnL per local day, over `scope`: the fills grouped
-    by strategy and fee currency (one query), the closed positions by local day (one query per quote currency)."""
+    """Counts, volume, fees, realized PnL, wins and losses, and PnL per local day, over `scope`, in total and per
+    quote currency: the fills grouped by strategy and fee currency (one query), the closed positions by local day
+    (one query per quote currency)."""
     count = buys = 0
     volume: dict[str, Decimal] = defaultdict(Decimal)
     fees: dict[str, Decimal] = defaultdict(Decimal)
+    # quote currency → [fills, buys, closed positions, wins, losses]
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     rows = (
         scope.fills()
         .values("strategy_id", "fee_currency")
@@ -129,7 +132,10 @@ def trade_stats(scope: Scope) -> dict[str, Any]:
     for strategy_id, fee_currency, n, bought, notional, fee in rows:
         count += n
         buys += bought
-        volume[quote_of(scope.strategies[strategy_id])] += _dec(notional)
+        quote = quote_of(scope.strategies[strategy_id])
+        volume[quote] += _dec(notional)
+        counts[quote][0] += n
+        counts[quote][1] += bought
         if fee_currency:
             fees[fee_currency] += _dec(fee)
 
@@ -142,6 +148,9 @@ def trade_stats(scope: Scope) -> dict[str, Any]:
             wins += won
             losses += lost
             closed += n
+            counts[currency][2] += n
+            counts[currency][3] += won
+            counts[currency][4] += lost
             per_day.append(
                 {
                     "date": _as_date(day).isoformat(),
@@ -161,10 +170,30 @@ def trade_stats(scope: Scope) -> dict[str, Any]:
         "closed_positions": closed,
         "wins": wins,
         "losses": losses,
-        "win_rate": plain_number((Decimal(wins) / closed).quantize(Decimal("0.0001"))) if closed else None,
+        "win_rate": _win_rate(wins, closed),
+        "per_currency": [
+            {
+                "currency": currency,
+                "count": n,
+                "buys": bought,
+                "sells": n - bought,
+                "volume": _text(volume.get(currency)),
+                "fees": _text(fees.get(currency)),
+                "realized_pnl": _text(pnl.get(currency)),
+                "closed_positions": closed_here,
+                "wins": won,
+                "losses": lost,
+                "win_rate": _win_rate(won, closed_here),
+            }
+            for currency, (n, bought, closed_here, won, lost) in sorted(counts.items())
+        ],
         "time_zone": settings.TIME_ZONE,
         "pnl_per_day": per_day,
     }
+
+
+def _win_rate(wins: int, closed: int) -> str | None:
+    return plain_number((Decimal(wins) / closed).quantize(Decimal("0.0001"))) if closed else None
 
 
 def pnl_series(scope: Scope, bucket: Bucket) -> dict[str, Any]:

@@ -48,6 +48,22 @@ class DailyPnlSerializer(serializers.Serializer):
     closed_positions = serializers.IntegerField()
 
 
+class CurrencyStatsSerializer(serializers.Serializer):
+    currency = serializers.CharField(help_text="The quote currency of the strategies these figures are about.")
+    count = serializers.IntegerField(help_text="Trades of those strategies.")
+    buys = serializers.IntegerField()
+    sells = serializers.IntegerField()
+    volume = serializers.CharField(help_text="Traded notional, in this currency.")
+    fees = serializers.CharField(
+        help_text="Fees paid in this currency (fees paid in another currency, such as BNB, are only in `fees`)."
+    )
+    realized_pnl = serializers.CharField(help_text="Net of fees, over the positions closed in range.")
+    closed_positions = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    win_rate = serializers.CharField(allow_null=True, help_text="wins / closed positions, 0 to 1.")
+
+
 class TradeStatsSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     buys = serializers.IntegerField()
@@ -59,6 +75,9 @@ class TradeStatsSerializer(serializers.Serializer):
     wins = serializers.IntegerField()
     losses = serializers.IntegerField()
     win_rate = serializers.CharField(allow_null=True, help_text="wins / closed positions, 0 to 1.")
+    per_currency = CurrencyStatsSerializer(
+        many=True, help_text="The same figures per quote currency, for each one with trades or closed positions."
+    )
     time_zone = serializers.CharField()
     pnl_per_day = DailyPnlSerializer(many=True)
 

@@ -48,6 +48,22 @@ export interface DailyPnl {
   closed_positions: number
 }
 
+/** The stats' figures for the strategies quoted in one currency. */
+export interface CurrencyStats {
+  currency: string
+  count: number
+  buys: number
+  sells: number
+  volume: Decimal
+  /** Fees paid in this currency (fees in another, such as BNB, are only in TradeStats.fees). */
+  fees: Decimal
+  realized_pnl: Decimal
+  closed_positions: number
+  wins: number
+  losses: number
+  win_rate: Decimal | null
+}
+
 /** GET /api/trades/stats: totals over the trades the filters leave. */
 export interface TradeStats {
   count: number
@@ -64,6 +80,8 @@ export interface TradeStats {
   losses: number
   /** wins / closed positions, "0" to "1"; null without closed positions. */
   win_rate: Decimal | null
+  /** The same per quote currency, sorted by currency. */
+  per_currency: CurrencyStats[]
   time_zone: string
   pnl_per_day: DailyPnl[]
 }
