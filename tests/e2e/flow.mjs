@@ -208,10 +208,7 @@ async function tradeThroughTheApp(page, shot) {
         (document
           .querySelector("[data-test=chart-fill-count]")
           ?.innerText.match(/\d+/) ?? ["0"])[0],
-      ) > 0 &&
-      document.querySelectorAll(
-        "[data-test=detail-trades] tbody tr, [data-test=detail-trades] .trade-card",
-      ).length > 0,
+      ) > 0 && document.querySelectorAll("[data-test=trade-row]").length > 0,
     null,
     { timeout: 90000 },
   );
@@ -228,22 +225,14 @@ async function tradeThroughTheApp(page, shot) {
     .locator("[data-test=stop-dialog] [data-test=confirm]:enabled")
     .click();
   await page.locator("[data-test=detail-start]").waitFor({ timeout: 60000 });
-  await page.waitForFunction(
-    () =>
-      document.querySelectorAll(
-        "[data-test=open-orders] tbody tr:not(.el-table__empty-row), [data-test=open-orders] .order-card",
-      ).length === 0,
-    null,
-    { timeout: 60000 },
-  );
+  // Nothing of it rests on the exchange any more: the orders panel says it has none.
+  await page
+    .locator("[data-test=open-orders-empty]")
+    .waitFor({ timeout: 60000 });
   seen.openOrdersAfterStop = await page
-    .locator("[data-test=open-orders]")
+    .locator("[data-test=open-orders-empty]")
     .innerText();
-  seen.detailTradeRows = await page
-    .locator(
-      "[data-test=detail-trades] tbody tr, [data-test=detail-trades] .trade-card",
-    )
-    .count();
+  seen.detailTradeRows = await page.locator("[data-test=trade-row]").count();
   await shot("strategy-stopped");
 
   // The trades page counts what it did.
@@ -251,9 +240,7 @@ async function tradeThroughTheApp(page, shot) {
   await page.locator("[data-test=trade-count]").waitFor({ timeout: 15000 });
   seen.tradeCount = await countIn(page, "trade-count");
   seen.tradeRows = await page
-    .locator(
-      "[data-test=trades-table] tbody tr, [data-test=trades-table] .trade-card",
-    )
+    .locator("[data-test=trades-table] tr, [data-test=trade]")
     .count();
   seen.tradesCsv = await page
     .locator("[data-test=trades-csv]")
@@ -335,6 +322,22 @@ try {
   await other.context.close();
 } catch (error) {
   seen.failed = error.message.split("\n").slice(0, 3).join(" ");
+  // Where it stopped: the picture and the words of every page still open.
+  for (const [index, open] of browser
+    .contexts()
+    .flatMap((c) => c.pages())
+    .entries()) {
+    await open
+      .screenshot({
+        path: join(plan.screenshots, `flow-failed-${index}.png`),
+        fullPage: true,
+      })
+      .catch(() => {});
+    seen[`failedPage${index}`] = await open
+      .locator("body")
+      .innerText()
+      .catch(() => "");
+  }
 } finally {
   await browser.close();
 }
