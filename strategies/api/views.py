@@ -16,6 +16,7 @@ from aresbot.viewsets import OwnedQuerysetMixin
 from strategies.api.detail import StrategyRecordActions
 from strategies.api.filters import StrategyFilter
 from strategies.api.preview import StrategyPreviewAction
+from strategies.api.risk import StrategyRiskAction
 from strategies.api.runtime import DashboardSerializer, RuntimeStatusSerializer, WorkerNodeSerializer
 from strategies.api.serializers import StrategySerializer
 from strategies.dashboard import dashboard
@@ -25,7 +26,9 @@ from strategies.status import runtime_view, worker_view
 from trading.runtime import coordination as co
 
 
-class StrategyViewSet(OwnedQuerysetMixin, StrategyRecordActions, StrategyPreviewAction, viewsets.ModelViewSet):
+class StrategyViewSet(
+    OwnedQuerysetMixin, StrategyRecordActions, StrategyRiskAction, StrategyPreviewAction, viewsets.ModelViewSet
+):
     """Your grid strategies: the market they trade, their grid and their risk limits.
 
     Create and edit them here; start and stop them with the start and stop actions. A running strategy cannot be

@@ -7,27 +7,43 @@ shows what it is for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import redis
 
+from exchanges.paper.store import DbPaperStore, book_key
+from strategies.models import Strategy
 from tests.e2e.webapp import Page, WebApp, shoot
 from tests.factories import make_fill, make_order, make_paper_account, make_position, make_strategy
 from tests.processes import free_port
 from tests.test_runtime_api import fake_engine
+from trading.models import Order
 from trading.runtime import coordination as co
 
 pytestmark = pytest.mark.slow
+D = Decimal
 
 PAGES = [
     Page("dashboard", "/", wait_for="main .dash-table, main .el-empty"),
     Page("workers", "/workers", wait_for="main .node-card, main .el-empty"),
     Page("accounts", "/accounts"),
     Page("strategies", "/strategies"),
-    Page("strategy", "/strategies/1"),
+    Page(
+        "strategy",
+        "/strategies/{running}",  # the running grid's id: ids are not reset between tests on every database
+        wait_for="main [data-test=open-orders]",
+        steps=(
+            {"waitFor": "main [data-test=price-chart] canvas"},
+            {"waitFor": "main [data-test=open-lots]"},
+            {"waitFor": "main [data-test=detail-trades]"},
+            {"waitFor": "main [data-test=daily-loss]"},
+        ),
+    ),
     Page(
         "trades",
         "/trades",
@@ -40,54 +56,85 @@ PAGES = [
 ]
 
 
-def a_trading_day(alice, redis_client: redis.Redis) -> None:
-    """What a user has after a day: a grid running on a node, one waiting to retry, one stopped holding a lot."""
-    account = make_paper_account(alice, name="Paper 10k")
-    running = make_strategy(alice, account, name="BTC grid", desired_state="running")
-    retrying = make_strategy(alice, account, name="ETH grid", symbol="ETH/USDT", desired_state="running")
-    stopped = make_strategy(alice, account, name="Idle grid")
+def a_trading_day(alice, redis_client: redis.Redis) -> Strategy:
+    """What a user has after a day: a grid running on a node, one waiting to retry, one stopped holding a lot.
+
+    The running grid's paper account replays the shipped BTC/USDT day at 10 times real time, started an hour ago:
+    its chart has the candles of 06:40 to 10:00 of the data (39,410 to 39,636), and in the last quarter of an hour
+    the grid bought twice and sold once, in that range. Two round trips of earlier days (a gain, then a stop-loss)
+    give the trades page's daily bars something to go up and down with."""
+    account = make_paper_account(
+        alice, name="Paper 10k", price_source="replay", replay_dataset="BTCUSDT-1m-2022-05-05", replay_speed=D(10)
+    )
+    now = datetime.now(UTC)
+    prices = account.paper_prices()
+    assert prices is not None
+    DbPaperStore(book_key(account.pk), account.paper_balances).ensure_feed_spec(
+        "BTC/USDT", prices.feed_spec("BTC/USDT", now - timedelta(hours=1))
+    )
+    running = make_strategy(
+        alice, account, name="BTC grid", desired_state="running", buy_offset_pct=D("0.1"), sell_offset_pct=D("0.5")
+    )
+    live = make_paper_account(alice, name="Paper live")
+    retrying = make_strategy(alice, live, name="ETH grid", symbol="ETH/USDT", desired_state="running")
+    stopped = make_strategy(alice, live, name="Idle grid")
     fake_engine(redis_client, running, ip="10.0.0.7", host="node-7")
+    redis_client.hset(co.RUNNING_KEY.format(id=running.pk), "current_price", "39487.20")
+    # The run takes minutes: the engine must still hold its lease when the last pages are photographed.
+    for key in (co.LOCK_KEY, co.RUNNING_KEY):
+        redis_client.expire(key.format(id=running.pk), 900)
     co.record_failure(redis_client, retrying.pk, "binance: invalid API key (code -2015)")
     co.heartbeat(redis_client, "10.0.0.8", "node-8", ttl_seconds=600)
-    now = datetime.now(UTC)
-    # Two earlier round trips (a gain, then a stop-loss) and today's: the trades page's daily bars go up and down.
+
+    def filled(side: str, price: str, amount: str, at: datetime, role: str | None = None) -> Order:
+        order = make_order(running, side, price, amount, **({"role": role} if role else {}))
+        make_fill(order, at, fee=D(price) * D(amount) * D("0.001"), fee_currency="USDT")
+        return order
+
     for days_ago, buy, sell, pnl, role in (
         (2, "29000", "29290", "0.23", "take_profit"),
         (1, "30000", "29640", "-0.42", "stop_loss"),
     ):
         bought_at, sold_at = now - timedelta(days=days_ago, hours=1), now - timedelta(days=days_ago)
-        entry = make_order(running, "buy", buy, "0.001")
-        exit_order = make_order(running, "sell", sell, "0.001", role=role)
-        make_fill(entry, bought_at, fee=Decimal(buy) * Decimal("0.000001"), fee_currency="USDT")
-        make_fill(exit_order, sold_at, fee=Decimal(sell) * Decimal("0.000001"), fee_currency="USDT")
+        entry, exit_order = filled("buy", buy, "0.001", bought_at), filled("sell", sell, "0.001", sold_at, role)
         make_position(
-            entry,
-            bought_at,
-            exit_order=exit_order,
-            closed_at=sold_at,
-            exit_price=Decimal(sell),
-            realized_pnl=Decimal(pnl),
+            entry, bought_at, exit_order=exit_order, closed_at=sold_at, exit_price=D(sell), realized_pnl=D(pnl)
         )
-    entry, exit_order = make_order(running, "buy", "29500", "0.001"), make_order(running, "sell", "29800", "0.001")
-    make_fill(entry, now - timedelta(minutes=30), fee=Decimal("0.0295"), fee_currency="USDT")
-    make_fill(exit_order, now, fee=Decimal("0.0298"), fee_currency="USDT")
+    # Today: bought 0.002 at 39,420, sold at its take-profit 39,620: 0.4 less both fees (0.07884 + 0.07924).
+    entry = filled("buy", "39420", "0.002", now - timedelta(minutes=15))
+    exit_order = filled("sell", "39620", "0.002", now - timedelta(minutes=8))
     make_position(
         entry,
+        now - timedelta(minutes=15),
+        entry_cost=D("78.84"),
+        entry_fee_quote=D("0.07884"),
         exit_order=exit_order,
-        closed_at=now,
-        exit_price=Decimal(29800),
-        realized_pnl=Decimal("0.24"),
+        closed_at=now - timedelta(minutes=8),
+        exit_price=D(39620),
+        sold_quantity=D("0.002"),
+        exit_proceeds=D("79.24"),
+        exit_fee_quote=D("0.07924"),
+        realized_pnl=D("0.24192"),
+        exit_reason="take_profit",
     )
+    # An open lot with its take-profit resting, and three grid buys below the price.
+    lot = filled("buy", "39450", "0.002", now - timedelta(minutes=5))
+    make_position(lot, now - timedelta(minutes=5), entry_cost=D("78.9"), entry_fee_quote=D("0.0789"))
+    make_order(running, "sell", "39647.25", "0.002", status="open", parent=lot)
+    for price in ("39410.55", "39371.14", "39331.77"):
+        make_order(running, "buy", price, "0.002", status="open")
     held = make_order(stopped, "buy", "29000", "0.001")
-    make_fill(held, now - timedelta(hours=3), fee=Decimal("0.000001"), fee_currency="BTC")
+    make_fill(held, now - timedelta(hours=3), fee=D("0.000001"), fee_currency="BTC")
     make_position(held)
+    return running
 
 
 def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp], alice, redis_client):
-    a_trading_day(alice, redis_client)
+    running = a_trading_day(alice, redis_client)
     app = web_apps()
+    pages = [replace(page, path=page.path.format(running=running.pk)) for page in PAGES]
 
-    shots = shoot(app, PAGES[:-1], alice, axe=True) | shoot(app, PAGES[-1:], None, axe=True)
+    shots = shoot(app, pages[:-1], alice, axe=True) | shoot(app, pages[-1:], None, axe=True)
 
     assert len(shots) == len(PAGES) * 4
     # Issue 10's accessibility budget: axe-core finds no serious or critical violation on any page, at either width,
@@ -100,7 +147,7 @@ def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp
         assert shot.errors == [], shot.name
         assert shot.file.stat().st_size > 5000, shot.name
     dashboard = shots["dashboard-desktop-light"].text
-    for seen in ("BTC grid", "node-7", "30,000.01", "3 / 1", "+0.24", "ETH grid", "retrying"):
+    for seen in ("BTC grid", "node-7", "39,487.20", "3 / 1", "+0.24", "ETH grid", "retrying"):
         assert seen in dashboard, seen
     assert "invalid API key" in dashboard and "Idle grid" in dashboard and "stopped" in dashboard
     assert "BTC grid" in shots["dashboard-phone-dark"].text
@@ -109,10 +156,19 @@ def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp
     for name in ("trades-desktop-light", "trades-phone-dark"):
         trades = shots[name].text
         # 7 fills, at the market's precision in the reader's words; the totals per quote currency; the CSV link.
-        for seen in ("BTC grid", "Idle grid", "29,800.00", "0.001", "Take profit", "Stop loss", "+0.05", "66.7%"):
+        for seen in ("BTC grid", "Idle grid", "29,640.00", "0.001", "Take profit", "Stop loss", "+0.05", "66.7%"):
             assert seen in trades, (name, seen)
-        assert "7 trades" in trades and "Export CSV" in trades
+        assert "8 trades" in trades and "Export CSV" in trades
     assert "Daily PnL" in shots["trades-phone-light"].text
+    for width in ("desktop", "phone"):
+        detail = shots[f"strategy-{width}-light"].text
+        for seen in ("BTC grid", "node-7", "10.0.0.7", "39,487.20", "4 orders", "39,410.55", "39,647.25"):
+            assert seen in detail, (width, seen)
+        # The open lot with its take-profit, the closed ones' results, its fills, and today's three on the chart.
+        assert "1 open" in detail and "39,450.00" in detail and "+0.24" in detail and "-0.42" in detail, width
+        assert "7 fills" in detail, width
+        assert re.search(r"Fills on chart:\s*3\b", detail), (width, detail[detail.find("Fills on") :][:40])
+        assert "Daily loss used" in detail, width
     assert "Sign in to AresBot" in shots["sign-in-phone-dark"].text
 
 

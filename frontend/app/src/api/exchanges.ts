@@ -1,5 +1,6 @@
 // The exchanges an account can name and their markets (/api/exchanges): the account form's picker and the
 // strategy form's symbol picker.
+import { PAPER, type Account } from './accounts'
 import { api } from './index'
 import type { Decimal, Paginated } from './types'
 
@@ -51,4 +52,14 @@ export const exchangesApi = {
       query: { search, testnet: options.testnet || undefined, page_size: 50 },
       signal: options.signal,
     }),
+}
+
+/** Where an account's markets (and their rules) come from: its exchange, a paper account's live price exchange, or
+ * the markets AresBot ships rules for (a paper account replaying a data set). */
+export function marketSource(
+  account: Pick<Account, 'exchange' | 'testnet' | 'price_source' | 'price_exchange'>,
+): { exchange: string; testnet: boolean } {
+  if (account.exchange !== PAPER) return { exchange: account.exchange, testnet: account.testnet }
+  if (account.price_source === 'replay') return { exchange: PAPER, testnet: false }
+  return { exchange: account.price_exchange || 'binance', testnet: false }
 }

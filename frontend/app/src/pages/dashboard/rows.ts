@@ -66,12 +66,21 @@ export function stateOf(s: RuntimeStatus): RowState {
   return 'stopped'
 }
 
-export function engineLate(s: DashboardStrategy, serverTime: string): boolean {
-  const updated = s.status?.updated_at
-  if (!updated || !s.running) return false
-  const ageSeconds = (Date.parse(serverTime) - Date.parse(updated)) / 1000
+/** Whether an engine that reported at `updatedAt` should have reported again by `nowMs`: 3 ticks, at least 15 s. */
+export function reportLate(
+  updatedAt: string | null | undefined,
+  loopInterval: string,
+  nowMs: number,
+): boolean {
+  if (!updatedAt) return false
+  const ageSeconds = (nowMs - Date.parse(updatedAt)) / 1000
   // loop_interval is seconds of timing, not money: a float is right here.
-  return ageSeconds > Math.max(15, 3 * Number(s.loop_interval))
+  return ageSeconds > Math.max(15, 3 * Number(loopInterval))
+}
+
+export function engineLate(s: DashboardStrategy, serverTime: string): boolean {
+  if (!s.running) return false
+  return reportLate(s.status?.updated_at, s.loop_interval, Date.parse(serverTime))
 }
 
 export function toRow(s: DashboardStrategy, serverTime: string, previous?: Row): Row {
