@@ -184,7 +184,7 @@ def test_the_language_switch_reaches_every_word(web_apps: Callable[..., WebApp],
     assert "运行中" in shots["dashboard-desktop-light-zh-CN"].text
     assert "最近上报" in shots["workers-desktop-light-zh-CN"].text
     trades = shots["trades-desktop-light-zh-CN"].text
-    for seen in ("7 笔成交", "每日盈亏", "胜率", "止盈", "导出 CSV"):
+    for seen in ("8 笔成交", "每日盈亏", "胜率", "止盈", "导出 CSV"):
         assert seen in trades, seen
 
 
