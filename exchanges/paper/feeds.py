@@ -9,13 +9,16 @@ engine was looking:
 - `price_at(t)`: the price at time t (t no later than the last `observe`), from what the feed holds;
 - `path(after, until)`: the points of the path with after < time <= until, in time order, from what it holds.
 
-Feeds: `ManualFeed` (tests set prices), `RandomWalkFeed` (seeded, keyed by time step), `CandleReplayFeed`
-(candle files replayed from an anchor time at a speed factor) and `TickerFeed` (live public ticker via CCXT).
+Feeds: `ManualFeed` (tests set prices), `SteppedFeed` (a path handed over point by point: the backtester),
+`RandomWalkFeed` (seeded, keyed by time step), `CandleReplayFeed` (candle files replayed from an anchor time at a
+speed factor) and `TickerFeed` (live public ticker via CCXT).
 
 Intra-candle path of a replayed candle lasting D (its interval I, or less when the next candle opens sooner) and
-opening at t: open at t, then for a rising candle (close >= open) low at t + D/3 and high at t + 2D/3, for a
-falling one high first then low; close at t + D − 1 ms. The path visits the extreme nearer the open first, as the
-usual backtest convention (O→L→H→C / O→H→L→C).
+opening at t: open at t, the extreme nearer the open at t + D/3, the other extreme at t + 2D/3, the close at
+t + D − 1 ms (`candle_path`, the one place the rule is written; the backtester reuses it). When the open lies
+exactly halfway, a rising candle (close >= open) goes to its low first and a falling one to its high first, so that
+the last extreme is the one the close is nearer to. The nearer extreme first is the usual backtest convention
+(O→L→H→C / O→H→L→C): the price is assumed to take the shorter way before the longer.
 
 Gaps: a replay has a gap where the data has no candle, that is from the end of a candle's interval (open + I) to
 the next candle's open, when that comes later. The exchange was down then (Binance's 1-hour data has no candle
@@ -98,6 +101,51 @@ class ManualFeed:
         lo = bisect.bisect_right(self._times, _micros(after))
         hi = bisect.bisect_right(self._times, _micros(until))
         return [(_from_micros(self._times[i]), self._prices[i]) for i in range(lo, hi)]
+
+
+class SteppedFeed:
+    """A price path handed over point by point, by whoever owns the clock (the backtester walking candle paths):
+    `step(at, price)` adds the next point. Unlike ManualFeed it forgets the points the exchange has matched
+    (`path` is asked for each stretch once, in order), so a year of points costs no memory; and `down(until)` makes
+    the market unavailable, as in a gap of the data, until the next point."""
+
+    def __init__(self) -> None:
+        self._points: list[Point] = []
+        self._down: str | None = None
+
+    def step(self, at: datetime, price: Decimal) -> None:
+        if self._points and at <= self._points[-1][0]:
+            raise ValueError(f"the path only moves forward: {at.isoformat()} after {self._points[-1][0].isoformat()}")
+        self._points.append((at, price))
+        self._down = None
+
+    def down(self, why: str) -> None:
+        self._down = why
+
+    def observe(self, at: datetime) -> None:
+        if self._down is not None:
+            raise ExchangeUnavailable(self._down)
+
+    def price_at(self, at: datetime) -> Decimal:
+        self.observe(at)
+        for when, price in reversed(self._points):
+            if when <= at:
+                return price
+        raise LookupError("SteppedFeed has no price yet")
+
+    def path(self, after: datetime, until: datetime) -> list[Point]:
+        points = self._points
+        lo = 0
+        while lo < len(points) and points[lo][0] <= after:
+            lo += 1
+        hi = lo
+        while hi < len(points) and points[hi][0] <= until:
+            hi += 1
+        found = points[lo:hi]
+        # The exchange never asks for what lies before `after` again; the last point stays, for price_at.
+        if lo > 1:
+            del points[: lo - 1]
+        return found
 
 
 class RandomWalkFeed:
@@ -185,10 +233,21 @@ class Candle:
     volume: Decimal = Decimal(0)
 
 
+def low_first(open_: Decimal, high: Decimal, low: Decimal, close: Decimal) -> bool:
+    """Whether a candle's path visits its low before its high: the extreme nearer the open comes first; with the
+    open exactly halfway, a rising candle (close >= open) goes low first (see the module docstring)."""
+    below, above = open_ - low, high - open_
+    return below < above or (below == above and close >= open_)
+
+
+def extremes_in_order(open_: Decimal, high: Decimal, low: Decimal, close: Decimal) -> tuple[Decimal, Decimal]:
+    return (low, high) if low_first(open_, high, low, close) else (high, low)
+
+
 def candle_path(candle: Candle, duration: timedelta) -> list[Point]:
     """The four points of one candle lasting `duration`, in the documented order (see the module docstring)."""
     t = candle.open_time
-    first, second = (candle.low, candle.high) if candle.close >= candle.open else (candle.high, candle.low)
+    first, second = extremes_in_order(candle.open, candle.high, candle.low, candle.close)
     return [
         (t, candle.open),
         (t + duration / 3, first),

@@ -95,3 +95,21 @@ def test_an_order_the_exchange_still_refuses_is_tried_again_with_backoff_not_eve
         status = h.step("30000")
     assert 8 <= len(h.orders(OrderStatus.REJECTED)) <= 10  # at 2, 6, 14 … s, then every 5 minutes; not 600
     assert any(w.startswith("level 1 at 29700.00 waits: the exchange refused") for w in status.skipped_levels)
+
+
+def test_a_refusal_repeated_for_hours_still_waits_five_minutes_instead_of_overflowing():
+    from datetime import UTC, datetime
+
+    from exchanges.base import InvalidOrder
+    from exchanges.markets import market_rules
+    from trading.core.gate import LONGEST_WAIT, OrderGate
+
+    gate = OrderGate(market_rules("BTC/USDT"), D(1), lambda: {})
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    for _ in range(80):  # 2⁸⁰ seconds is past what a timedelta holds
+        gate.begin(now, D(30000), open_orders=0, position=D(0))
+        gate.refused(Side.BUY, D(29000), InvalidOrder("no"))
+        now += LONGEST_WAIT
+    [hold] = gate.holds.values()
+    assert hold.refusals == 80
+    assert hold.until - (now - LONGEST_WAIT) == LONGEST_WAIT

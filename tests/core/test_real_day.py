@@ -1,6 +1,7 @@
 """One real day: Binance BTCUSDT 1m candles of 2022-05-05 (tests/fixtures, source in its README), when BTC fell
 from 39,684 to 36,535. The engine ticks once a minute; the paper exchange matches each candle's intra-candle
-path (O→L→H→C rising, O→H→L→C falling). Every fill below can be checked by hand from the candle file."""
+path (open, the extreme nearer the open, the other extreme, close). Every fill below can be checked by hand from
+the candle file."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR
@@ -35,7 +36,8 @@ EXPECTED = [
     ("15:08:40", "buy", "grid_buy", "37350.62", "0.00267"),
     ("15:08:40", "buy", "grid_buy", "37161.98", "0.00269"),
     ("15:12:40", "sell", "take_profit", "37347.79", "0.00269"),
-    ("15:14:20", "buy", "grid_buy", "37161.98", "0.00269"),
+    # 15:14 rises (37166.30 → 37218.10) but opens nearer its high (58.30 below it, 66.30 above the low): O→H→L→C
+    ("15:14:40", "buy", "grid_buy", "37161.98", "0.00269"),
     ("15:17:40", "sell", "take_profit", "37347.79", "0.00269"),
     ("15:20:40", "buy", "grid_buy", "37161.98", "0.00269"),
     ("18:25:00", "sell", "stop_loss", "36089.94", "0.00266"),
@@ -100,8 +102,8 @@ def test_the_first_buy_is_level_one_below_the_first_open_and_fills_when_a_candle
     assert first.fee == (first.price * first.amount * D("0.001")).quantize(D("1e-8"), ROUND_FLOOR)
     candle = next(c for c in candles if c.open_time <= first.executed_at < c.open_time + timedelta(minutes=1))
     assert candle.low < first.price
-    # the candle falls, so its path is O→H→L→C and the low is its third point, at +40 s
-    assert candle.close < candle.open
+    # the candle opens nearer its high, so its path is O→H→L→C and the low is its third point, at +40 s
+    assert candle.high - candle.open < candle.open - candle.low
     assert first.executed_at == candle.open_time + timedelta(seconds=40)
     before = [c for c in candles if c.open_time < candle.open_time]
     assert min(c.low for c in before) >= first.price  # never crossed earlier

@@ -57,11 +57,11 @@ def test_binance_klines_load_with_exact_decimals():
     )
 
 
-def test_intra_candle_path_visits_low_first_on_a_rising_candle_and_high_first_on_a_falling_one():
+def test_intra_candle_path_visits_the_extreme_nearer_the_open_first():
     candles = load_binance_klines_csv(KLINES)[:3]
     feed = CandleReplayFeed(candles)
     points = feed.path(T0 - timedelta(seconds=1), T0 + timedelta(minutes=1) - timedelta(milliseconds=1))
-    # candle 1 rises (39684.10 → 39689.60): O, L, H, C
+    # candle 1 opens at its low (39684.10): O, L, H, C
     assert [p for _, p in points] == [D("39684.10"), D("39684.10"), D("39704.10"), D("39689.60")]
     assert [t - T0 for t, _ in points] == [
         timedelta(0),
@@ -69,14 +69,15 @@ def test_intra_candle_path_visits_low_first_on_a_rising_candle_and_high_first_on
         timedelta(seconds=40),
         timedelta(seconds=59.999),
     ]
-    falling = next(c for c in load_binance_klines_csv(KLINES) if c.close < c.open)
+    # a rising candle that opens nearer its high goes there first all the same
+    rising = next(c for c in load_binance_klines_csv(KLINES) if c.close > c.open and c.high - c.open < c.open - c.low)
     prices = [
         p
-        for _, p in CandleReplayFeed([falling]).path(
-            falling.open_time - timedelta(seconds=1), falling.open_time + timedelta(minutes=1)
+        for _, p in CandleReplayFeed([rising]).path(
+            rising.open_time - timedelta(seconds=1), rising.open_time + timedelta(minutes=1)
         )
     ]
-    assert prices == [falling.open, falling.high, falling.low, falling.close]
+    assert prices == [rising.open, rising.high, rising.low, rising.close]
 
 
 def test_replay_anchored_at_a_start_time_runs_at_the_speed_factor():

@@ -187,7 +187,8 @@ class OrderGate:
     def _hold(self, key: str, reason: str, *, free: Decimal | None = None) -> Hold:
         before = self.holds.get(key)
         refusals = before.refusals + 1 if before is not None else 1
-        wait = min(self.loop * 2**refusals, LONGEST_WAIT)
+        # The exponent is capped: a refusal repeated for hours (2⁵⁰ loops) would overflow timedelta.
+        wait = min(self.loop * 2 ** min(refusals, 30), LONGEST_WAIT)
         if free is None and before is not None:
             free = before.free
         hold = self.holds[key] = Hold(reason, self._now + wait, refusals, free)

@@ -182,7 +182,11 @@ class GridStrategy:
 
         At exactly the threshold the ladder stays. The ladder never trails down: falling prices fill it.
         """
-        return price > anchor * self._reprice
+        return price > self.reprice_above(anchor)
+
+    def reprice_above(self, anchor: Decimal) -> Decimal:
+        """The price the ladder anchored at `anchor` trails up from (strictly above it)."""
+        return anchor * self._reprice
 
     def sell_amount(self, quantity: Decimal, price: Decimal) -> tuple[Decimal, str | None]:
         """The amount of `quantity` that can be sold at `price` (rounded down to the step), or why none can."""

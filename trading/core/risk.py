@@ -89,11 +89,21 @@ class RiskManager:
 
     def exit_reason(self, lot: Lot, price: Decimal, now: datetime) -> ExitReason | None:
         """STOP_LOSS or TIME_STOP when that rule says sell `lot` now (the price stop wins when both do)."""
-        if self._stop_factor is not None and price < lot.entry_price * self._stop_factor:
+        stop = self.stop_price(lot)
+        if stop is not None and price < stop:
             return ExitReason.STOP_LOSS
-        if self._hold is not None and now - lot.opened_at > self._hold:
+        due = self.time_stop_at(lot)
+        if due is not None and now > due:
             return ExitReason.TIME_STOP
         return None
+
+    def stop_price(self, lot: Lot) -> Decimal | None:
+        """The price stop of `lot`: it is sold when the price is strictly below this; None without a price stop."""
+        return lot.entry_price * self._stop_factor if self._stop_factor is not None else None
+
+    def time_stop_at(self, lot: Lot) -> datetime | None:
+        """When `lot`'s time stop is up: it is sold at any time strictly after this; None without a time stop."""
+        return lot.opened_at + self._hold if self._hold is not None else None
 
     def day_start(self, now: datetime) -> datetime:
         """Local midnight of `now`'s day in TIME_ZONE."""

@@ -1,0 +1,317 @@
+"""Candle files as arrays: what the backtester scans (numpy) and the exact prices it trades on (Decimal).
+
+A `CandleSeries` keeps each candle twice: as float64/int64 columns, only for finding where something may happen
+(vectorised scans never decide a price), and as the row's original text, parsed into Decimal for the candles the
+engine actually trades on (`candle(i)`). So a year of 1-minute candles loads in well under a second and every price
+the engine sees is the file's own decimal.
+
+Inputs, one or several files in time order (a month per file, as Binance's data dump ships them):
+- Binance kline CSV (data-dump format): no header (newer dumps have one, skipped); open time, open, high, low,
+  close, volume, …; open times in milliseconds, or microseconds (spot dumps since 2025), told apart by size;
+- a CSV with a header naming timestamp (or open_time, time, date; ms or ISO 8601, UTC), open, high, low, close
+  and optionally volume;
+- JSON: a list of [ms, open, high, low, close, volume] lists (or of Binance-style dicts with openTime).
+
+Bad data is refused with `CandleDataError` naming the file, the line (the row's index for JSON) and the reason:
+a malformed row (too few fields, not a number, a price not positive, a high below the open or close, a low above
+them), or candles out of order or duplicated (within a file or across two files given one after the other).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from exchanges.paper.feeds import EPOCH, Candle
+
+_MICROSECOND_TIMESTAMPS = 10**14  # 10¹⁴ ms is the year 5138, 10¹⁴ µs 1973: the two units cannot be confused
+_TIME_KEYS = ("timestamp", "open_time", "time", "date")
+
+
+class CandleDataError(ValueError):
+    """A candle file that cannot be replayed as it is: where (file, line) and why."""
+
+    def __init__(self, file: str, line: int, reason: str) -> None:
+        super().__init__(f"{file}, line {line}: {reason}")
+        self.file = file
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """Where a run of rows came from, for error messages after several files are joined."""
+
+    file: str
+    start: int  # index of its first row in the series
+    first_line: int  # that row's line number in the file
+    json: bool = False
+
+
+@dataclass(eq=False)
+class CandleSeries:
+    """Candles in time order: the scan columns and, per candle, its exact prices (see the module docstring)."""
+
+    open_ms: npt.NDArray[np.int64]
+    open: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    low: npt.NDArray[np.float64]
+    close: npt.NDArray[np.float64]
+    rows: Sequence[str]  # each candle's "time,open,high,low,close[,volume,…]" as the data wrote them
+    parts: tuple[_Part, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def candle(self, i: int) -> Candle:
+        """Candle i with its prices as exact Decimals, parsed from the file's own text."""
+        fields = self.rows[i].split(",", 6)
+        return Candle(
+            EPOCH + timedelta(milliseconds=int(self.open_ms[i])),
+            Decimal(fields[1]),
+            Decimal(fields[2]),
+            Decimal(fields[3]),
+            Decimal(fields[4]),
+            Decimal(fields[5]) if len(fields) > 5 and fields[5].strip() else Decimal(0),
+        )
+
+    def where(self, i: int) -> tuple[str, int]:
+        """(file, line) of candle i."""
+        part = next(p for p in reversed(self.parts) if p.start <= i) if self.parts else _Part("<candles>", 0, 1)
+        return part.file, part.first_line + (i - part.start)
+
+    @classmethod
+    def from_candles(cls, candles: Sequence[Candle], name: str = "<candles>") -> CandleSeries:
+        """A series from Candle records (tests, generated data); checked like a file."""
+        times = np.array([(c.open_time - EPOCH) // timedelta(milliseconds=1) for c in candles], dtype=np.int64)
+        rows = [
+            f"{t},{c.open:f},{c.high:f},{c.low:f},{c.close:f},{c.volume:f}"
+            for t, c in zip(times.tolist(), candles, strict=True)
+        ]
+        return _checked(times, rows, _Part(name, 0, 1, json=True))
+
+    @classmethod
+    def concat(cls, series: Sequence[CandleSeries]) -> CandleSeries:
+        """Several series one after the other (files given in time order), checked across their borders."""
+        if not series:
+            raise ValueError("no candle data given")
+        if len(series) == 1:
+            return series[0]
+        parts: list[_Part] = []
+        rows: list[str] = []
+        for s in series:
+            parts.extend(_Part(p.file, p.start + len(rows), p.first_line, p.json) for p in s.parts)
+            rows.extend(s.rows)
+        joined = cls(
+            open_ms=np.concatenate([s.open_ms for s in series]),
+            open=np.concatenate([s.open for s in series]),
+            high=np.concatenate([s.high for s in series]),
+            low=np.concatenate([s.low for s in series]),
+            close=np.concatenate([s.close for s in series]),
+            rows=rows,
+            parts=tuple(parts),
+        )
+        _check_order(joined)
+        return joined
+
+
+def load_series(paths: Sequence[Path | str]) -> CandleSeries:
+    """One or several candle files (any of the three formats), in the order given, as one checked series."""
+    if not paths:
+        raise ValueError("no candle files given")
+    return CandleSeries.concat([_load_one(Path(p)) for p in paths])
+
+
+def _load_one(path: Path) -> CandleSeries:
+    name = str(path)
+    if path.suffix == ".json":
+        return _load_json(path, name)
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    if not lines:
+        raise CandleDataError(name, 1, "the file has no candles")
+    first = lines[0].lstrip("\ufeff")
+    if first[:1].isdigit():
+        return _load_binance(lines, name, first_line=1)
+    header = [h.strip().lower() for h in first.split(",")]
+    if "open" in header and "close" in header and not any(k in header for k in _TIME_KEYS):
+        raise CandleDataError(name, 1, f"the header names no time column ({', '.join(_TIME_KEYS)})")
+    if any(k in header for k in _TIME_KEYS) and "open" in header:
+        numeric = len(lines) > 1 and lines[1].split(",", 1)[0].strip().isdigit()
+        if numeric and header[0] in ("open_time", "timestamp") and header[1:5] == ["open", "high", "low", "close"]:
+            # A Binance dump with its header line (the newer ones): the same columns, one line down.
+            return _load_binance(lines[1:], name, first_line=2)
+        return _load_header_csv(text, name)
+    raise CandleDataError(name, 1, "neither Binance klines (a number first) nor a header with open/high/low/close")
+
+
+def _load_binance(lines: list[str], name: str, *, first_line: int) -> CandleSeries:
+    if not lines:
+        raise CandleDataError(name, first_line, "the file has no candles")
+    try:
+        table = np.loadtxt(lines, delimiter=",", usecols=(0, 1, 2, 3, 4), dtype=np.float64, ndmin=2)
+    except ValueError:
+        _find_malformed(lines, name, first_line)
+        raise  # _find_malformed raises; this is for a reason numpy saw and the row check did not
+    # Times below 2⁵³ (ms until the year 287,000; µs until 2255) come through float64 exactly.
+    times = table[:, 0].astype(np.int64)
+    if not np.array_equal(times, table[:, 0]):
+        bad = int(np.flatnonzero(times != table[:, 0])[0])
+        raise CandleDataError(name, first_line + bad, f"open time {lines[bad].split(',')[0]!r} is not a whole number")
+    if times.size and times.max() >= _MICROSECOND_TIMESTAMPS:
+        times = times // 1000
+    part = _Part(name, 0, first_line)
+    return _finish(times, table[:, 1], table[:, 2], table[:, 3], table[:, 4], lines, part)
+
+
+def _find_malformed(lines: Sequence[str], name: str, first_line: int) -> None:
+    for number, line in enumerate(lines, start=first_line):
+        fields = line.split(",")
+        if len(fields) < 5:
+            raise CandleDataError(name, number, f"{len(fields)} fields, a candle needs at least 5 (time, O, H, L, C)")
+        if not fields[0].strip().isdigit():
+            raise CandleDataError(name, number, f"open time {fields[0]!r} is not a whole number of milliseconds")
+        for label, value in zip(("open", "high", "low", "close"), fields[1:5], strict=True):
+            try:
+                float(value)
+            except ValueError:
+                raise CandleDataError(name, number, f"{label} {value!r} is not a number") from None
+
+
+def _load_header_csv(text: str, name: str) -> CandleSeries:
+    reader = csv.DictReader(io.StringIO(text))
+    fields = [f.strip().lower() for f in reader.fieldnames or ()]
+    reader.fieldnames = fields
+    missing = [c for c in ("open", "high", "low", "close") if c not in fields]
+    if missing:
+        raise CandleDataError(name, 1, f"the header lacks {', '.join(missing)}")
+    key = next(k for k in _TIME_KEYS if k in fields)
+    times: list[int] = []
+    rows: list[str] = []
+    for number, row in enumerate(reader, start=2):
+        values = [(row.get(c) or "").strip() for c in ("open", "high", "low", "close")]
+        times.append(_parse_time(row.get(key) or "", name, number))
+        for label, value in zip(("open", "high", "low", "close"), values, strict=True):
+            _parse_decimal(value, label, name, number)
+        rows.append(",".join([str(times[-1]), *values, (row.get("volume") or "0").strip()]))
+    return _checked(np.array(times, dtype=np.int64), rows, _Part(name, 0, 2))
+
+
+def _load_json(path: Path, name: str) -> CandleSeries:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            raw: Any = json.load(fh, parse_float=str, parse_int=str)
+    except json.JSONDecodeError as exc:
+        raise CandleDataError(name, exc.lineno, f"not valid JSON: {exc.msg}") from None
+    if not isinstance(raw, list):
+        raise CandleDataError(name, 1, "expected a list of candles")
+    times: list[int] = []
+    rows: list[str] = []
+    for index, item in enumerate(raw):
+        where = index + 1  # JSON has no useful line per candle: the candle's position in the list, from 1
+        if isinstance(item, dict):
+            values = [item.get(k) for k in ("openTime", "open", "high", "low", "close")] + [item.get("volume", 0)]
+        elif isinstance(item, list) and len(item) >= 5:
+            values = [*item[:6], *([0] if len(item) < 6 else [])]
+        else:
+            raise CandleDataError(name, where, "a candle must be [ms, open, high, low, close, volume] or a dict")
+        if values[0] is None or not str(values[0]).isdigit():
+            raise CandleDataError(name, where, f"open time {values[0]!r} is not a whole number of milliseconds")
+        times.append(int(str(values[0])))
+        prices = [str(v) for v in values[1:6]]
+        for label, value in zip(("open", "high", "low", "close"), prices, strict=False):
+            _parse_decimal(value, label, name, where)
+        rows.append(",".join([str(times[-1]), *prices]))
+    series = _checked(np.array(times, dtype=np.int64), rows, _Part(name, 0, 1, json=True))
+    return series
+
+
+def _parse_time(raw: str, name: str, line: int) -> int:
+    raw = raw.strip()
+    if raw.isdigit():
+        value = int(raw)
+        return value // 1000 if value >= _MICROSECOND_TIMESTAMPS else value
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise CandleDataError(name, line, f"time {raw!r} is neither milliseconds nor ISO 8601") from None
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    return (parsed - EPOCH) // timedelta(milliseconds=1)
+
+
+def _parse_decimal(value: str, label: str, name: str, line: int) -> Decimal:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise CandleDataError(name, line, f"{label} {value!r} is not a number") from None
+    if not number.is_finite():
+        raise CandleDataError(name, line, f"{label} {value!r} is not a finite number")
+    return number
+
+
+def _checked(times: npt.NDArray[np.int64], rows: list[str], part: _Part) -> CandleSeries:
+    if not rows:
+        raise CandleDataError(part.file, part.first_line, "the file has no candles")
+    table = np.array([r.split(",")[1:5] for r in rows], dtype=np.float64)
+    return _finish(times, table[:, 0], table[:, 1], table[:, 2], table[:, 3], rows, part)
+
+
+def _finish(
+    times: npt.NDArray[np.int64],
+    open_: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    rows: list[str],
+    part: _Part,
+) -> CandleSeries:
+    series = CandleSeries(times, open_, high, low, close, rows, (part,))
+    _check_prices(series)
+    _check_order(series)
+    return series
+
+
+def _first(mask: npt.NDArray[np.bool_]) -> int | None:
+    found = np.flatnonzero(mask)
+    return int(found[0]) if found.size else None
+
+
+def _check_prices(series: CandleSeries) -> None:
+    o, h, low, c = series.open, series.high, series.low, series.close
+    checks = [
+        (~(np.isfinite(o) & np.isfinite(h) & np.isfinite(low) & np.isfinite(c)), "a price is not a finite number"),
+        (low <= 0, "the low is not positive"),
+        ((h < o) | (h < c), "the high is below the open or the close"),
+        ((low > o) | (low > c), "the low is above the open or the close"),
+    ]
+    for mask, reason in checks:
+        bad = _first(mask)
+        if bad is not None:
+            raise CandleDataError(*series.where(bad), f"{reason} ({series.rows[bad]})")
+
+
+def _check_order(series: CandleSeries) -> None:
+    steps = np.diff(series.open_ms)
+    bad = _first(steps <= 0)
+    if bad is None:
+        return
+    i = bad + 1
+    at = EPOCH + timedelta(milliseconds=int(series.open_ms[i]))
+    before = series.where(bad)
+    if steps[bad] == 0:
+        reason = f"a second candle opening at {at:%Y-%m-%d %H:%M:%S} UTC (duplicated; first at line {before[1]})"
+    else:
+        reason = f"opens at {at:%Y-%m-%d %H:%M:%S} UTC, before the candle above it (unsorted)"
+        if series.where(i)[0] != before[0]:
+            reason = f"opens at {at:%Y-%m-%d %H:%M:%S} UTC, before the last candle of {before[0]} (files out of order)"
+    raise CandleDataError(*series.where(i), reason)

@@ -1,0 +1,321 @@
+"""The backtester (trading.backtest): hand-computed candles, fast mode = every point, gaps, the paper engine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_FLOOR
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exchanges.base import Side
+from exchanges.markets import market_rules
+from exchanges.paper.feeds import Candle, candle_path
+from exchanges.paper.series import load_series
+from tests.core.harness import Harness, make_config
+from trading.backtest import BacktestOptions, BacktestResult, Mode, run_backtest
+from trading.core.types import EngineConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+BTC = market_rules("BTC/USDT")
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+FEE = D("0.001")
+
+
+def fee(notional: D) -> D:
+    return (notional * FEE).quantize(D("1e-8"), ROUND_FLOOR)
+
+
+def candles(*rows: tuple[str, str, str, str], start: datetime = T0, spacing: timedelta = MINUTE) -> list[Candle]:
+    return [Candle(start + spacing * i, *(D(v) for v in row)) for i, row in enumerate(rows)]
+
+
+def config(**overrides: Any) -> EngineConfig:
+    base: dict[str, Any] = {
+        "grid_levels": 2,
+        "buy_offset_pct": D(1),
+        "sell_offset_pct": D(1),
+        "order_size_quote": D(100),
+    }
+    return make_config(**{**base, **overrides})
+
+
+def both(data: Any, cfg: EngineConfig, **options: Any) -> tuple[BacktestResult, BacktestResult]:
+    """The same backtest ticking every point and skipping quiet candles; they must agree on everything."""
+    slow = run_backtest(data, cfg, market_rules(cfg.symbol), BacktestOptions(mode=Mode.EVERY_POINT, **options))
+    fast = run_backtest(data, cfg, market_rules(cfg.symbol), BacktestOptions(mode=Mode.FAST, **options))
+    assert fast.orders == slow.orders
+    assert fast.fills == slow.fills
+    assert fast.closed_positions == slow.closed_positions
+    assert (fast.realized_pnl, fast.unrealized_pnl, fast.max_drawdown, fast.capital_peak, fast.equity_curve) == (
+        slow.realized_pnl,
+        slow.unrealized_pnl,
+        slow.max_drawdown,
+        slow.capital_peak,
+        slow.equity_curve,
+    )
+    assert fast.ticks <= slow.ticks
+    return slow, fast
+
+
+# --- the intra-candle path --------------------------------------------------------------------------------------------
+def test_the_path_visits_the_extreme_nearer_the_open_first_and_a_tie_follows_the_close():
+    def prices(o: str, h: str, low: str, c: str) -> list[D]:
+        return [p for _, p in candle_path(Candle(T0, D(o), D(h), D(low), D(c)), MINUTE)]
+
+    # rising (close above open) but the open is nearer the high: high first
+    assert prices("100", "101", "97", "100.5") == [D(100), D(101), D(97), D("100.5")]
+    # falling but the open is nearer the low: low first
+    assert prices("100", "104", "99", "99.5") == [D(100), D(99), D(104), D("99.5")]
+    # the open halfway: a rising candle goes low first, a falling one high first
+    assert prices("100", "102", "98", "101") == [D(100), D(98), D(102), D(101)]
+    assert prices("100", "102", "98", "99") == [D(100), D(102), D(98), D(99)]
+    times = [t - T0 for t, _ in candle_path(Candle(T0, D(1), D(2), D(1), D(2)), MINUTE)]
+    assert times == [timedelta(0), timedelta(seconds=20), timedelta(seconds=40), timedelta(seconds=59.999)]
+
+
+# --- hand-computed scenarios ------------------------------------------------------------------------------------------
+def test_a_buy_and_its_take_profit_fill_within_their_candles_at_their_limit_prices_with_the_maker_fee():
+    data = candles(
+        ("30000", "30010", "29990", "30000"),  # open halfway, closes level: low first; the ladder 29700, 29400
+        ("30000", "30050", "29650", "29800"),  # nearer the high: 30000, 30050, 29650 (+40 s: buy 29700 fills)
+        ("29800", "30100", "29790", "30050"),  # nearer the low: 29800, 29790, 30100 (+40 s: take-profit fills)
+    )
+    slow, _ = both(data, config())
+    # level 1: 30000 × 0.99 = 29700, 100 / 29700 = 0.0033670… → 0.00336; level 2: 29400, 0.0034013… → 0.00340
+    buy, sell = D("29700") * D("0.00336"), D("29997") * D("0.00336")
+    assert [(f.side, f.price, f.amount, f.fee, f.executed_at) for f in slow.fills] == [
+        (Side.BUY, D("29700"), D("0.00336"), fee(buy), T0 + MINUTE + timedelta(seconds=40)),
+        # take-profit 29700 × 1.01 = 29997, placed at the buy's point, filled when the path goes above it
+        (Side.SELL, D("29997"), D("0.00336"), fee(sell), T0 + 2 * MINUTE + timedelta(seconds=40)),
+    ]
+    assert [(o.role.value, o.price, o.created_at - T0) for o in slow.orders] == [
+        ("grid_buy", D("29700.00"), timedelta(0)),
+        ("grid_buy", D("29400.00"), timedelta(0)),
+        ("take_profit", D("29997.00"), MINUTE + timedelta(seconds=40)),
+        ("grid_buy", D("29700.00"), 2 * MINUTE + timedelta(seconds=40)),  # the level again, once it is free
+    ]
+    realized = sell - fee(sell) - (buy + fee(buy))
+    assert realized == D("0.79733808")
+    assert slow.realized_pnl == realized
+    assert slow.unrealized_pnl == 0
+    assert slow.grid_cycles == 1
+    assert slow.fees == {"USDT": fee(buy) + fee(sell)}
+    assert slow.equity_end == D(10000) + realized
+    assert slow.time_in_market == timedelta(minutes=1)  # from the buy at 1:40 to the take-profit at 2:40
+    # the buys rest 99.792 + 99.96 locked with the fee reserve at the higher rate; then the lot's cost + its fee
+    reserve = (buy * (1 + FEE)).quantize(D("1e-8")) + (D("29400") * D("0.0034") * (1 + FEE)).quantize(D("1e-8"))
+    assert slow.capital_peak >= reserve
+    # 30000 → 30000: the buy-and-hold is down the taker fee only
+    assert slow.buy_and_hold_pnl == D(10000) * (1 - FEE) / D(30000) * D(30050) - D(10000)
+
+
+def test_a_stop_loss_sells_at_the_point_where_the_path_crossed_it_with_slippage_and_the_taker_fee():
+    data = candles(
+        ("30000", "30000", "30000", "30000"),
+        ("30000", "30000", "29300", "29350"),  # down to 29300 at +40 s: both buys fill, lot 1 is 1.35 % down
+        ("29350", "29360", "29340", "29350"),
+    )
+    slow, _ = both(data, config(stop_loss_pct=D(1)), slippage_pct=D("0.05"))
+    at = T0 + MINUTE + timedelta(seconds=40)
+    stop_price = BTC.price_down(D("29300") * (1 - D("0.0005")))
+    assert stop_price == D("29285.35")
+    assert [(f.side, f.price, f.amount, f.executed_at) for f in slow.fills] == [
+        (Side.BUY, D("29700"), D("0.00336"), at),
+        (Side.BUY, D("29400"), D("0.00340"), at),
+        (Side.SELL, stop_price, D("0.00336"), at),  # 29300 < 29700 × 0.99 = 29403: sold at that very point
+    ]
+    [stopped] = slow.closed_positions
+    assert stopped.exit_reason == "stop_loss"
+    buy, sold = D("29700") * D("0.00336"), stop_price * D("0.00336")
+    assert stopped.realized_pnl == sold - fee(sold) - (buy + fee(buy))
+    assert slow.realized_pnl == D("-1.59141477")
+    # lot 2 (entry 29400, stop 29106) stays, with its take-profit at 29694, valued at the last close
+    assert len(slow.open_positions) == 1
+    cost = D("29400") * D("0.0034")
+    assert slow.unrealized_pnl == D("0.0034") * D("29350") - (cost + fee(cost))
+    assert [o.price for o in slow.orders if o.role.value == "take_profit"] == [D("29694.00")]
+
+
+def test_a_buy_that_is_marketable_when_placed_fills_at_the_current_price_with_the_taker_fee():
+    # The ladder is placed at the open 30000; the next candle opens far below both levels: it fills the buys at
+    # their limits on the path, and once the lot closes the re-placed level 29700 is below the price again.
+    data = candles(("30000", "30000", "30000", "30000"), ("29000", "29000", "29000", "29000"))
+    slow, _ = both(data, config())
+    assert [(f.price, f.fee) for f in slow.fills] == [
+        (D("29700"), fee(D("29700") * D("0.00336"))),
+        (D("29400"), fee(D("29400") * D("0.00340"))),
+    ]
+
+
+def test_fees_in_the_base_coin_come_off_what_the_buy_receives():
+    data = candles(("30000", "30000", "30000", "30000"), ("30000", "30050", "29650", "29800"))
+    slow, _ = both(data, config(), buy_fee_in_base=True)
+    [buy] = slow.fills
+    assert (buy.fee, buy.fee_currency) == ((D("0.00336") * FEE).quantize(D("1e-8"), ROUND_FLOOR), "BTC")
+    assert slow.fees == {"BTC": buy.fee}
+    assert slow.fees_quote == buy.fee * D("29700")
+
+
+def test_a_run_is_deterministic():
+    data = load_series([ROOT / "exchanges/data/replay/BTCUSDT-1m-2022-05-05.csv"])
+    cfg = config(grid_levels=5, buy_offset_pct=D("0.3"), sell_offset_pct=D("0.4"), reprice_threshold_pct=D("0.5"))
+    first = run_backtest(data, cfg, BTC)
+    second = run_backtest(data, cfg, BTC)
+    assert first == second
+    assert len(first.fills) > 5
+
+
+# --- fast mode = every point ---------------------------------------------------------------------------------------
+DATA_SETS = [
+    ("exchanges/data/replay/BTCUSDT-1m-2022-05-05.csv", "BTC/USDT"),
+    ("exchanges/data/replay/ETHUSDT-1h-2021-01.csv", "ETH/USDT"),
+    ("tests/fixtures/BTCUSDT-1m-2022-05-05.csv", "BTC/USDT"),
+    ("tests/fixtures/BTCUSDT-1h-2018-02-07_11-outage.csv", "BTC/USDT"),
+]
+CONFIGS = {
+    "plain": {"grid_levels": 5, "buy_offset_pct": D("0.3"), "sell_offset_pct": D("0.4")},
+    "stops": {
+        "grid_levels": 4,
+        "buy_offset_pct": D("0.5"),
+        "sell_offset_pct": D("0.8"),
+        "stop_loss_pct": D("1.5"),
+        "time_stop_hours": D(3),
+        "max_positions": 5,
+    },
+    "pauses": {
+        "grid_levels": 6,
+        "buy_offset_pct": D("0.4"),
+        "sell_offset_pct": D("0.3"),
+        "stop_loss_pct": D(1),
+        "daily_loss_limit": D(2),
+        "max_consecutive_losses": 2,
+        "cooldown_minutes": 45,
+        "max_positions": 4,
+    },
+}
+
+
+@pytest.mark.parametrize(("path", "symbol"), DATA_SETS, ids=[Path(p).stem for p, _ in DATA_SETS])
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_fast_mode_gives_exactly_the_orders_and_fills_of_every_point_on_the_shipped_data(path, symbol, name):
+    cfg = config(symbol=symbol, order_size_quote=D(50), reprice_threshold_pct=D("0.6"), **CONFIGS[name])
+    slow, fast = both(load_series([ROOT / path]), cfg, initial_quote=D(1000))
+    assert slow.fills, "the scenario trades"
+    assert fast.ticks < slow.ticks  # and skips what cannot matter
+
+
+EXAMPLES = int(os.environ.get("BACKTEST_EXAMPLES", "25"))
+
+
+@st.composite
+def random_candles(draw: st.DrawFn) -> list[Candle]:
+    price = D(30000)
+    out: list[Candle] = []
+    at = T0
+    for _ in range(draw(st.integers(5, 120))):
+        at += MINUTE * draw(st.sampled_from([1, 1, 1, 1, 3]))  # now and then a gap
+        moves = [D(draw(st.integers(-150, 150))) for _ in range(3)]
+        o = price
+        c = (o + moves[0]).quantize(D("0.01"))
+        h = max(o, c) + abs(moves[1])
+        low = min(o, c) - abs(moves[2])
+        out.append(Candle(at, o, h, low, c))
+        price = c + draw(st.sampled_from([D(0), D(0), D(-40), D(25)]))
+    return out
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    random_candles(),
+    st.fixed_dictionaries(
+        {
+            "grid_levels": st.integers(1, 6),
+            "buy_offset_pct": st.sampled_from([D("0.1"), D("0.3"), D(1)]),
+            "sell_offset_pct": st.sampled_from([D("0.1"), D("0.3"), D(1)]),
+            "reprice_threshold_pct": st.sampled_from([D("0.2"), D(1)]),
+            "max_positions": st.integers(1, 8),
+            "stop_loss_pct": st.sampled_from([None, D("0.5"), D(2)]),
+            "time_stop_hours": st.sampled_from([None, D("0.05"), D(1)]),
+            "daily_loss_limit": st.sampled_from([None, D(1)]),
+            "max_consecutive_losses": st.sampled_from([None, 1, 2]),
+            "cooldown_minutes": st.sampled_from([0, 5]),
+        }
+    ),
+    st.sampled_from([D(300), D(10000)]),
+)
+def test_fast_mode_equals_every_point_on_random_series(data, params, quote):
+    both(data, config(order_size_quote=D(100), **params), initial_quote=quote)
+
+
+# --- the paper engine, gaps ----------------------------------------------------------------------------------------
+def test_a_close_only_series_gives_the_fills_of_the_paper_engine_ticking_through_the_same_prices():
+    closes = ["30000", "29850", "29690", "29800", "29990", "30100", "29500", "29350", "29720", "30000", "30400"]
+    data = candles(*((c, c, c, c) for c in closes))
+    cfg = config(grid_levels=3, buy_offset_pct=D("0.5"), sell_offset_pct=D("0.5"))
+    result = run_backtest(data, cfg, BTC, BacktestOptions(mode=Mode.EVERY_POINT))
+    harness = Harness(
+        closes[0],
+        start=T0,
+        **{k: getattr(cfg, k) for k in ("grid_levels", "order_size_quote")},
+        buy_offset_pct=cfg.buy_offset_pct,
+        sell_offset_pct=cfg.sell_offset_pct,
+    )
+    harness.start()
+    for price in closes[1:]:
+        harness.step(price, seconds=60)
+    paper = sorted(harness.journal.fills.values(), key=lambda f: f.executed_at)
+    assert [(f.side, f.price, f.amount, f.fee, f.executed_at) for f in result.fills] == [
+        (f.side, f.price, f.amount, f.fee, f.executed_at) for f in paper
+    ]
+    assert len(result.fills) >= 4
+
+
+def test_a_gap_is_reported_and_nothing_is_placed_or_filled_inside_it():
+    data = load_series([ROOT / "tests/fixtures/BTCUSDT-1h-2018-02-07_11-outage.csv"])
+    cfg = config(grid_levels=4, buy_offset_pct=D(1), sell_offset_pct=D(1), stop_loss_pct=D(5))
+    slow, fast = both(data, cfg)
+    start, end = datetime(2018, 2, 8, 1, tzinfo=UTC), datetime(2018, 2, 9, 9, 28, 14, 789000, tzinfo=UTC)
+    assert [(g.start, g.end, g.length) for g in slow.gaps] == [(start, end, end - start)]
+    assert fast.gaps == slow.gaps
+    assert slow.fills
+    assert not [f for f in slow.fills if start <= f.executed_at < end]
+    assert not [o for o in slow.orders if start <= o.created_at < end]
+
+
+def test_a_gap_holds_back_fills_that_its_prices_would_have_made():
+    # The data jumps over an hour in which the price must have passed the buy at 29700: nothing fills in it,
+    # and the buy fills at its limit on the first candle after it, when its path goes below.
+    data = [
+        *candles(("30000", "30000", "30000", "30000"), ("30000", "30000", "30000", "30000")),
+        *candles(("29650", "29660", "29640", "29650"), ("29650", "29650", "29650", "29650"), start=T0 + HOUR),
+    ]
+    slow, _ = both(data, config())
+    assert [(g.start, g.end) for g in slow.gaps] == [(T0 + 2 * MINUTE, T0 + HOUR)]
+    assert [f.executed_at for f in slow.fills] == [T0 + HOUR]
+
+
+def test_progress_is_reported_up_to_the_last_candle():
+    seen: list[tuple[int, int]] = []
+    data = load_series([ROOT / "exchanges/data/replay/BTCUSDT-1m-2022-05-05.csv"])
+    run_backtest(
+        data,
+        config(),
+        BTC,
+        BacktestOptions(progress=lambda done, total: seen.append((done, total)), progress_every=500),
+    )
+    assert seen[-1] == (1440, 1440)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_the_market_rules_must_be_the_strategys():
+    with pytest.raises(ValueError, match="ETH/USDT"):
+        run_backtest(candles(("1", "1", "1", "1")), config(), replace(BTC, symbol="ETH/USDT"))

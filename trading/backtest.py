@@ -1,0 +1,564 @@
+"""Backtests: historical candles through the very engine that trades live. Pure: no Django, no I/O of its own.
+
+    result = run_backtest(load_series(["BTCUSDT-1m-2024-01.csv", …]), config, market_rules("BTC/USDT"),
+                          BacktestOptions(initial_quote=Decimal(10_000), progress=print))
+
+The same TradingEngine (with its GridStrategy, RiskManager and PositionTracker) trades against the same
+PaperExchange as a paper account does, on an in-memory journal; only the price and the clock come from the candles.
+So a backtest cannot disagree with live trading: what differs is only when the engine looks.
+
+Semantics
+- Each candle is a path of four points: the open at its open time, the extreme nearer the open at +⅓ of its
+  duration, the other extreme at +⅔, the close 1 ms before its end (exchanges.paper.feeds.candle_path, the one
+  place the rule lives; on a tie a rising candle goes low first). A candle lasts the data's usual spacing, or until
+  the next candle opens when that is sooner.
+- The engine ticks at every point of the path: a stop-loss sells at the point where the price crossed it (at
+  market, with the exchange's slippage), and a take-profit is placed within the candle its buy filled in.
+- The paper exchange fills a resting limit order at its limit price, maker fee, when the path goes strictly past
+  it; an order marketable when placed fills at the current point's price, taker fee; a market order at the price
+  moved by `slippage_pct` against the trader, taker fee. Fees in quote, or the buy's in base (`buy_fee_in_base`).
+  The market's rules (tick, step, minimums, price band, open-order cap) are the exchange's own checks.
+- Gaps: where the next candle opens after the end of a candle's usual interval the data has a gap (from, to,
+  length in `BacktestResult.gaps`). The exchange is unavailable then: nothing is ticked, placed or filled; stops and
+  time stops that came due act at the first point after it, and resting orders fill only on prices after it.
+
+Speed (`Mode.FAST`, the default): between two events the engine's state cannot change, so the quiet candles are
+skipped. After each ticked candle `_quiet_until` reads the engine's state and returns the prices and the time
+that would change it — a resting buy's price or a stop-loss price below (the path going strictly under it), a
+take-profit's price, the reprice threshold or a free ladder level above (strictly over it), a time stop, the local
+midnight of the daily loss limit or a cooldown's end — and numpy finds the first candle that reaches one of them,
+in float64 columns that only find candidates: such a candle is ticked at all its points, in Decimal, as in
+`Mode.EVERY_POINT`. Whenever the state is not plainly at rest (an order waiting, refused, part-filled or
+unresolved, a lot without its take-profit, a level that could be placed and is not) every point is ticked until
+it is. tests/core/test_backtest.py proves both modes give the same orders and fills.
+
+Money is Decimal throughout; numpy only says where to look.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import Decimal
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from exchanges.base import ZERO, MarketRules, OrderStatus, OrderType
+from exchanges.clock import ManualClock
+from exchanges.paper.book import InMemoryPaperStore
+from exchanges.paper.exchange import PaperExchange
+from exchanges.paper.feeds import EPOCH, Candle, SteppedFeed, candle_path, extremes_in_order
+from exchanges.paper.series import CandleSeries
+from trading.core.engine import TradingEngine
+from trading.core.memory import InMemoryJournal, InMemoryStatusBoard
+from trading.core.types import EngineConfig, EngineState, ExitReason, FillRecord, Lot, OrderRecord, Role
+
+_MS = timedelta(milliseconds=1)
+_FIRST_SCAN = 64  # candles in the first numpy scan after an event; doubled while nothing is found
+_LONGEST_SCAN = 1 << 16
+
+Progress = Callable[[int, int], None]  # (candles done, candles in all)
+
+
+class Mode(StrEnum):
+    FAST = "fast"  # skip the candles where nothing can happen
+    EVERY_POINT = "every_point"  # tick every point of every candle (the reference the fast mode must equal)
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestOptions:
+    initial_quote: Decimal = Decimal(10_000)
+    initial_base: Decimal = ZERO
+    slippage_pct: Decimal = Decimal("0.05")  # market orders (stop-loss, time stop) fill this much worse
+    buy_fee_in_base: bool = False  # a buy's fee from the base it receives, as Binance does without BNB
+    mode: Mode = Mode.FAST
+    tz: tzinfo = UTC  # the day boundary of the daily loss limit (TIME_ZONE)
+    interval: timedelta | None = None  # the candles' interval; by default their most frequent spacing
+    equity_points: int = 1000  # at most this many points in the equity curve (at candle closes)
+    progress: Progress | None = None
+    progress_every: int = 50_000  # candles between two progress calls
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A stretch without data: the exchange was unavailable from `start` to `end`."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """What a backtest did, all money in the market's quote currency (`quote`) unless a fee's currency says else.
+
+    realized_pnl sums the closed lots (net of both fees); unrealized_pnl values the open lots at the last close,
+    net of their buy fee; fees are per currency as charged, fees_quote all of them valued in quote at their fill's
+    price. Equity is the quote and base held (free and locked) valued at the path's price, at every point of every
+    candle: max_drawdown is the largest fall of it from an earlier high, max_drawdown_pct that fall against the
+    high. capital_peak is the most quote tied up at once (resting buys plus the cost of the lots held).
+    buy_and_hold_pnl: all the starting quote bought at the first open (taker fee), valued at the last close.
+    """
+
+    symbol: str
+    quote: str
+    base: str
+    mode: Mode
+    start: datetime
+    end: datetime
+    candles: int
+    candles_ticked: int
+    ticks: int
+    gaps: list[Gap]
+    orders: list[OrderRecord]
+    fills: list[FillRecord]
+    closed_positions: list[Lot]
+    open_positions: list[Lot]
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: dict[str, Decimal]
+    fees_quote: Decimal
+    grid_cycles: int  # lots closed by their take-profit
+    time_in_market: timedelta  # while at least one lot was open
+    capital_peak: Decimal
+    equity_start: Decimal
+    equity_end: Decimal
+    max_drawdown: Decimal
+    max_drawdown_pct: Decimal
+    equity_curve: list[tuple[datetime, Decimal]]
+    buy_and_hold_pnl: Decimal
+    last_price: Decimal
+    final_status_notes: tuple[str, ...] = field(default=())
+
+    @property
+    def total_pnl(self) -> Decimal:
+        return self.realized_pnl + self.unrealized_pnl
+
+
+def run_backtest(
+    candles: CandleSeries | Sequence[Candle],
+    config: EngineConfig,
+    market: MarketRules,
+    options: BacktestOptions | None = None,
+) -> BacktestResult:
+    """Replay `candles` (in time order) through a TradingEngine with `config` on a paper exchange with `market`'s
+    rules and `options`' balances; return everything it did (see the module docstring)."""
+    series = candles if isinstance(candles, CandleSeries) else CandleSeries.from_candles(candles)
+    if market.symbol != config.symbol:
+        raise ValueError(f"the strategy trades {config.symbol}, the market rules are for {market.symbol}")
+    return _Run(series, config, market, options or BacktestOptions()).run()
+
+
+def usual_interval_ms(open_ms: npt.NDArray[np.int64]) -> int:
+    """The most frequent spacing of the candles, in ms (one minute for a single candle)."""
+    if len(open_ms) < 2:
+        return 60_000
+    values, counts = np.unique(np.diff(open_ms), return_counts=True)
+    return int(values[int(np.argmax(counts))])
+
+
+class _Run:
+    def __init__(self, series: CandleSeries, config: EngineConfig, market: MarketRules, options: BacktestOptions):
+        self.series = series
+        self.config = config
+        self.market = market
+        self.options = options
+        n = len(series)
+        interval = options.interval // _MS if options.interval is not None else usual_interval_ms(series.open_ms)
+        next_open = np.append(series.open_ms[1:], np.iinfo(np.int64).max)
+        self.end_ms = np.minimum(series.open_ms + interval, next_open)  # a candle ends at the next open if sooner
+        gap_at = np.flatnonzero(next_open[:-1] > series.open_ms[:-1] + interval) if n > 1 else np.array([], int)
+        self.gap_after = {i: Gap(_at(int(self.end_ms[i])), _at(int(series.open_ms[i + 1]))) for i in gap_at.tolist()}
+        self.gaps = list(self.gap_after.values())
+        start = _at(int(series.open_ms[0]))
+        self.clock = ManualClock(start)
+        self.feed = SteppedFeed()
+        balances = {market.quote: options.initial_quote}
+        if options.initial_base:
+            balances[market.base] = options.initial_base
+        self.store = InMemoryPaperStore(balances)
+        self.exchange = PaperExchange(
+            self.store,
+            feeds={config.symbol: self.feed},
+            clock=self.clock,
+            markets={config.symbol: market},
+            slippage_pct=options.slippage_pct,
+            buy_fee_in_base=options.buy_fee_in_base,
+        )
+        self.journal = InMemoryJournal()
+        self.board = InMemoryStatusBoard()
+        # A balance read every tick, so that what the engine reads never depends on how many ticks came before
+        # (the fast mode ticks fewer): the count would otherwise decide when a funds wait ends.
+        self.engine = TradingEngine(
+            config,
+            exchange=self.exchange,
+            journal=self.journal,
+            status_board=self.board,
+            clock=self.clock,
+            tz=options.tz,
+            balance_check_every=1,
+        )
+        self.points, self.low_first = _path_columns(series)
+        self._path: list[tuple[datetime, Decimal]] = []
+        self._path_of = -1
+        self.started = False
+        self.ticks = 0
+        self.candles_ticked = 0
+        self.capital_peak = ZERO
+        # (first point index, quote held, base held): the holdings from that point of the path on
+        self.holdings: list[tuple[int, Decimal, Decimal]] = [(0, options.initial_quote, options.initial_base)]
+
+    # --- the walk -----------------------------------------------------------------------------------------------------
+    def run(self) -> BacktestResult:
+        n = len(self.series)
+        total = 4 * n
+        fast = self.options.mode is Mode.FAST
+        report = self.options.progress
+        every = max(self.options.progress_every, 1)
+        next_report = every
+        j = 0  # the point of the path: candle j // 4, its point j % 4
+        while j < total:
+            if fast and self.started:
+                quiet = _quiet_until(self.engine, self.clock.now())
+                if quiet is not None:
+                    j = self._next_event(j, *quiet)
+                    if j >= total:
+                        break
+            self._tick_point(j)
+            j += 1
+            if report is not None and j // 4 >= next_report:
+                report(j // 4, n)
+                next_report = j // 4 + every
+        if report is not None:
+            report(n, n)
+        return self._result()
+
+    def _next_event(self, j: int, low: Decimal | None, high: Decimal | None, until: datetime | None) -> int:
+        """The first point from j on where the path may go strictly under `low` or over `high`, or the first point
+        of the candle in which `until` may come. The float columns round each price to the nearest double, which
+        keeps every order (a < b ⇒ float(a) ≤ float(b)), so comparing with ≤ and ≥ finds every such point, and
+        perhaps a few more; a time is looked for by candle, whose end is a bound of its points' times."""
+        total = len(self.points)
+        limit = total
+        if until is not None:
+            candle = int(np.searchsorted(self.end_ms, (until - EPOCH) // _MS, side="left"))
+            limit = max(j, 4 * candle)
+        low_f = float(low) if low is not None else -math.inf
+        high_f = float(high) if high is not None else math.inf
+        size = _FIRST_SCAN
+        points = self.points
+        while j < limit:
+            stop = min(limit, j + size)
+            window = points[j:stop]
+            hit = (window <= low_f) | (window >= high_f)
+            first = int(np.argmax(hit))
+            if hit[first]:
+                return j + first
+            j = stop
+            size = min(size * 2, _LONGEST_SCAN)
+        return limit
+
+    def _tick_point(self, j: int) -> None:
+        i, k = divmod(j, 4)
+        if self._path_of != i:
+            candle = self.series.candle(i)
+            duration = timedelta(milliseconds=int(self.end_ms[i] - self.series.open_ms[i]))
+            self._path = candle_path(candle, duration)
+            self._path_of = i
+            self.candles_ticked += 1
+        at, price = self._path[k]
+        self.clock.set(at)
+        self.feed.step(at, price)
+        if self.started:
+            self.engine.tick()
+        else:
+            self.engine.start()
+            self.started = True
+        self.ticks += 1
+        self._after_tick(j)
+        gap = self.gap_after.get(i) if k == 3 else None
+        if gap is not None:
+            self.feed.down(f"exchange unavailable: the data has no candles from {gap.start:%Y-%m-%d %H:%M:%S} UTC")
+
+    def _after_tick(self, point: int) -> None:
+        if self.engine.state is EngineState.ERROR:
+            raise RuntimeError(f"the engine failed at {self.clock.now().isoformat()}: {self.engine.last_error}")
+        book = self.store.book
+        quote = book.balance(self.market.quote)
+        base = book.balance(self.market.base)
+        held = (quote.total, base.total)
+        if held != self.holdings[-1][1:]:
+            self.holdings.append((point, *held))
+        in_lots = sum(
+            ((lot.entry_cost + lot.entry_fee_quote) * lot.remaining / lot.quantity for lot in self._open_lots()), ZERO
+        )
+        used = quote.locked + in_lots
+        if used > self.capital_peak:
+            self.capital_peak = used
+
+    def _open_lots(self) -> list[Lot]:
+        return [lot for lot in self.engine.positions.open.values() if lot.quantity]
+
+    # --- the result ---------------------------------------------------------------------------------------------------
+    def _result(self) -> BacktestResult:
+        series, market = self.series, self.market
+        n = len(series)
+        last = series.candle(n - 1)
+        first = series.candle(0)
+        end = _at(int(self.end_ms[-1]))
+        fills = sorted(self.journal.fills.values(), key=lambda f: f.executed_at)
+        lots = list(self.journal.lots.values())
+        closed = sorted((lot for lot in lots if not lot.is_open), key=lambda lot: lot.closed_at or end)
+        still_open = [lot for lot in lots if lot.is_open]
+        realized = sum((lot.realized_pnl or ZERO for lot in closed), ZERO)
+        unrealized = sum(
+            (
+                lot.remaining * last.close - (lot.entry_cost + lot.entry_fee_quote) * lot.remaining / lot.quantity
+                for lot in still_open
+                if lot.quantity
+            ),
+            ZERO,
+        )
+        fees: dict[str, Decimal] = {}
+        fees_quote = ZERO
+        for fill in fills:
+            fees[fill.fee_currency] = fees.get(fill.fee_currency, ZERO) + fill.fee
+            fees_quote += fill.fee if fill.fee_currency == market.quote else fill.fee * fill.price
+        equity = _Equity(series, self.holdings, self.points, self.low_first)
+        start_equity = self.options.initial_quote + self.options.initial_base * first.open
+        end_equity = equity.at_point(4 * n - 1)
+        drawdown, high = equity.max_drawdown()
+        bought = self.options.initial_quote * (1 - market.taker_fee) / first.open
+        status = self.board.last
+        return BacktestResult(
+            symbol=self.config.symbol,
+            quote=market.quote,
+            base=market.base,
+            mode=self.options.mode,
+            start=first.open_time,
+            end=end,
+            candles=n,
+            candles_ticked=self.candles_ticked,
+            ticks=self.ticks,
+            gaps=self.gaps,
+            orders=list(self.journal.orders.values()),
+            fills=fills,
+            closed_positions=closed,
+            open_positions=still_open,
+            realized_pnl=realized,
+            unrealized_pnl=unrealized,
+            fees=fees,
+            fees_quote=fees_quote,
+            grid_cycles=sum(1 for lot in closed if lot.exit_reason == ExitReason.TAKE_PROFIT),
+            time_in_market=_time_in_market(lots, end),
+            capital_peak=self.capital_peak,
+            equity_start=start_equity,
+            equity_end=end_equity,
+            max_drawdown=drawdown,
+            max_drawdown_pct=(drawdown / high * 100) if high else ZERO,
+            equity_curve=equity.curve(self.end_ms, self.options.equity_points),
+            buy_and_hold_pnl=bought * last.close - self.options.initial_quote,
+            last_price=last.close,
+            final_status_notes=status.notes if status is not None else (),
+        )
+
+
+def _at(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def _quiet_until(engine: TradingEngine, now: datetime) -> tuple[Decimal | None, Decimal | None, datetime | None] | None:
+    """What would change the engine's state, read from the state after its last tick: (a price that the path
+    going strictly below changes something, one that the path going strictly above does, the earliest time that
+    does). None when the state is not plainly at rest, so that every point must be ticked (see the module
+    docstring). Each rule below mirrors one step of TradingEngine.tick."""
+    price = engine.price
+    if engine.state is not EngineState.RUNNING or engine.reconciler.needed or price is None or engine.gate.holds:
+        return None
+    lows: list[Decimal] = []
+    highs: list[Decimal] = []
+    times: list[datetime] = []
+    buys = []
+    for order in engine.book:
+        # Anything but an untouched resting limit order is on its way somewhere: tick until it gets there.
+        if order.status is not OrderStatus.OPEN or order.filled or order.type is not OrderType.LIMIT:
+            return None
+        if order.price is None:
+            return None
+        if order.role is Role.GRID_BUY:
+            buys.append(order)
+            lows.append(order.price)
+        else:
+            highs.append(order.price)
+    risk = engine.risk
+    for lot in engine.positions.open.values():
+        exit_order = engine.book.get(lot.exit_client_order_id or "")
+        if exit_order is None or exit_order.role is not Role.TAKE_PROFIT:
+            return None  # a lot without its take-profit: the engine tries again at the next tick
+        if risk.exit_reason(lot, price, now) is not None:
+            return None  # a stop it could not carry out
+        stop = risk.stop_price(lot)
+        if stop is not None:
+            lows.append(stop)
+        due = risk.time_stop_at(lot)
+        if due is not None:
+            times.append(due)
+    config = engine.config
+    if config.daily_loss_limit is not None:
+        times.append(risk.day_start(now) + timedelta(days=1))
+    cooldown = risk.cooldown_until(engine.exits)
+    if cooldown is not None and cooldown > now:
+        times.append(cooldown)
+    if not risk.pause_reasons(engine.exits, now):
+        if engine.anchor is None or not (buys or engine.positions.open):
+            return None  # the ladder re-anchors at every price
+        highs.append(engine.grid.reprice_above(engine.anchor))
+        if len(buys) < config.grid_levels and len(engine.positions.open) + len(buys) < config.max_positions:
+            occupied = {order.price for order in buys} | {lot.level_price for lot in engine.positions.open.values()}
+            free = [level.price for level in engine.grid.ladder(engine.anchor).levels if level.price not in occupied]
+            if any(level < price for level in free):
+                return None  # a level that could be placed and is not: something made it wait
+            if free:
+                highs.append(min(free))  # placed once the price is above it
+    return (max(lows) if lows else None, min(highs) if highs else None, min(times) if times else None)
+
+
+def _path_columns(series: CandleSeries) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """The path's points as one float column (open, first extreme, second extreme, close per candle), and which
+    candles go low first. Where the floats cannot tell which extreme is nearer the open, the Decimal rule decides,
+    so that the column's order is candle_path's."""
+    o, h, low, c = series.open, series.high, series.low, series.close
+    below, above = o - low, h - o
+    low_first = below < above
+    for i in np.flatnonzero(np.abs(below - above) <= 1e-9 * np.abs(o)).tolist():
+        candle = series.candle(i)
+        low_first[i] = extremes_in_order(candle.open, candle.high, candle.low, candle.close)[0] == candle.low
+    points = np.empty(4 * len(series), dtype=np.float64)
+    points[0::4] = o
+    points[1::4] = np.where(low_first, low, h)
+    points[2::4] = np.where(low_first, h, low)
+    points[3::4] = c
+    return points, low_first
+
+
+def _time_in_market(lots: Sequence[Lot], end: datetime) -> timedelta:
+    spans = sorted((lot.opened_at, lot.closed_at or end) for lot in lots)
+    total = timedelta(0)
+    current: tuple[datetime, datetime] | None = None
+    for start, stop in spans:
+        if current is None or start > current[1]:
+            if current is not None:
+                total += current[1] - current[0]
+            current = (start, stop)
+        else:
+            current = (current[0], max(current[1], stop))
+    if current is not None:
+        total += current[1] - current[0]
+    return total
+
+
+class _Equity:
+    """Quote + base × price at every point of the path, from the holdings after each tick. The holdings change only
+    at ticked points, so the stretch between two changes is a fixed (quote, base) valued along the candle
+    columns: numpy finds where the highs and lows are, Decimal says what they are."""
+
+    def __init__(
+        self,
+        series: CandleSeries,
+        holdings: list[tuple[int, Decimal, Decimal]],
+        points: npt.NDArray[np.float64],
+        low_first: npt.NDArray[np.bool_],
+    ) -> None:
+        self.series = series
+        self.holdings = holdings
+        self.starts = [h[0] for h in holdings]
+        self.points = points
+        self.low_first = low_first
+
+    def price(self, point: int) -> Decimal:
+        candle = self.series.candle(point // 4)
+        k = point % 4
+        if k == 0:
+            return candle.open
+        if k == 3:
+            return candle.close
+        first, second = (candle.low, candle.high) if self.low_first[point // 4] else (candle.high, candle.low)
+        return first if k == 1 else second
+
+    def held(self, point: int) -> tuple[Decimal, Decimal]:
+        _, quote, base = self.holdings[bisect.bisect_right(self.starts, point) - 1]
+        return quote, base
+
+    def at_point(self, point: int) -> Decimal:
+        quote, base = self.held(point)
+        return quote + base * self.price(point)
+
+    def _exact_max(self, lo: int, hi: int, sign: int) -> Decimal:
+        """max (sign 1) or min (sign −1) of the path's prices over points [lo, hi), exactly: float rounding keeps
+        order, so the exact extreme is among the points whose float equals the float extreme."""
+        window = self.points[lo:hi]
+        target = window.max() if sign > 0 else window.min()
+        candidates = (lo + np.flatnonzero(window == target)).tolist()
+        values = [self.price(int(p)) for p in candidates]
+        return max(values) if sign > 0 else min(values)
+
+    def max_drawdown(self) -> tuple[Decimal, Decimal]:
+        """(largest fall of equity from an earlier high, that high)."""
+        total = len(self.points)
+        bounds = [*self.starts[1:], total]
+        peak: Decimal | None = None
+        worst, worst_peak = ZERO, ZERO
+        for (start, quote, base), stop in zip(self.holdings, bounds, strict=True):
+            if stop <= start:
+                continue
+            if not base:
+                values = [quote]
+                lowest = highest = quote
+                rise_fall = rise_peak = ZERO
+            else:
+                highest = quote + base * self._exact_max(start, stop, 1)
+                lowest = quote + base * self._exact_max(start, stop, -1)
+                fall, fall_from = self._largest_fall(start, stop)
+                rise_fall, rise_peak = base * fall, quote + base * fall_from
+                values = [highest, lowest]
+            if peak is not None and peak - lowest > worst:
+                worst, worst_peak = peak - lowest, peak
+            if rise_fall > worst:
+                worst, worst_peak = rise_fall, rise_peak
+            peak = max(values) if peak is None else max(peak, *values)
+        return worst, worst_peak
+
+    def _largest_fall(self, lo: int, hi: int) -> tuple[Decimal, Decimal]:
+        """(max over j of (the highest price up to j − price j), that highest price), over points [lo, hi),
+        exactly."""
+        window = self.points[lo:hi]
+        running = np.maximum.accumulate(window)
+        falls = running - window
+        best = falls.max()
+        if best <= 0:
+            return ZERO, ZERO
+        # Float differences are off by a few ulps at most: the j within a generous margin are checked in Decimal.
+        margin = 1e-9 * float(running.max())
+        near = np.flatnonzero(falls >= best - margin)
+        if len(near) > 64:
+            near = near[np.argsort(falls[near], kind="stable")[-64:]]
+        result = (ZERO, ZERO)
+        for j in sorted(near.tolist()):
+            high = self._exact_max(lo, lo + j + 1, 1)
+            if high - self.price(lo + j) > result[0]:
+                result = (high - self.price(lo + j), high)
+        return result
+
+    def curve(self, end_ms: npt.NDArray[np.int64], points: int) -> list[tuple[datetime, Decimal]]:
+        n = len(self.series)
+        step = max(1, math.ceil(n / max(points, 1)))
+        picks = [*range(step - 1, n - 1, step), n - 1]
+        return [(_at(int(end_ms[i])), self.at_point(4 * i + 3)) for i in picks]
