@@ -291,9 +291,22 @@ def main() -> int:
     parser.add_argument("--max-minutes", type=float, default=20)
     args = parser.parse_args()
     args.only = [p for p in args.only.split(",") if p]
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if len(engines) > 1:
+        # Django is set up once per process, on one database: each engine runs in a process of its own.
+        import subprocess
+
+        others, skip = [], False
+        for arg in sys.argv[1:]:
+            if skip or arg.startswith("--engines"):
+                skip = arg == "--engines"  # its value is the next argument
+                continue
+            others.append(arg)
+        codes = [subprocess.call([sys.executable, __file__, *others, f"--engines={e}"]) for e in engines]
+        return max(codes)
     results: list[Result] = []
-    for engine in args.engines.split(","):
-        results += run(engine.strip(), args)
+    for engine in engines:
+        results += run(engine, args)
     print_table(
         f"Trade statistics and PnL series over {args.fills:,} fills "
         "(gunicorn, 2 sync workers, TIME_ZONE Europe/Berlin)",

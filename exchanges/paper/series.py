@@ -136,13 +136,14 @@ def _load_one(path: Path) -> CandleSeries:
     name = str(path)
     if path.suffix == ".json":
         return _load_json(path, name)
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
+    text = data.decode("utf-8")
     lines = text.splitlines()
     if not lines:
         raise CandleDataError(name, 1, "the file has no candles")
     first = lines[0].lstrip("\ufeff")
     if first[:1].isdigit():
-        return _load_binance(lines, name, first_line=1)
+        return _load_binance(lines, data, name, first_line=1)
     header = [h.strip().lower() for h in first.split(",")]
     if "open" in header and "close" in header and not any(k in header for k in _TIME_KEYS):
         raise CandleDataError(name, 1, f"the header names no time column ({', '.join(_TIME_KEYS)})")
@@ -150,28 +151,97 @@ def _load_one(path: Path) -> CandleSeries:
         numeric = len(lines) > 1 and lines[1].split(",", 1)[0].strip().isdigit()
         if numeric and header[0] in ("open_time", "timestamp") and header[1:5] == ["open", "high", "low", "close"]:
             # A Binance dump with its header line (the newer ones): the same columns, one line down.
-            return _load_binance(lines[1:], name, first_line=2)
+            return _load_binance(lines[1:], data[data.index(b"\n") + 1 :], name, first_line=2)
         return _load_header_csv(text, name)
     raise CandleDataError(name, 1, "neither Binance klines (a number first) nor a header with open/high/low/close")
 
 
-def _load_binance(lines: list[str], name: str, *, first_line: int) -> CandleSeries:
+def _load_binance(lines: list[str], data: bytes, name: str, *, first_line: int) -> CandleSeries:
     if not lines:
         raise CandleDataError(name, first_line, "the file has no candles")
-    try:
-        table = np.loadtxt(lines, delimiter=",", usecols=(0, 1, 2, 3, 4), dtype=np.float64, ndmin=2)
-    except ValueError:
-        _find_malformed(lines, name, first_line)
-        raise  # _find_malformed raises; this is for a reason numpy saw and the row check did not
-    # Times below 2⁵³ (ms until the year 287,000; µs until 2255) come through float64 exactly.
-    times = table[:, 0].astype(np.int64)
-    if not np.array_equal(times, table[:, 0]):
-        bad = int(np.flatnonzero(times != table[:, 0])[0])
-        raise CandleDataError(name, first_line + bad, f"open time {lines[bad].split(',')[0]!r} is not a whole number")
+    columns = _plain_columns(data, len(lines))
+    if columns is None:  # anything unusual (an exponent, a sign, a blank line): numpy's parser, and its errors
+        try:
+            table = np.loadtxt(lines, delimiter=",", usecols=(0, 1, 2, 3, 4), dtype=np.float64, ndmin=2)
+        except ValueError:
+            _find_malformed(lines, name, first_line)
+            raise  # _find_malformed raises; this is for a reason numpy saw and the row check did not
+        # Times below 2⁵³ (ms until the year 287,000; µs until 2255) come through float64 exactly.
+        times = table[:, 0].astype(np.int64)
+        if not np.array_equal(times, table[:, 0]):
+            bad = int(np.flatnonzero(times != table[:, 0])[0])
+            reason = f"open time {lines[bad].split(',')[0]!r} is not a whole number"
+            raise CandleDataError(name, first_line + bad, reason)
+        columns = (times, table[:, 1], table[:, 2], table[:, 3], table[:, 4])
+    times = columns[0]
     if times.size and times.max() >= _MICROSECOND_TIMESTAMPS:
         times = times // 1000
     part = _Part(name, 0, first_line)
-    return _finish(times, table[:, 1], table[:, 2], table[:, 3], table[:, 4], lines, part)
+    return _finish(times, *columns[1:], lines, part)
+
+
+_Columns = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]
+
+
+def _plain_columns(data: bytes, count: int) -> _Columns | None:
+    """The first five fields of every line, when each is plain digits with at most one point (as Binance writes
+    them), parsed with vector operations over the bytes: about twice numpy's loadtxt, which tokenizes all twelve
+    fields of a line. None for anything else. A price of at most 15 digits is an exact integer over an exact power
+    of ten in float64, so the one rounded division gives the double nearest to the decimal, as float() does."""
+    b = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(b == 10)
+    if data[-1:] != b"\n":
+        ends = np.append(ends, len(b))
+    if len(ends) != count:
+        return None
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    line_end = ends - ((ends > starts) & (b[np.maximum(ends - 1, 0)] == 13))  # CRLF
+    commas = np.flatnonzero(b == 44)
+    if not len(commas):
+        return None
+    first = np.searchsorted(commas, starts)
+    fields = np.searchsorted(commas, line_end) - first + 1
+    if fields.min() < 5:
+        return None
+    last = len(b) - 1
+    parsed: list[npt.NDArray[Any]] = []
+    for k in range(5):
+        start = starts if k == 0 else commas[first + k - 1] + 1
+        end = np.where(fields > k + 1, commas[np.minimum(first + k, len(commas) - 1)], line_end)
+        length = end - start
+        if length.min() < 1 or length.max() > 24:
+            return None
+        mantissa = np.zeros(len(start), np.int64)
+        digits = np.zeros(len(start), np.int64)
+        point_at = np.full(len(start), -1, np.int64)
+        for j in range(int(length.max())):
+            inside = j < length
+            char = b[np.minimum(start + j, last)]
+            digit = inside & (char >= 48) & (char <= 57)
+            point = inside & (char == 46)
+            if not np.array_equal(digit | point, inside) or (point & (point_at >= 0)).any():
+                return None
+            point_at[point] = j
+            mantissa = np.where(digit, mantissa * 10 + (char - 48), mantissa)
+            digits += digit
+        if digits.min() < 1 or digits.max() > (18 if k == 0 else 15):  # int64 times; prices exact in float64
+            return None
+        if k == 0:
+            if (point_at >= 0).any():
+                return None
+            parsed.append(mantissa)
+        else:
+            decimals = np.where(point_at >= 0, length - point_at - 1, 0)
+            parsed.append(mantissa.astype(np.float64) / 10.0**decimals)
+    return (parsed[0], parsed[1], parsed[2], parsed[3], parsed[4])
 
 
 def _find_malformed(lines: Sequence[str], name: str, first_line: int) -> None:

@@ -319,3 +319,23 @@ def test_progress_is_reported_up_to_the_last_candle():
 def test_the_market_rules_must_be_the_strategys():
     with pytest.raises(ValueError, match="ETH/USDT"):
         run_backtest(candles(("1", "1", "1", "1")), config(), replace(BTC, symbol="ETH/USDT"))
+
+
+@pytest.mark.parametrize("stop_loss_pct", [None, D(1)])
+def test_the_max_drawdown_is_the_largest_fall_of_equity_from_an_earlier_high_over_every_point(stop_loss_pct):
+    from trading.backtest import _Equity, _Run
+
+    data = load_series([ROOT / "exchanges/data/replay/BTCUSDT-1m-2022-05-05.csv"])
+    cfg = config(grid_levels=6, buy_offset_pct=D("0.3"), sell_offset_pct=D("0.4"), stop_loss_pct=stop_loss_pct)
+    run = _Run(data, cfg, BTC, BacktestOptions(initial_base=D("0.01")))
+    result = run.run()
+    equity = _Equity(data, run.holdings, run.points, run.low_first)
+    peak, worst, worst_peak = None, D(0), D(0)
+    for point in range(4 * len(data)):  # by hand: every point, in Decimal
+        value = equity.at_point(point)
+        peak = value if peak is None else max(peak, value)
+        if peak - value > worst:
+            worst, worst_peak = peak - value, peak
+    assert len(run.holdings) > 10
+    assert result.max_drawdown == worst > 0
+    assert result.max_drawdown_pct == worst / worst_peak * 100

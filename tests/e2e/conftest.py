@@ -49,10 +49,13 @@ def web_apps(
 @pytest.fixture
 def stack(web_apps: Callable[..., WebApp], private_redis_server: RedisServer) -> Iterator[WebApp]:
     """The whole of AresBot as `bin/run` starts it, on this test's database and a Redis of its own: the web server
-    on the built app, a strategy worker, a control worker and the scheduler (`rqcron aresbot.cron`, which runs
+    on the built app, two strategy workers, a control worker and the scheduler (`rqcron aresbot.cron`, which runs
     the supervisor that starts and resumes engines)."""
     env = worker_env(private_redis_server.url)
+    # Two strategy workers, as bin/run starts WORKER_CONCURRENCY of them: one runs a seeded grid, the other takes
+    # the one the flow starts.
     processes = [
+        Worker(env),
         Worker(env),
         Worker(env, queue=CONTROL_QUEUE, worker_class="ControlWorker"),
         Scheduler(env),

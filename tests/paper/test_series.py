@@ -111,3 +111,14 @@ def test_a_series_can_be_made_from_candle_records():
     candles = load_binance_klines_csv(DAY)[:5]
     series = CandleSeries.from_candles(candles)
     assert [series.candle(i) for i in range(5)] == candles
+
+
+def test_crlf_lines_and_numbers_in_other_spellings_give_the_same_columns(tmp_path):
+    plain = load_series([DAY])
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(("\r\n".join(LINES[:30]) + "\r\n").encode())
+    spelled = [LINES[0].replace("39684.10,", "3.968410e4,", 1), *LINES[1:30]]  # numpy's parser takes this one
+    for path in (crlf, write(tmp_path, "spelled.csv", spelled)):
+        series = load_series([path])
+        for column in ("open_ms", "open", "high", "low", "close"):
+            assert getattr(series, column).tolist() == getattr(plain, column)[:30].tolist()
