@@ -22,15 +22,16 @@ Semantics
   length in `BacktestResult.gaps`). The exchange is unavailable then: nothing is ticked, placed or filled; stops and
   time stops that came due act at the first point after it, and resting orders fill only on prices after it.
 
-Speed (`Mode.FAST`, the default): between two events the engine's state cannot change, so the quiet candles are
-skipped. After each ticked candle `_quiet_until` reads the engine's state and returns the prices and the time
-that would change it — a resting buy's price or a stop-loss price below (the path going strictly under it), a
-take-profit's price, the reprice threshold or a free ladder level above (strictly over it), a time stop, the local
-midnight of the daily loss limit or a cooldown's end — and numpy finds the first candle that reaches one of them,
-in float64 columns that only find candidates: such a candle is ticked at all its points, in Decimal, as in
-`Mode.EVERY_POINT`. Whenever the state is not plainly at rest (an order waiting, refused, part-filled or
-unresolved, a lot without its take-profit, a level that could be placed and is not) every point is ticked until
-it is. tests/core/test_backtest.py proves both modes give the same orders and fills.
+Speed (`Mode.FAST`, the default): between two events the engine's state cannot change, so the quiet points are
+skipped. After each tick `_quiet_until` reads the engine's state and returns the prices and the time that would
+change it — a resting buy's price or a stop-loss price below (the path going strictly under it), a take-profit's
+price, the reprice threshold or a free ladder level above (strictly over it), a time stop, the local midnight of
+the daily loss limit, a cooldown's end or the end of a refusal's wait (OrderGate.wakes) — and numpy finds the first
+point of the path that may reach one of them, in float64 columns that only find candidates (a time by its candle).
+That point is ticked, in Decimal, exactly as `Mode.EVERY_POINT` ticks every point of every candle. Whenever the
+state is not plainly at rest (an order part-filled or unresolved, a lot without its take-profit, a stop not carried
+out, a level that could be placed and is not with no wait saying until when) every point is ticked until it is.
+tests/core/test_backtest.py proves both modes give the same orders and fills.
 
 Money is Decimal throughout; numpy only says where to look.
 """
@@ -48,7 +49,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from exchanges.base import ZERO, MarketRules, OrderStatus, OrderType
+from exchanges.base import ZERO, MarketRules, OrderStatus, OrderType, Side
 from exchanges.clock import ManualClock
 from exchanges.paper.book import InMemoryPaperStore
 from exchanges.paper.exchange import PaperExchange
@@ -382,11 +383,12 @@ def _quiet_until(engine: TradingEngine, now: datetime) -> tuple[Decimal | None, 
     does). None when the state is not plainly at rest, so that every point must be ticked (see the module
     docstring). Each rule below mirrors one step of TradingEngine.tick."""
     price = engine.price
-    if engine.state is not EngineState.RUNNING or engine.reconciler.needed or price is None or engine.gate.holds:
+    if engine.state is not EngineState.RUNNING or engine.reconciler.needed or price is None:
         return None
+    gate = engine.gate
     lows: list[Decimal] = []
     highs: list[Decimal] = []
-    times: list[datetime] = []
+    times: list[datetime] = gate.wakes()
     buys = []
     for order in engine.book:
         # Anything but an untouched resting limit order is on its way somewhere: tick until it gets there.
@@ -425,10 +427,13 @@ def _quiet_until(engine: TradingEngine, now: datetime) -> tuple[Decimal | None, 
         if len(buys) < config.grid_levels and len(engine.positions.open) + len(buys) < config.max_positions:
             occupied = {order.price for order in buys} | {lot.level_price for lot in engine.positions.open.values()}
             free = [level.price for level in engine.grid.ladder(engine.anchor).levels if level.price not in occupied]
-            if any(level < price for level in free):
-                return None  # a level that could be placed and is not: something made it wait
-            if free:
-                highs.append(min(free))  # placed once the price is above it
+            below = [level for level in free if level < price]
+            unexplained = [level for level in below if gate.waiting_until(Side.BUY, level) is None]
+            if unexplained and gate.funds_held_until(Side.BUY) is None:
+                return None  # a level that could be placed and is not, and no wait says until when
+            above = [level for level in free if level >= price]
+            if above:
+                highs.append(min(above))  # placed once the price is above it
     return (max(lows) if lows else None, min(highs) if highs else None, min(times) if times else None)
 
 

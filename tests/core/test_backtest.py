@@ -191,6 +191,14 @@ CONFIGS = {
         "time_stop_hours": D(3),
         "max_positions": 5,
     },
+    "short of funds": {
+        "grid_levels": 8,
+        "buy_offset_pct": D("0.2"),
+        "sell_offset_pct": D("0.5"),
+        "stop_loss_pct": D(2),
+        "max_positions": 8,
+        "order_size_quote": D(150),
+    },
     "pauses": {
         "grid_levels": 6,
         "buy_offset_pct": D("0.4"),
@@ -207,7 +215,7 @@ CONFIGS = {
 @pytest.mark.parametrize(("path", "symbol"), DATA_SETS, ids=[Path(p).stem for p, _ in DATA_SETS])
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_fast_mode_gives_exactly_the_orders_and_fills_of_every_point_on_the_shipped_data(path, symbol, name):
-    cfg = config(symbol=symbol, order_size_quote=D(50), reprice_threshold_pct=D("0.6"), **CONFIGS[name])
+    cfg = config(symbol=symbol, **{"order_size_quote": D(50), "reprice_threshold_pct": D("0.6"), **CONFIGS[name]})
     slow, fast = both(load_series([ROOT / path]), cfg, initial_quote=D(1000))
     assert slow.fills, "the scenario trades"
     assert fast.ticks < slow.ticks  # and skips what cannot matter

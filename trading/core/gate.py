@@ -183,6 +183,29 @@ class OrderGate:
                 hold.released = True
             hold.free = free
 
+    # --- what waits, and until when (the backtester skips the time between: trading.backtest) ---------------------
+    def waiting_until(self, side: Side, price: Decimal | None, *, lot: str | None = None) -> datetime | None:
+        """Until when this order is held back by a refusal of its own; None when it is not."""
+        hold = self.holds.get(_key(side, price, lot))
+        return hold.until if hold is not None and self._now < hold.until else None
+
+    def funds_held_until(self, side: Side) -> datetime | None:
+        """Until when the orders spending this side's asset wait for funds without a balance read; None when
+        they do not (no wait, or it ended or was released: the next such order reads the balance)."""
+        hold = self.holds.get(_funds_key(self._asset(side)))
+        return hold.until if hold is not None and not hold.released and self._now < hold.until else None
+
+    def wakes(self) -> list[datetime]:
+        """When the holds change by themselves: a wait ends, or a level's or exit's hold not tried again is
+        dropped (see begin)."""
+        times = []
+        for key, hold in self.holds.items():
+            if self._now < hold.until:
+                times.append(hold.until)
+            elif not _funds(key):
+                times.append(hold.until + LONGEST_WAIT + timedelta(microseconds=1))
+        return times
+
     # --- machinery ---------------------------------------------------------------------------------------------------
     def _hold(self, key: str, reason: str, *, free: Decimal | None = None) -> Hold:
         before = self.holds.get(key)
