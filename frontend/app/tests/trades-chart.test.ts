@@ -55,6 +55,29 @@ describe('the daily PnL chart', () => {
     }
   })
 
+  it('opens a long range on its last 90 days, the rest a slide away', () => {
+    const points = Array.from({ length: 120 }, (_, i) => {
+      const day = new Date(Date.UTC(2026, 0, 1 + i)).toISOString().slice(0, 10)
+      return {
+        time: `${day}T00:00:00+08:00`,
+        realized_pnl: '1',
+        closed_positions: 1,
+        cumulative_pnl: String(i + 1),
+      }
+    })
+    const long = dailyPnlOption({ ...series, points }, { locale: 'en', precision: 2, dark: false, text }) as {
+      dataZoom: { startValue: number; endValue: number }[]
+    }
+    expect(long.dataZoom.map((z) => [z.startValue, z.endValue])).toEqual([
+      [30, 119],
+      [30, 119],
+    ])
+    const short = dailyPnlOption(series, { locale: 'en', precision: 2, dark: false, text }) as {
+      dataZoom: unknown[]
+    }
+    expect(short.dataZoom).toEqual([])
+  })
+
   it('writes the exact decimals in the tooltip, and escapes what came from elsewhere', () => {
     const odd = { ...series, currency: '<img src=x onerror=alert(1)>' }
     const option = dailyPnlOption(odd, { locale: 'en', precision: 2, dark: false, text }) as {

@@ -31,6 +31,8 @@ export interface PnlDay {
   cumulative: string
 }
 
+const SHOWN_DAYS = 90
+
 // No more filled-in days than this: a range of years is drawn as the days that have closes.
 const MAX_FILLED_DAYS = 400
 
@@ -93,9 +95,23 @@ export function dailyPnlOption(series: PnlCurrencySeries, options: PnlChartOptio
     ].join('<br>')
   }
 
+  // A long range opens on its last SHOWN_DAYS days; the slider (or a pinch, a wheel) reaches the rest.
+  const zoom = days.length > SHOWN_DAYS
   return {
     animation: false,
-    grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 8, top: 36, bottom: zoom ? 40 : 8, containLabel: true },
+    dataZoom: zoom
+      ? [
+          { type: 'inside', startValue: days.length - SHOWN_DAYS, endValue: days.length - 1 },
+          {
+            type: 'slider',
+            startValue: days.length - SHOWN_DAYS,
+            endValue: days.length - 1,
+            height: 20,
+            bottom: 6,
+          },
+        ]
+      : [],
     legend: { top: 0, textStyle: axisLabel, data: [text.daily, text.cumulative] },
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, formatter: tooltip, confine: true },
     xAxis: {
