@@ -347,3 +347,5 @@ def test_the_max_drawdown_is_the_largest_fall_of_equity_from_an_earlier_high_ove
     assert len(run.holdings) > 10
     assert result.max_drawdown == worst > 0
     assert result.max_drawdown_pct == worst / worst_peak * 100
+    # both ways of finding it: one float pass over every point, and stretch by stretch
+    assert equity._located_drawdown() == equity._drawdown_by_stretch() == (worst, worst_peak)

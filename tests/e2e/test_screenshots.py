@@ -98,7 +98,14 @@ def a_trading_day(alice, redis_client: redis.Redis) -> Strategy:
         bought_at, sold_at = now - timedelta(days=days_ago, hours=1), now - timedelta(days=days_ago)
         entry, exit_order = filled("buy", buy, "0.001", bought_at), filled("sell", sell, "0.001", sold_at, role)
         make_position(
-            entry, bought_at, exit_order=exit_order, closed_at=sold_at, exit_price=D(sell), realized_pnl=D(pnl)
+            entry,
+            bought_at,
+            exit_order=exit_order,
+            closed_at=sold_at,
+            exit_price=D(sell),
+            sold_quantity=D("0.001"),
+            realized_pnl=D(pnl),
+            exit_reason=role,
         )
     # Today: bought 0.002 at 39,420, sold at its take-profit 39,620: 0.4 less both fees (0.07884 + 0.07924).
     entry = filled("buy", "39420", "0.002", now - timedelta(minutes=15))
@@ -183,10 +190,14 @@ def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp
 
 
 def test_the_language_switch_reaches_every_word(web_apps: Callable[..., WebApp], alice, redis_client):
-    a_trading_day(alice, redis_client)
+    running = a_trading_day(alice, redis_client)
     app = web_apps()
 
-    pages = [page for page in PAGES if page.name in ("dashboard", "workers", "trades")]
+    pages = [
+        replace(page, path=page.path.format(running=running.pk))
+        for page in PAGES
+        if page.name in ("dashboard", "workers", "trades", "strategy")
+    ]
     shots = shoot(app, pages, alice, widths=["desktop"], themes=["light"], locale="zh-CN")
 
     assert all(shot.errors == [] for shot in shots.values())
@@ -196,6 +207,9 @@ def test_the_language_switch_reaches_every_word(web_apps: Callable[..., WebApp],
     trades = shots["trades-desktop-light-zh-CN"].text
     for seen in ("8 笔成交", "每日盈亏", "胜率", "止盈", "导出 CSV"):
         assert seen in trades, seen
+    detail = shots["strategy-desktop-light-zh-CN"].text
+    for seen in ("当前挂单", "4 个挂单", "持仓", "风控", "当日亏损已用", "7 笔成交", "图上成交："):
+        assert seen in detail, seen
 
 
 def test_the_trades_page_before_the_first_trade_points_to_the_strategies(web_apps: Callable[..., WebApp], alice):

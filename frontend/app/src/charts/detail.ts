@@ -235,6 +235,9 @@ export function priceChartOption(input: PriceChartInput, text: PriceChartText): 
       position: 'right',
       splitNumber: 5,
       axisLabel: {
+        // The padded ends are not round numbers: their labels would crowd the nearest tick's.
+        showMinLabel: false,
+        showMaxLabel: false,
         formatter: (value: number) =>
           formatDecimal(String(Number(value.toPrecision(12))), locale, { precision: input.priceDecimals }),
       },
