@@ -363,3 +363,19 @@ def test_an_exception_from_the_progress_callback_cancels_the_run():
     data = load_series([ROOT / "exchanges/data/replay/BTCUSDT-1m-2022-05-05.csv"])
     with pytest.raises(Cancelled):
         run_backtest(data, config(), BTC, BacktestOptions(mode=Mode.EVERY_POINT, progress=cancel, progress_every=10))
+
+
+def test_on_hourly_data_a_stop_loss_sells_at_the_first_point_of_the_path_below_its_stop():
+    # The case: ticking once an hour at the open, a 15 % stop sold 28.7 % below entry. Here each stop sells
+    # at the first point of the path under entry × (1 − stop %), whatever the candle's size.
+    data = load_series([ROOT / "exchanges/data/replay/ETHUSDT-1h-2021-01.csv"])
+    cfg = config(symbol="ETH/USDT", grid_levels=5, buy_offset_pct=D(2), sell_offset_pct=D(4), stop_loss_pct=D(5))
+    result = run_backtest(data, cfg, market_rules("ETH/USDT"), BacktestOptions(slippage_pct=D(0)))
+    stopped = [lot for lot in result.closed_positions if lot.exit_reason == "stop_loss"]
+    assert len(stopped) >= 2
+    path = [point for i in range(len(data)) for point in candle_path(data.candle(i), timedelta(hours=1))]
+    for lot in stopped:
+        stop = lot.entry_price * D("0.95")
+        crossed = next((at, price) for at, price in path if at >= lot.opened_at and price < stop)
+        assert lot.closed_at == crossed[0]
+        assert lot.exit_price == market_rules("ETH/USDT").price_down(crossed[1])
