@@ -147,6 +147,9 @@ def test_trades_list_is_newest_first_filtered_and_paginated(alice_client, histor
     assert first["symbol"] == "BTC/USDT"
     assert first["quote_amount"].rstrip("0").rstrip(".") == "59"
     assert alice_client.get("/api/trades?side=buy").json()["count"] == 4
+    # A sale shows the PnL of the position it closed; a buy none.
+    pnl = {(t["side"], t["price"].rstrip("0").rstrip(".")): t["position_pnl"] for t in body["results"]}
+    assert pnl == {("buy", "59000"): None, ("sell", "0.0505"): "0.000399500000000000", ("buy", "0.05"): None}
     assert alice_client.get(f"/api/trades?strategy={btc.id}&side=sell").json()["count"] == 2
     r = alice_client.get("/api/trades?since=2024-03-02T00:00:00Z&until=2024-03-02T02:30:00Z")
     assert r.json()["count"] == 2

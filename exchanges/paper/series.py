@@ -12,9 +12,10 @@ Inputs, one or several files in time order (a month per file, as Binance's data 
   and optionally volume;
 - JSON: a list of [ms, open, high, low, close, volume] lists (or of Binance-style dicts with openTime).
 
-Bad data is refused with `CandleDataError` naming the file, the line (the row's index for JSON) and the reason:
-a malformed row (too few fields, not a number, a price not positive, a high below the open or close, a low above
-them), or candles out of order or duplicated (within a file or across two files given one after the other).
+Bad data is refused with `CandleDataError` naming the file, the line (for JSON, the candle's place in the list)
+and the reason: a malformed row (too few fields, not a number, a price not positive, a high below the open or
+close, a low above them), or candles out of order or duplicated (within a file or across two files given one after
+the other).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ _TIME_KEYS = ("timestamp", "open_time", "time", "date")
 class CandleDataError(ValueError):
     """A candle file that cannot be replayed as it is: where (file, line) and why."""
 
-    def __init__(self, file: str, line: int, reason: str) -> None:
-        super().__init__(f"{file}, line {line}: {reason}")
+    def __init__(self, file: str, line: int, reason: str, *, unit: str = "line") -> None:
+        # JSON has no line per candle: there `line` counts candles, and the message says so.
+        super().__init__(f"{file}, {unit} {line}: {reason}")
         self.file = file
         self.line = line
         self.reason = reason
@@ -87,8 +89,15 @@ class CandleSeries:
 
     def where(self, i: int) -> tuple[str, int]:
         """(file, line) of candle i."""
-        part = next(p for p in reversed(self.parts) if p.start <= i) if self.parts else _Part("<candles>", 0, 1)
+        part = self._part(i)
         return part.file, part.first_line + (i - part.start)
+
+    def error(self, i: int, reason: str) -> CandleDataError:
+        part = self._part(i)
+        return CandleDataError(*self.where(i), reason, unit="candle" if part.json else "line")
+
+    def _part(self, i: int) -> _Part:
+        return next(p for p in reversed(self.parts) if p.start <= i) if self.parts else _Part("<candles>", 0, 1)
 
     @classmethod
     def from_candles(cls, candles: Sequence[Candle], name: str = "<candles>") -> CandleSeries:
@@ -294,13 +303,15 @@ def _load_json(path: Path, name: str) -> CandleSeries:
         elif isinstance(item, list) and len(item) >= 5:
             values = [*item[:6], *([0] if len(item) < 6 else [])]
         else:
-            raise CandleDataError(name, where, "a candle must be [ms, open, high, low, close, volume] or a dict")
+            reason = "a candle must be [ms, open, high, low, close, volume] or a dict"
+            raise CandleDataError(name, where, reason, unit="candle")
         if values[0] is None or not str(values[0]).isdigit():
-            raise CandleDataError(name, where, f"open time {values[0]!r} is not a whole number of milliseconds")
+            reason = f"open time {values[0]!r} is not a whole number of milliseconds"
+            raise CandleDataError(name, where, reason, unit="candle")
         times.append(int(str(values[0])))
         prices = [str(v) for v in values[1:6]]
         for label, value in zip(("open", "high", "low", "close"), prices, strict=False):
-            _parse_decimal(value, label, name, where)
+            _parse_decimal(value, label, name, where, unit="candle")
         rows.append(",".join([str(times[-1]), *prices]))
     series = _checked(np.array(times, dtype=np.int64), rows, _Part(name, 0, 1, json=True))
     return series
@@ -319,13 +330,13 @@ def _parse_time(raw: str, name: str, line: int) -> int:
     return (parsed - EPOCH) // timedelta(milliseconds=1)
 
 
-def _parse_decimal(value: str, label: str, name: str, line: int) -> Decimal:
+def _parse_decimal(value: str, label: str, name: str, line: int, *, unit: str = "line") -> Decimal:
     try:
         number = Decimal(value)
     except InvalidOperation:
-        raise CandleDataError(name, line, f"{label} {value!r} is not a number") from None
+        raise CandleDataError(name, line, f"{label} {value!r} is not a number", unit=unit) from None
     if not number.is_finite():
-        raise CandleDataError(name, line, f"{label} {value!r} is not a finite number")
+        raise CandleDataError(name, line, f"{label} {value!r} is not a finite number", unit=unit)
     return number
 
 
@@ -367,7 +378,7 @@ def _check_prices(series: CandleSeries) -> None:
     for mask, reason in checks:
         bad = _first(mask)
         if bad is not None:
-            raise CandleDataError(*series.where(bad), f"{reason} ({series.rows[bad]})")
+            raise series.error(bad, f"{reason} ({series.rows[bad]})")
 
 
 def _check_order(series: CandleSeries) -> None:
@@ -384,4 +395,4 @@ def _check_order(series: CandleSeries) -> None:
         reason = f"opens at {at:%Y-%m-%d %H:%M:%S} UTC, before the candle above it (unsorted)"
         if series.where(i)[0] != before[0]:
             reason = f"opens at {at:%Y-%m-%d %H:%M:%S} UTC, before the last candle of {before[0]} (files out of order)"
-    raise CandleDataError(*series.where(i), reason)
+    raise series.error(i, reason)

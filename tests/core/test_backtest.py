@@ -259,9 +259,10 @@ def random_candles(draw: st.DrawFn) -> list[Candle]:
         }
     ),
     st.sampled_from([D(300), D(10000)]),
+    st.booleans(),
 )
-def test_fast_mode_equals_every_point_on_random_series(data, params, quote):
-    both(data, config(order_size_quote=D(100), **params), initial_quote=quote)
+def test_fast_mode_equals_every_point_on_random_series(data, params, quote, fee_in_base):
+    both(data, config(order_size_quote=D(100), **params), initial_quote=quote, buy_fee_in_base=fee_in_base)
 
 
 # --- the paper engine, gaps ----------------------------------------------------------------------------------------
@@ -331,13 +332,14 @@ def test_the_market_rules_must_be_the_strategys():
 
 @pytest.mark.parametrize("stop_loss_pct", [None, D(1)])
 def test_the_max_drawdown_is_the_largest_fall_of_equity_from_an_earlier_high_over_every_point(stop_loss_pct):
-    from trading.backtest import _Equity, _Run
+    from trading.backtest import _Run
+    from trading.equity import PathEquity
 
     data = load_series([ROOT / "exchanges/data/replay/BTCUSDT-1m-2022-05-05.csv"])
     cfg = config(grid_levels=6, buy_offset_pct=D("0.3"), sell_offset_pct=D("0.4"), stop_loss_pct=stop_loss_pct)
     run = _Run(data, cfg, BTC, BacktestOptions(initial_base=D("0.01")))
     result = run.run()
-    equity = _Equity(data, run.holdings, run.points, run.low_first)
+    equity = PathEquity(data, run.holdings, run.points, run.low_first)
     peak, worst, worst_peak = None, D(0), D(0)
     for point in range(4 * len(data)):  # by hand: every point, in Decimal
         value = equity.at_point(point)
@@ -349,3 +351,31 @@ def test_the_max_drawdown_is_the_largest_fall_of_equity_from_an_earlier_high_ove
     assert result.max_drawdown_pct == worst / worst_peak * 100
     # both ways of finding it: one float pass over every point, and stretch by stretch
     assert equity._located_drawdown() == equity._drawdown_by_stretch() == (worst, worst_peak)
+
+
+def test_an_exception_from_the_progress_callback_cancels_the_run():
+    class Cancelled(Exception):
+        pass
+
+    def cancel(done: int, total: int) -> None:
+        raise Cancelled
+
+    data = load_series([ROOT / "exchanges/data/replay/BTCUSDT-1m-2022-05-05.csv"])
+    with pytest.raises(Cancelled):
+        run_backtest(data, config(), BTC, BacktestOptions(mode=Mode.EVERY_POINT, progress=cancel, progress_every=10))
+
+
+def test_on_hourly_data_a_stop_loss_sells_at_the_first_point_of_the_path_below_its_stop():
+    # The case: ticking once an hour at the open, a 15 % stop sold 28.7 % below entry. Here each stop sells
+    # at the first point of the path under entry × (1 − stop %), whatever the candle's size.
+    data = load_series([ROOT / "exchanges/data/replay/ETHUSDT-1h-2021-01.csv"])
+    cfg = config(symbol="ETH/USDT", grid_levels=5, buy_offset_pct=D(2), sell_offset_pct=D(4), stop_loss_pct=D(5))
+    result = run_backtest(data, cfg, market_rules("ETH/USDT"), BacktestOptions(slippage_pct=D(0)))
+    stopped = [lot for lot in result.closed_positions if lot.exit_reason == "stop_loss"]
+    assert len(stopped) >= 2
+    path = [point for i in range(len(data)) for point in candle_path(data.candle(i), timedelta(hours=1))]
+    for lot in stopped:
+        stop = lot.entry_price * D("0.95")
+        crossed = next((at, price) for at, price in path if at >= lot.opened_at and price < stop)
+        assert lot.closed_at == crossed[0]
+        assert lot.exit_price == market_rules("ETH/USDT").price_down(crossed[1])

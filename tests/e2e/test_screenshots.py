@@ -163,7 +163,17 @@ def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp
     for name in ("trades-desktop-light", "trades-phone-dark"):
         trades = shots[name].text
         # 7 fills, at the market's precision in the reader's words; the totals per quote currency; the CSV link.
-        for seen in ("BTC grid", "Idle grid", "29,640.00", "0.001", "Take profit", "Stop loss", "+0.05", "66.7%"):
+        for seen in (
+            "BTC grid",
+            "Idle grid",
+            "29,640.00",
+            "0.001",
+            "Take profit",
+            "Stop loss",
+            "+0.05",
+            "66.7%",
+            "-0.42",
+        ):
             assert seen in trades, (name, seen)
         assert "8 trades" in trades and "Export CSV" in trades
     assert "Daily PnL" in shots["trades-phone-light"].text

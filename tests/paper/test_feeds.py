@@ -3,6 +3,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
+import pytest
+
 from exchanges.paper.feeds import (
     CandleReplayFeed,
     RandomWalkFeed,
@@ -129,3 +131,24 @@ def test_specs_rebuild_the_same_feed():
     assert feed_from_spec(spec).price_at(later) == feed_from_spec(dict(spec)).price_at(later)
     replay = feed_from_spec({"kind": "replay", "path": str(KLINES), "start": T0.isoformat(), "speed": 60})
     assert replay.price_at(T0 + timedelta(seconds=1)) == D("39689.60")  # candle 2's open
+
+
+def test_a_stepped_feed_plays_the_points_handed_to_it_forgets_what_was_matched_and_can_be_down():
+    from exchanges.base import ExchangeUnavailable
+    from exchanges.paper.feeds import SteppedFeed
+
+    feed = SteppedFeed()
+    times = [T0 + timedelta(seconds=s) for s in range(5)]
+    for at, price in zip(times, ["100", "99", "101", "98", "100"], strict=True):
+        feed.step(at, D(price))
+    assert feed.price_at(times[2] + timedelta(milliseconds=500)) == D("101")
+    assert feed.path(times[0], times[3]) == [(times[1], D("99")), (times[2], D("101")), (times[3], D("98"))]
+    assert feed.path(times[3], times[4]) == [(times[4], D("100"))]
+    assert feed.price_at(times[4]) == D("100")  # what the exchange matched is dropped, the last price kept
+    with pytest.raises(ValueError, match="only moves forward"):
+        feed.step(times[4], D("1"))
+    feed.down("exchange unavailable: no data")
+    with pytest.raises(ExchangeUnavailable, match="no data"):
+        feed.price_at(times[4])
+    feed.step(times[4] + timedelta(seconds=1), D("97"))  # the next point: trading again
+    assert feed.price_at(times[4] + timedelta(seconds=1)) == D("97")

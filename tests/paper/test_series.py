@@ -96,7 +96,7 @@ def test_malformed_json_and_header_rows_say_where(tmp_path):
     as_json.write_text(
         json.dumps([[1651708800000, "1", "2", "0.5", "1.5", "1"], [1651708860000, "1", "oops", "1", "1"]])
     )
-    with pytest.raises(CandleDataError, match="high 'oops' is not a number") as caught:
+    with pytest.raises(CandleDataError, match=r"c\.json, candle 2: high 'oops' is not a number") as caught:
         load_series([as_json])
     assert caught.value.line == 2
     header = write(

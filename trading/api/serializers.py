@@ -15,6 +15,15 @@ class TradeSerializer(serializers.ModelSerializer):
     client_order_id = serializers.CharField(source="order.client_order_id", read_only=True)
     role = serializers.CharField(source="order.role", read_only=True)
     quote_amount = serializers.DecimalField(max_digits=65, decimal_places=18, read_only=True)
+    position_pnl = serializers.DecimalField(
+        source="order.closed_position.realized_pnl",
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        read_only=True,
+        allow_null=True,
+        help_text="For a sale that closed a position (take-profit, stop): that position's realized PnL in the quote "
+        "currency, net of both fees; each fill of a sale filled in parts shows it. null for buys and other sales.",
+    )
 
     class Meta:
         model = Fill
@@ -33,6 +42,7 @@ class TradeSerializer(serializers.ModelSerializer):
             "fee",
             "fee_currency",
             "executed_at",
+            "position_pnl",
         ]
         read_only_fields = fields
 

@@ -34,7 +34,8 @@ class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = TradeFilter
 
     def owned(self, request_user: Any) -> QuerySet[Fill]:
-        return super().owned(request_user).select_related("strategy", "order")
+        # The position a sale closed comes in the same query (its PnL is on the sale's row).
+        return super().owned(request_user).select_related("strategy", "order", "order__closed_position")
 
     def get_renderers(self) -> list[BaseRenderer]:
         renderers = super().get_renderers()

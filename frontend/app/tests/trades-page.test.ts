@@ -68,7 +68,12 @@ beforeEach(() => {
   replies = {
     '/api/trades': {
       status: 200,
-      body: { count: 2, next: null, previous: null, results: [trade(1), trade(2)] },
+      body: {
+        count: 2,
+        next: null,
+        previous: null,
+        results: [trade(1, { position_pnl: '0.241920000000000000' }), trade(2, { position_pnl: null })],
+      },
     },
     '/api/trades/stats': { status: 200, body: STATS },
     '/api/trades/pnl': { status: 200, body: PNL },
@@ -121,6 +126,10 @@ describe('the trades page', () => {
       '/api/trades?format=csv&symbol=BTC%2FUSDT&side=sell',
     )
     expect(wrapper.text()).toContain('29,800.00')
+    // A sale's row shows the PnL of the position it closed, at the quote's precision.
+    const [first, second] = wrapper.findAll('[data-test=trades-table] tr')
+    expect(first!.get('.gain').text()).toBe('+0.24')
+    expect(second!.find('.gain').exists()).toBe(false)
     expect(wrapper.text()).toContain('+0.48')
     expect(wrapper.text()).toContain('100.0%')
     expect(wrapper.find('[data-test=daily-pnl-chart]').exists()).toBe(true)

@@ -27,6 +27,8 @@ export interface Trade {
   fee_currency: string
   /** ISO 8601 in the server's TIME_ZONE. */
   executed_at: string
+  /** For a sale that closed a position: its realized PnL in the quote currency, net of both fees; else null. */
+  position_pnl?: Decimal | null
 }
 
 /** What the list, the stats and the CSV are narrowed to; an absent or empty field is no filter. */
