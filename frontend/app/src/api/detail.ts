@@ -1,10 +1,12 @@
-// What a strategy's detail page reads (/api/strategies/{id}/…, /api/trades?strategy=): its status, orders, lots,
-// candles, trades, realized PnL curve and risk state. Decimals stay strings; times are ISO 8601 UTC.
+// What a strategy's detail page reads of /api/strategies/{id}/…: its status, orders, lots, candles and risk state
+// (its trades and PnL series come through the trades binding, src/api/trades.ts). Decimals stay strings; times
+// are ISO 8601 UTC.
 import { api } from './index'
+import type { OrderRole, TradeSide as OrderSide } from './trades'
 import type { Decimal, Paginated, RuntimeStatus } from './types'
 
-export type OrderRole = 'grid_buy' | 'take_profit' | 'stop_loss' | 'time_stop'
-export type OrderSide = 'buy' | 'sell'
+export type { OrderRole, OrderSide }
+export type { PnlSeries, Trade } from './trades'
 
 /** An order of the strategy, as its engine journaled it. */
 export interface StrategyOrder {
@@ -99,38 +101,6 @@ export interface CandleChart {
   candles: Candle[]
 }
 
-/** A fill (GET /api/trades). */
-export interface Trade {
-  id: number
-  strategy: number
-  strategy_name: string
-  symbol: string
-  side: OrderSide
-  role: OrderRole
-  client_order_id: string
-  trade_id: string
-  price: Decimal
-  amount: Decimal
-  quote_amount: Decimal
-  fee: Decimal
-  fee_currency: string
-  executed_at: string
-}
-
-export interface PnlPoint {
-  time: string
-  realized_pnl: Decimal
-  closed_positions: number
-  cumulative_pnl: Decimal
-}
-
-/** GET /api/trades/pnl. */
-export interface PnlSeries {
-  time_zone: string
-  bucket: 'day' | 'hour'
-  series: { currency: string; before: Decimal; total: Decimal; points: PnlPoint[] }[]
-}
-
 /** GET /api/strategies/{id}/risk: its standing against its risk limits, by the engine's own rules. */
 export interface RiskState {
   time_zone: string
@@ -167,18 +137,5 @@ export const detailApi = {
       query: { timeframe: timeframe ?? undefined, limit: 200 },
       signal,
     }),
-  trades: (id: number, page: number, pageSize: number, signal?: AbortSignal) =>
-    api.get<Paginated<Trade>>('/api/trades', {
-      query: { strategy: id, page, page_size: pageSize },
-      signal,
-    }),
-  /** The fills since `since` (the chart's first candle), newest first: the markers on the price chart. */
-  chartFills: (id: number, since: string, signal?: AbortSignal) =>
-    api.get<Paginated<Trade>>('/api/trades', {
-      query: { strategy: id, since, page_size: 500 },
-      signal,
-    }),
-  pnl: (id: number, signal?: AbortSignal) =>
-    api.get<PnlSeries>('/api/trades/pnl', { query: { strategy: id, bucket: 'hour' }, signal }),
   risk: (id: number, signal?: AbortSignal) => api.get<RiskState>(`/api/strategies/${id}/risk`, { signal }),
 }
