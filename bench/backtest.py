@@ -175,11 +175,15 @@ def main() -> None:
                 series.rows[:cut],
             )
             rows = []
+            results = []
             for mode in (Mode.EVERY_POINT, Mode.FAST):
                 started = time.perf_counter()
                 done = run_backtest(head, config(args.levels), market_rules("BTC/USDT"), BacktestOptions(mode=mode))
                 seconds = time.perf_counter() - started
+                results.append(done)
                 rows.append([mode.value, f"{seconds:.2f}", f"{cut / seconds:,.0f}", f"{done.ticks:,}", len(done.fills)])
+            if (results[0].orders, results[0].fills) != (results[1].orders, results[1].fills):
+                raise SystemExit("the fast mode's orders or fills differ from every point's: a bug")
             print_table(
                 f"the first {args.every_point_days} days, both modes (same orders and fills)",
                 ["mode", "s", "candles/s", "ticks", "fills"],

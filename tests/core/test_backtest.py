@@ -379,3 +379,14 @@ def test_on_hourly_data_a_stop_loss_sells_at_the_first_point_of_the_path_below_i
         crossed = next((at, price) for at, price in path if at >= lot.opened_at and price < stop)
         assert lot.closed_at == crossed[0]
         assert lot.exit_price == market_rules("ETH/USDT").price_down(crossed[1])
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["tests/fixtures/binance/klines_BTCUSDT_1m.json", "tests/fixtures/binance_spot_BTCUSDT_1m_2020-10-31_head.json"],
+)
+def test_fast_mode_equals_every_point_on_the_shipped_json_candles(path):
+    # Minutes of a quiet market: a tight grid, so that it trades in them.
+    cfg = config(grid_levels=4, buy_offset_pct=D("0.03"), sell_offset_pct=D("0.05"), reprice_threshold_pct=D("0.05"))
+    slow, _ = both(load_series([ROOT / path]), cfg)
+    assert len(slow.fills) >= 2
