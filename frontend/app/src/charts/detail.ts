@@ -139,10 +139,14 @@ export function priceChartOption(input: PriceChartInput, text: PriceChartText): 
             yAxis: Number(input.currentPrice),
             name: 'price',
             lineStyle: { color: DETAIL_COLORS.price, type: 'dashed', width: 1.5 },
+            // A tag, as exchanges draw it: readable over the candles it sits on.
             label: {
               formatter: price(input.currentPrice),
               position: 'insideEndTop',
-              color: DETAIL_COLORS.price,
+              color: '#2b1d00',
+              backgroundColor: DETAIL_COLORS.price,
+              padding: [2, 4],
+              borderRadius: 2,
               fontWeight: 'bold',
             },
           },
