@@ -461,7 +461,10 @@ def _quiet_until(engine: TradingEngine, now: datetime) -> tuple[Decimal | None, 
         if engine.anchor is None or not (buys or engine.positions.open):
             return None  # the ladder re-anchors at every price
         highs.append(engine.grid.reprice_above(engine.anchor))
-        if len(buys) < config.grid_levels and len(engine.positions.open) + len(buys) < config.max_positions:
+        cap = engine.rules.max_open_orders
+        # At the exchange's open-order cap no level can be placed until an order of ours closes (an event).
+        room = not cap or len(engine.book) + engine.reconciler.foreign_open < cap
+        if room and len(buys) < config.grid_levels and len(engine.positions.open) + len(buys) < config.max_positions:
             occupied = {order.price for order in buys} | {lot.level_price for lot in engine.positions.open.values()}
             free = [level.price for level in engine.grid.ladder(engine.anchor).levels if level.price not in occupied]
             below = [level for level in free if level < price]

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exchanges.base import Side
+from exchanges.base import MarketRules, Side
 from exchanges.markets import market_rules
 from exchanges.paper.feeds import Candle, candle_path
 from exchanges.paper.series import load_series
@@ -48,10 +48,13 @@ def config(**overrides: Any) -> EngineConfig:
     return make_config(**{**base, **overrides})
 
 
-def both(data: Any, cfg: EngineConfig, **options: Any) -> tuple[BacktestResult, BacktestResult]:
+def both(
+    data: Any, cfg: EngineConfig, market: MarketRules | None = None, **options: Any
+) -> tuple[BacktestResult, BacktestResult]:
     """The same backtest ticking every point and skipping quiet candles; they must agree on everything."""
-    slow = run_backtest(data, cfg, market_rules(cfg.symbol), BacktestOptions(mode=Mode.EVERY_POINT, **options))
-    fast = run_backtest(data, cfg, market_rules(cfg.symbol), BacktestOptions(mode=Mode.FAST, **options))
+    rules = market or market_rules(cfg.symbol)
+    slow = run_backtest(data, cfg, rules, BacktestOptions(mode=Mode.EVERY_POINT, **options))
+    fast = run_backtest(data, cfg, rules, BacktestOptions(mode=Mode.FAST, **options))
     assert fast.orders == slow.orders
     assert fast.fills == slow.fills
     assert fast.closed_positions == slow.closed_positions
@@ -263,9 +266,11 @@ def random_candles(draw: st.DrawFn) -> list[Candle]:
     ),
     st.sampled_from([D(300), D(10000)]),
     st.booleans(),
+    st.sampled_from([0, 2, 4]),
 )
-def test_fast_mode_equals_every_point_on_random_series(data, params, quote, fee_in_base):
-    both(data, config(order_size_quote=D(100), **params), initial_quote=quote, buy_fee_in_base=fee_in_base)
+def test_fast_mode_equals_every_point_on_random_series(data, params, quote, fee_in_base, open_order_cap):
+    market = replace(BTC, max_open_orders=open_order_cap)
+    both(data, config(order_size_quote=D(100), **params), market, initial_quote=quote, buy_fee_in_base=fee_in_base)
 
 
 # --- the paper engine, gaps ----------------------------------------------------------------------------------------
@@ -393,3 +398,19 @@ def test_fast_mode_equals_every_point_on_the_shipped_json_candles(path):
     cfg = config(grid_levels=4, buy_offset_pct=D("0.03"), sell_offset_pct=D("0.05"), reprice_threshold_pct=D("0.05"))
     slow, _ = both(load_series([ROOT / path]), cfg)
     assert len(slow.fills) >= 2
+
+
+def test_the_markets_open_order_cap_holds_back_orders_alike_in_both_modes():
+    # Binance's MAX_NUM_ORDERS at 3: six levels and their take-profits cannot all rest; what waits, waits in both.
+    data = load_series([ROOT / "exchanges/data/replay/BTCUSDT-1m-2022-05-05.csv"])
+    cfg = config(grid_levels=6, buy_offset_pct=D("0.3"), sell_offset_pct=D("0.4"), max_positions=5)
+    slow, _ = both(data, cfg, replace(BTC, max_open_orders=3))
+    assert slow.fills
+    open_at_once = 0
+    events = sorted(
+        [(o.created_at, 1) for o in slow.orders if o.status.value != "rejected"]
+        + [(o.closed_at, -1) for o in slow.orders if o.closed_at is not None and o.status.value != "rejected"]
+    )
+    for _, change in events:
+        open_at_once += change
+        assert open_at_once <= 3
