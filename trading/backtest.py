@@ -145,6 +145,41 @@ class BacktestResult:
     def total_pnl(self) -> Decimal:
         return self.realized_pnl + self.unrealized_pnl
 
+    def summary(self) -> dict[str, str | int]:
+        """The figures, ready for JSON or a table: money as plain decimal strings (never floats), times in ISO 8601
+        UTC, durations in seconds."""
+
+        def money(value: Decimal) -> str:
+            return format(value.normalize(), "f") if value else "0"
+
+        return {
+            "symbol": self.symbol,
+            "quote": self.quote,
+            "mode": self.mode.value,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "candles": self.candles,
+            "candles_ticked": self.candles_ticked,
+            "gaps": len(self.gaps),
+            "orders": len(self.orders),
+            "fills": len(self.fills),
+            "closed_positions": len(self.closed_positions),
+            "open_positions": len(self.open_positions),
+            "grid_cycles": self.grid_cycles,
+            "realized_pnl": money(self.realized_pnl),
+            "unrealized_pnl": money(self.unrealized_pnl),
+            "total_pnl": money(self.total_pnl),
+            "fees_quote": money(self.fees_quote),
+            "equity_start": money(self.equity_start),
+            "equity_end": money(self.equity_end),
+            "max_drawdown": money(self.max_drawdown),
+            "max_drawdown_pct": money(self.max_drawdown_pct.quantize(Decimal("0.0001"))),
+            "capital_peak": money(self.capital_peak),
+            "time_in_market_seconds": int(self.time_in_market.total_seconds()),
+            "buy_and_hold_pnl": money(self.buy_and_hold_pnl.quantize(Decimal("1e-8"))),
+            "last_price": money(self.last_price),
+        }
+
 
 def run_backtest(
     candles: CandleSeries | Sequence[Candle],

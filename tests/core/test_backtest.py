@@ -114,7 +114,10 @@ def test_a_buy_and_its_take_profit_fill_within_their_candles_at_their_limit_pric
     # the buys rest 99.792 + 99.96 locked with the fee reserve at the higher rate; then the lot's cost + its fee
     reserve = (buy * (1 + FEE)).quantize(D("1e-8")) + (D("29400") * D("0.0034") * (1 + FEE)).quantize(D("1e-8"))
     assert slow.capital_peak >= reserve
-    # 30000 → 30000: the buy-and-hold is down the taker fee only
+    summary = slow.summary()
+    assert (summary["realized_pnl"], summary["fills"], summary["grid_cycles"]) == ("0.79733808", 2, 1)
+    assert summary["time_in_market_seconds"] == 60 and summary["start"] == "2024-01-01T00:00:00+00:00"
+    # buy and hold: everything bought at the first open 30000 (taker fee), valued at the last close 30050
     assert slow.buy_and_hold_pnl == D(10000) * (1 - FEE) / D(30000) * D(30050) - D(10000)
 
 
