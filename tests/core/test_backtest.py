@@ -414,3 +414,32 @@ def test_the_markets_open_order_cap_holds_back_orders_alike_in_both_modes():
     for _, change in events:
         open_at_once += change
         assert open_at_once <= 3
+
+
+def test_a_take_profit_outside_the_price_band_waits_for_the_price_alike_in_both_modes():
+    # PERCENT_PRICE at 0.5 % above the price: a take-profit 1 % above its buy may go only once the price has come
+    # back within 0.5 % of it, at whatever point of the path that happens.
+    from exchanges.base import PriceBand
+
+    data = load_series([ROOT / "exchanges/data/replay/BTCUSDT-1m-2022-05-05.csv"])
+    market = replace(BTC, sell_band=PriceBand(D("0.2"), D("1.005")), buy_band=None)
+    cfg = config(grid_levels=4, buy_offset_pct=D("0.3"), sell_offset_pct=D(1))
+    slow, _ = both(data, cfg, market)
+    take_profits = [o for o in slow.orders if o.role.value == "take_profit"]
+    buys = {f.client_order_id: f for f in slow.fills if f.side is Side.BUY}
+    late = [o for o in take_profits if o.parent is not None and o.created_at > buys[o.parent].executed_at]
+    assert late, "some take-profits had to wait for the price"
+
+
+def test_buys_outside_the_price_band_wait_for_the_price_alike_in_both_modes():
+    # PERCENT_PRICE at 0.5 % below the price: of four levels 0.3 % apart only the first may rest at once; the
+    # others go when the price comes near them.
+    from exchanges.base import PriceBand
+
+    data = load_series([ROOT / "exchanges/data/replay/BTCUSDT-1m-2022-05-05.csv"])
+    market = replace(BTC, buy_band=PriceBand(D("0.995"), D(5)), sell_band=None)
+    cfg = config(grid_levels=4, buy_offset_pct=D("0.3"), sell_offset_pct=D("0.4"))
+    slow, _ = both(data, cfg, market)
+    first_tick = slow.orders[0].created_at
+    assert [o.price for o in slow.orders if o.created_at == first_tick] == [slow.orders[0].price]
+    assert len({o.price for o in slow.orders if o.role.value == "grid_buy"}) > 2
