@@ -92,6 +92,13 @@ class Scope:
         return closed
 
 
+def strategies() -> QuerySet[Any]:
+    """Every strategy. The strategies app owns the model; reached through the relation, as trading does not import
+    strategies."""
+    strategy_model: Any = Fill._meta.get_field("strategy").related_model
+    return strategy_model._default_manager.all()
+
+
 def scope_for(
     user_id: int,
     *,
@@ -103,9 +110,7 @@ def scope_for(
 ) -> Scope:
     """The caller's strategies the filters leave (one small query): the figures then read the trade record by
     strategy id, with no join per row."""
-    # The strategies app owns the model; reached through the relation, as trading does not import strategies.
-    strategy_model: Any = Fill._meta.get_field("strategy").related_model
-    rows = strategy_model._default_manager.filter(owner_id=user_id)
+    rows = strategies().filter(owner_id=user_id)
     if strategy is not None:
         rows = rows.filter(pk=strategy)
     if symbol:

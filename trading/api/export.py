@@ -20,7 +20,8 @@ from django.utils import timezone
 from rest_framework.renderers import BaseRenderer
 
 from exchanges.base import plain_number
-from trading.models import Fill
+from trading.models import Fill, Order
+from trading.stats import strategies
 
 CHUNK_SIZE = 2000
 COLUMNS = (
@@ -39,21 +40,9 @@ COLUMNS = (
     "fee",
     "fee_currency",
 )
-_FIELDS = (
-    "id",
-    "executed_at",
-    "strategy_id",
-    "strategy__name",
-    "strategy__symbol",
-    "side",
-    "order__role",
-    "order__client_order_id",
-    "trade_id",
-    "price",
-    "amount",
-    "fee",
-    "fee_currency",
-)
+# The fills' own columns: each chunk is read from the fills alone (newest first from their time index, no sort
+# of every matching row), and the strategy's and order's columns are looked up per chunk.
+_FIELDS = ("id", "executed_at", "strategy_id", "order_id", "side", "trade_id", "price", "amount", "fee", "fee_currency")
 # A spreadsheet runs a cell that starts with one of these as a formula: a strategy's name must stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -91,6 +80,7 @@ def _lines(fills: QuerySet[Fill]) -> Iterator[str]:
 
 def _chunks(fills: QuerySet[Fill]) -> Iterator[tuple[Any, ...]]:
     ordered = fills.order_by("-executed_at", "-id").values_list(*_FIELDS)
+    names: dict[int, tuple[str, str]] = {}
     last: tuple[datetime, int] | None = None
     while True:
         page = ordered
@@ -98,7 +88,20 @@ def _chunks(fills: QuerySet[Fill]) -> Iterator[tuple[Any, ...]]:
             at, pk = last
             page = page.filter(Q(executed_at__lt=at) | Q(executed_at=at, id__lt=pk))
         rows = list(page[:CHUNK_SIZE])
-        yield from rows
+        missing = {row[2] for row in rows} - names.keys()
+        if missing:
+            found = strategies().filter(pk__in=missing).values_list("pk", "name", "symbol")
+            names.update({pk: (name, symbol) for pk, name, symbol in found})
+        orders = dict(
+            (pk, (role, client_id))
+            for pk, role, client_id in Order.objects.filter(pk__in={row[3] for row in rows}).values_list(
+                "pk", "role", "client_order_id"
+            )
+        )
+        for pk, executed_at, strategy, order, side, trade_id, price, amount, fee, currency in rows:
+            name, symbol = names[strategy]
+            role, client_id = orders[order]
+            yield pk, executed_at, strategy, name, symbol, side, role, client_id, trade_id, price, amount, fee, currency
         if len(rows) < CHUNK_SIZE:
             return
         last = (rows[-1][1], rows[-1][0])

@@ -7,7 +7,7 @@ from aresbot.filters import IdFilter
 from exchanges.base import OrderStatus, Side
 from trading.choices import choices_of
 from trading.models import Fill, Order
-from trading.stats import Bucket
+from trading.stats import Bucket, strategies
 
 
 class TradeFilter(django_filters.FilterSet):
@@ -22,7 +22,12 @@ class TradeFilter(django_filters.FilterSet):
         fields = ["strategy", "side", "symbol", "since", "until"]
 
     def filter_symbol(self, queryset: QuerySet[Fill], name: str, value: str) -> QuerySet[Fill]:
-        return queryset.filter(**{name: value.strip().upper()})
+        # The symbol's strategies as ids, not a join (see TradeViewSet.owned): the fills are then read alone.
+        matching = strategies().filter(symbol=value.strip().upper())
+        user = getattr(self.request, "user", None)
+        if user is not None:
+            matching = matching.filter(owner=user)
+        return queryset.filter(strategy_id__in=list(matching.values_list("pk", flat=True)))
 
 
 class PnlFilter(TradeFilter):

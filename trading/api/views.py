@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -18,8 +18,8 @@ from aresbot.viewsets import OwnedQuerysetMixin
 from trading.api.export import COLUMNS, CSVRenderer, csv_response
 from trading.api.filters import PnlFilter, TradeFilter
 from trading.api.serializers import PnlSeriesSerializer, TradeSerializer, TradeStatsSerializer
-from trading.models import Fill
-from trading.stats import Bucket, Scope, pnl_series, scope_for, trade_stats
+from trading.models import Fill, Order
+from trading.stats import Bucket, Scope, pnl_series, scope_for, strategies, trade_stats
 
 
 class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
@@ -34,8 +34,13 @@ class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = TradeFilter
 
     def owned(self, request_user: Any) -> QuerySet[Fill]:
-        # The position a sale closed comes in the same query (its PnL is on the sale's row).
-        return super().owned(request_user).select_related("strategy", "order", "order__closed_position")
+        # The caller's strategies as a list of ids rather than a join: over the fills alone MariaDB reads a page
+        # newest first from the time index (50 rows), where a join made it sort every fill of the user first
+        # (100,000 fills: ~600 ms → ~5 ms; bench/trades_stats.py). Strategy and order (with the position a sale
+        # closed, whose PnL is on the sale's row) come for the page's rows, a query each.
+        return Fill.objects.filter(strategy_id__in=owned_strategy_ids(request_user)).prefetch_related(
+            "strategy", Prefetch("order", queryset=Order.objects.select_related("closed_position"))
+        )
 
     def get_renderers(self) -> list[BaseRenderer]:
         renderers = super().get_renderers()
@@ -85,7 +90,8 @@ class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     def stats(self, request: Request) -> Response:
         """Totals over your trades, with the same filters as the list: volume, fees and realized profit per
         currency, wins and losses, and the profit per day (days in the server's TIME_ZONE)."""
-        filterset = TradeFilter(request.query_params, queryset=self.owned(request.user))
+        # The filters are only checked here: the figures read the caller's strategies themselves (_scope).
+        filterset = TradeFilter(request.query_params, queryset=Fill.objects.none(), request=request)
         if not filterset.is_valid():
             return Response(filterset.errors, status=400)
         # A side filter narrows the fills; PnL belongs to round trips, so it stays over both sides.
@@ -98,11 +104,15 @@ class TradeViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
         """Realized profit over time, for charts: per day in the server's TIME_ZONE (or per hour), with its running
         total, per quote currency, over your strategies or those the filters name (`since`/`until` select by the
         time a position closed; the running total starts from what was realized before `since`)."""
-        filterset = PnlFilter(request.query_params, queryset=self.owned(request.user))
+        filterset = PnlFilter(request.query_params, queryset=Fill.objects.none(), request=request)
         if not filterset.is_valid():
             return Response(filterset.errors, status=400)
         data = filterset.form.cleaned_data
         return Response(pnl_series(_scope(request, data), Bucket(data.get("bucket") or Bucket.DAY)))
+
+
+def owned_strategy_ids(user: Any) -> list[int]:
+    return list(strategies().filter(owner=user).values_list("pk", flat=True))
 
 
 def _scope(request: Request, data: dict[str, Any]) -> Scope:
