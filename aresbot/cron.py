@@ -9,6 +9,7 @@ from rq import cron
 
 from trading.runtime.jobs import supervise
 from trading.runtime.queues import CONTROL_QUEUE
+from trading.tally import TALLY_INTERVAL, seal
 
 cron.register(
     supervise,
@@ -19,4 +20,16 @@ cron.register(
     result_ttl=60,
     failure_ttl=24 * 3600,
     name="supervise",
+)
+
+# The fills' daily tallies for the trade statistics (trading/tally.py): a minute behind at most, read together with
+# the fills above their watermark, so the statistics never wait for it.
+cron.register(
+    seal,
+    queue_name=CONTROL_QUEUE,
+    interval=TALLY_INTERVAL,
+    ttl=2 * TALLY_INTERVAL,
+    result_ttl=60,
+    failure_ttl=24 * 3600,
+    name="seal-fill-tallies",
 )

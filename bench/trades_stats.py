@@ -10,6 +10,7 @@ quoted in USDT, 3 in BTC): round trips of a buy and its sell a little later, eac
 400 days; every 20th buy is still open. Another user has a tenth as many, never counted. Rows are written with
 bulk inserts, as the engine's journal writes them (orders, fills, positions).
 
+The scheduler's two tally passes (trading/tally.py) run after the seeding, as they would within two minutes.
 Each endpoint is asked `--requests` times by one client (after a warm-up of every gunicorn worker): p50 and p95 of
 the answer time, every answer checked (200, and the stats count all the user's fills). Then `--clients` clients
 ask for the stats at once, as the earlier figure was taken (a closed loop of 20 clients). The clients run on the
@@ -243,6 +244,14 @@ def run(engine: str, args: argparse.Namespace) -> list[Result]:
         started = time.monotonic()
         seeded = seed(args.fills)
         log(f"{engine}: {seeded.fills} fills of the user seeded in {time.monotonic() - started:.0f} s")
+        # The scheduler's tally passes, as they run a minute apart: the first notes where the fills end, the second
+        # seals them; the statistics then read the daily tallies and the fills above the watermark.
+        from trading import tally
+
+        started = time.monotonic()
+        tally.seal()
+        sealed = tally.seal()
+        log(f"{engine}: {sealed.groups} daily tallies made in {time.monotonic() - started:.1f} s")
         port = free_port()
         gunicorn = str(Path(PYTHON).parent / "gunicorn")
         command = [gunicorn, "aresbot.wsgi:application", "--workers", "2", "--bind", f"127.0.0.1:{port}"]

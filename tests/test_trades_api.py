@@ -261,8 +261,9 @@ def test_stats_and_series_take_a_fixed_number_of_queries(alice_client, history, 
     btc, _ = history
     for i in range(30):
         round_trip(btc, "100", "101", "1", "0.001", utc(2024, 4, 1 + i % 28, 1, 0), utc(2024, 4, 1 + i % 28, 2, 0))
-    # The strategies, the fills, the span of days, and one query per quote currency (USDT, BTC).
-    with django_assert_max_num_queries(5):
+    # The strategies, the tallies' watermark, the tallies and the fills above it (or the fills), the span of days, and
+    # one query per quote currency (USDT, BTC).
+    with django_assert_max_num_queries(7):
         assert alice_client.get("/api/trades/stats").json()["closed_positions"] == 33
     with django_assert_max_num_queries(4):
         assert alice_client.get("/api/trades/pnl").status_code == 200

@@ -169,3 +169,38 @@ class EngineState(models.Model):
 
     def __str__(self) -> str:
         return f"engine state of strategy {self.strategy_id}"
+
+
+class FillTally(models.Model):
+    """The fills of one strategy, UTC day, side and fee currency, added up ahead of time (trading/tally.py), so that
+    statistics over a long record read a row per day instead of every fill. Fills never change once written, so a
+    day's tally only grows; a strategy's go with it."""
+
+    strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    side = models.CharField(max_length=4, choices=choices_of(Side))
+    fee_currency = models.CharField(max_length=20, blank=True, default="")
+    fills = models.PositiveIntegerField()
+    # Σ price × amount, exact: a product has twice the places of its factors.
+    notional = models.DecimalField(max_digits=65, decimal_places=2 * MONEY_PLACES)
+    fee = models.DecimalField(max_digits=MONEY_DIGITS + 10, decimal_places=MONEY_PLACES)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["strategy", "day", "side", "fee_currency"], name="fill_tally_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.side} {self.fills} fills"
+
+
+class TallyMark(models.Model):
+    """How far the tallies go: every fill with an id up to `sealed_id` is in them. `seen_id` is the newest id the
+    previous pass saw; the next pass seals up to it, by when any transaction that took a smaller id has committed
+    (ids are handed out before commit, so the newest id seen is not yet proof that the ones below it are there)."""
+
+    sealed_id = models.BigIntegerField(default=0)
+    seen_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"sealed up to fill {self.sealed_id}"
