@@ -68,8 +68,3 @@ def seal() -> Sealed:
         mark.seen_id = max(newest, mark.sealed_id)
         mark.save(update_fields=["sealed_id", "seen_id"])
         return Sealed(mark.sealed_id, groups)
-
-
-def sealed_id() -> int:
-    """Fills with ids up to this are in the tallies (0: none yet)."""
-    return TallyMark.objects.filter(pk=MARK_ID).values_list("sealed_id", flat=True).first() or 0
