@@ -263,6 +263,9 @@ EXCHANGE_OUTBOUND_IP = envstr("EXCHANGE_OUTBOUND_IP")
 # Where the runtime reads the strategies it runs (trading.runtime.spec.StrategySource): named here, like
 # AUTH_USER_MODEL, so that trading/ never imports the strategies app that depends on it.
 STRATEGY_SOURCE = "strategies.runtime_source.OrmStrategySource"
+# Where candles downloaded for backtests are kept (a month file per exchange, market and timeframe), so that later
+# runs fetch only what the cache lacks (exchanges/ccxt/ohlcv.py).
+BACKTEST_CACHE_DIR = Path(envstr("BACKTEST_CACHE_DIR") or VAR_DIR / "cache" / "candles")
 
 # --- time ----------------------------------------------------------------------------------------------------------
 TIME_ZONE = envstr("TIME_ZONE", "UTC")

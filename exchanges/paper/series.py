@@ -99,6 +99,30 @@ class CandleSeries:
     def _part(self, i: int) -> _Part:
         return next(p for p in reversed(self.parts) if p.start <= i) if self.parts else _Part("<candles>", 0, 1)
 
+    def between(self, start_ms: int, end_ms: int) -> CandleSeries | None:
+        """The candles opening in [start_ms, end_ms), their files and lines kept for errors; None if there are none."""
+        first, stop = (int(i) for i in np.searchsorted(self.open_ms, [start_ms, end_ms], side="left"))
+        if first >= stop:
+            return None
+        if first == 0 and stop == len(self):
+            return self
+        parts = self.parts or (self._part(0),)
+        ends = [p.start for p in parts[1:]] + [len(self)]
+        kept = tuple(
+            _Part(p.file, max(p.start - first, 0), p.first_line + max(first - p.start, 0), p.json)
+            for p, part_end in zip(parts, ends, strict=True)
+            if p.start < stop and part_end > first
+        )
+        return CandleSeries(
+            self.open_ms[first:stop],
+            self.open[first:stop],
+            self.high[first:stop],
+            self.low[first:stop],
+            self.close[first:stop],
+            self.rows[first:stop],
+            kept,
+        )
+
     @classmethod
     def from_candles(cls, candles: Sequence[Candle], name: str = "<candles>") -> CandleSeries:
         """A series from Candle records (tests, generated data); checked like a file."""
