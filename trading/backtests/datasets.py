@@ -3,8 +3,8 @@
 A worker on any node must be able to read any data set, and nodes share only the database and Redis, so a user's
 candles are stored in the database: one canonical text ("ms,open,high,low,close,volume" lines, the prices as the
 file wrote them) in compressed chunks (trading.backtests.blobs). Its SHA-256 names it in a cache on each node
-(BACKTEST_CACHE_DIR: the parsed columns and rows, so a second run neither reads the database nor parses), and the
-process keeps the last few series it loaded in memory.
+(BACKTEST_CACHE_DIR/datasets: the parsed columns and rows, so a second run neither reads the database nor parses),
+and the process keeps the last few series it loaded in memory.
 
 `load_dataset` is the one way in: a BacktestDataset, its id, or "sample:<name>" for a shipped one.
 """
@@ -211,7 +211,7 @@ def forget_cached() -> None:
 
 
 def cache_dir() -> Path:
-    return Path(settings.BACKTEST_CACHE_DIR)
+    return Path(settings.BACKTEST_CACHE_DIR) / "datasets"  # beside the downloads' month files (exchanges/ccxt/ohlcv)
 
 
 def _cache_file(key: str) -> Path:
