@@ -70,7 +70,8 @@ export interface BacktestInput extends BacktestParameters {
 }
 
 export interface DatasetRef {
-  id: DatasetId
+  /** null once the data set was deleted. */
+  id: DatasetId | null
   name: string
   symbol: string | null
   start: string | null
@@ -122,7 +123,11 @@ export interface Backtest {
   id: number
   status: RunStatus
   progress: Progress | null
-  parameters: BacktestInput & Record<string, unknown>
+  /** The symbol and every grid and risk parameter it ran with (the strategy's, with the overrides). */
+  parameters: BacktestParameters & Record<string, unknown>
+  /** initial_quote, initial_base, slippage_pct, fee_in_base, maker_fee_pct, taker_fee_pct. */
+  options?: Record<string, unknown>
+  strategy?: number | null
   dataset: DatasetRef
   created_at: string
   started_at: string | null
@@ -196,8 +201,9 @@ export interface Sweep {
   status: RunStatus
   progress: Progress | null
   grid: SweepGrid
-  parameters?: BacktestInput & Record<string, unknown>
-  base?: BacktestInput & Record<string, unknown>
+  parameters?: BacktestParameters & Record<string, unknown>
+  base?: BacktestParameters & Record<string, unknown>
+  options?: Record<string, unknown>
   dataset: DatasetRef
   created_at: string
   started_at: string | null
