@@ -116,7 +116,7 @@ export function heatmapOption(
   const colors = ['#c8322f', '#e6a23c', '#2e9e4f']
   return {
     animation: false,
-    grid: { left: 8, right: 16, top: 16, bottom: 56, containLabel: true },
+    grid: { left: 8, right: 72, top: 28, bottom: 28, containLabel: true },
     tooltip: {
       confine: true,
       formatter: (params: unknown) => {
@@ -147,13 +147,16 @@ export function heatmapOption(
     },
     visualMap: {
       type: 'continuous',
+      // The value is the third of [x, y, value, row]; by default ECharts would colour by the last.
+      dimension: 2,
       min: heatmap.min,
       max: heatmap.max === heatmap.min ? heatmap.min + 1 : heatmap.max,
       calculable: true,
-      orient: 'horizontal',
-      left: 'center',
-      bottom: 0,
-      itemHeight: 120,
+      orient: 'vertical',
+      right: 0,
+      top: 'middle',
+      itemHeight: 140,
+      itemWidth: 14,
       inRange: { color: options.lowerIsBetter ? [...colors].reverse() : colors },
       textStyle: { color: options.dark ? '#cfd3dc' : '#303133' },
       formatter: (v: number) => value(v),
