@@ -441,6 +441,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "trading.choices.ROLE_CHOICES",
         "ExitReasonEnum": "trading.choices.EXIT_REASON_CHOICES",
         "EngineStateEnum": "trading.choices.ENGINE_STATE_CHOICES",
+        "BacktestStatusEnum": "trading.choices.BACKTEST_STATUS_CHOICES",
     },
 }
 
