@@ -250,6 +250,10 @@ EXCHANGE_OUTBOUND_IP = envstr("EXCHANGE_OUTBOUND_IP")
 # Where the runtime reads the strategies it runs (trading.runtime.spec.StrategySource): named here, like
 # AUTH_USER_MODEL, so that trading/ never imports the strategies app that depends on it.
 STRATEGY_SOURCE = "strategies.runtime_source.OrmStrategySource"
+# Parameter sweeps (POST /api/sweeps): the most combinations one may ask for, and the most one chunk (one RQ job on
+# the backtests queue, loading its data set once) runs.
+SWEEP_MAX_COMBINATIONS = envint("SWEEP_MAX_COMBINATIONS", 5000, minimum=1, maximum=1_000_000)
+SWEEP_CHUNK_SIZE = envint("SWEEP_CHUNK_SIZE", 20, minimum=1, maximum=10_000)
 
 # --- time ----------------------------------------------------------------------------------------------------------
 TIME_ZONE = envstr("TIME_ZONE", "UTC")

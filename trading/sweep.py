@@ -113,6 +113,17 @@ class Combination:
             "stop_loss_pct": None if self.stop_loss_pct is None else _text(self.stop_loss_pct),
         }
 
+    @classmethod
+    def from_json(cls, index: int, data: dict[str, Any]) -> Combination:
+        stop = data["stop_loss_pct"]
+        return cls(
+            index,
+            int(data["grid_levels"]),
+            Decimal(data["buy_offset_pct"]),
+            Decimal(data["sell_offset_pct"]),
+            None if stop is None else Decimal(stop),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Figures:
