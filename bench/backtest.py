@@ -14,13 +14,17 @@ speed-up shows on the same data.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import math
 import os
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -95,6 +99,247 @@ def one_run(paths: list[Path], levels: int, mode: Mode = Mode.FAST) -> tuple[flo
     return loaded - started, time.perf_counter() - started, time.process_time() - cpu, result
 
 
+# --- the peer: the same grid in backtesting.py ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """One engine's results, in the units both can report: fills, money in USDT."""
+
+    fills: int
+    round_trips: int
+    realized_pnl: Decimal
+    equity_end: Decimal
+    max_drawdown: Decimal
+    max_drawdown_pct: Decimal
+    fees: Decimal
+    buy_and_hold: Decimal | None
+
+
+def ours(result: BacktestResult) -> Figures:
+    return Figures(
+        fills=len(result.fills),
+        round_trips=result.grid_cycles,
+        realized_pnl=result.realized_pnl,
+        equity_end=result.equity_end,
+        max_drawdown=result.max_drawdown,
+        max_drawdown_pct=result.max_drawdown_pct,
+        fees=result.fees_quote,
+        buy_and_hold=result.buy_and_hold_pnl,
+    )
+
+
+def peer_frame(paths: list[Path], candles: int | None = None) -> Any:
+    """The Binance files as backtesting.py takes them: a pandas frame of floats on a DatetimeIndex, read the way
+    its users read them (pandas.read_csv), cut to the first `candles` rows."""
+    import pandas as pd
+
+    columns = ["time", "Open", "High", "Low", "Close", "Volume"]
+    frame = pd.concat(
+        [pd.read_csv(path, header=None, usecols=range(6), names=columns) for path in paths], ignore_index=True
+    )
+    if candles is not None:
+        frame = frame.iloc[:candles]
+    frame.index = pd.to_datetime(frame.pop("time"), unit="ms")
+    return frame
+
+
+def peer_strategy(cfg: EngineConfig, unit: Decimal) -> type:
+    """The grid as a backtesting.py Strategy, as close to trading.core.engine as its model allows (see the module
+    docstring for what it cannot do alike). Prices inside are FractionalBacktest's: real price × `unit`."""
+    from backtesting import Strategy
+
+    rules = market_rules(cfg.symbol)
+    step = cfg.buy_offset_pct / 100
+    take_profit = 1 + cfg.sell_offset_pct / 100
+    reprice = 1 + cfg.reprice_threshold_pct / 100
+    scale = float(unit)
+
+    class GridPeer(Strategy):
+        def init(self) -> None:
+            self.anchor: float | None = None
+            self.reprice_above = math.inf
+            # (level price, whole units of `unit` to buy, limit and take-profit in the frame's scaled prices)
+            self.ladder: list[tuple[float, int, float, float]] = []
+
+        def set_anchor(self, price: float) -> None:
+            self.anchor = price
+            anchor = Decimal(f"{price:.2f}")
+            self.reprice_above = float(anchor * reprice)
+            self.ladder = []
+            for i in range(1, cfg.grid_levels + 1):
+                level = rules.price_down(anchor * (1 - step * i))  # the engine's rounding: buys down, TPs up
+                units = int(rules.amount_down(cfg.order_size_quote / level) / unit)
+                target = rules.price_up(level * take_profit)
+                self.ladder.append((float(level), units, float(level) * scale, float(target) * scale))
+
+        def next(self) -> None:
+            price = round(self.data.Close[-1] / scale, 2)  # the real close, to the cent as in the files
+            buys = [order for order in self.orders if not order.is_contingent]
+            trades = self.trades
+            if self.anchor is None or (not buys and not trades):
+                self.set_anchor(price)
+            elif price > self.reprice_above:  # trail up: cancel the untouched buys, re-anchor at the price
+                for order in buys:
+                    order.cancel()
+                buys = []
+                self.set_anchor(price)
+            free = cfg.grid_levels - len(buys)
+            room = cfg.max_positions - len(trades) - len(buys)
+            if free <= 0 or room <= 0:
+                return
+            occupied = {order.tag for order in buys} | {trade.tag for trade in trades}
+            for level, units, limit, target in self.ladder:
+                if level in occupied or level >= price:
+                    continue
+                # a limit buy with its take-profit as a contingent order on the trade it opens
+                self.buy(size=units, limit=limit, tp=target, tag=level)
+                free -= 1
+                room -= 1
+                if not free or not room:
+                    break
+
+    return GridPeer
+
+
+def run_peer(frame: Any, cfg: EngineConfig, initial_quote: Decimal) -> tuple[float, Figures]:
+    """(seconds, figures) of the grid in backtesting.py's FractionalBacktest on `frame`."""
+    import warnings
+
+    from backtesting.lib import FractionalBacktest
+
+    rules = market_rules(cfg.symbol)
+    unit = rules.step_size  # whole units of the market's step: the engine's amount_down, exactly
+    with warnings.catch_warnings():
+        # "A contingent SL/TP order would execute in the same bar …": its model, explained in the docstring
+        warnings.simplefilter("ignore")
+        started = time.perf_counter()
+        test = FractionalBacktest(
+            frame,
+            peer_strategy(cfg, unit),
+            cash=float(initial_quote),
+            commission=float(rules.maker_fee),  # = the taker fee on BTC/USDT: one rate covers both
+            fractional_unit=float(unit),
+            finalize_trades=False,
+        )
+        stats = test.run()
+        seconds = time.perf_counter() - started
+    strategy = stats["_strategy"]
+    closed = strategy.closed_trades
+    still_open = strategy.trades
+    equity = stats["_equity_curve"]["Equity"].to_numpy()
+    peaks = np.maximum.accumulate(equity)
+    worst = int(np.argmax(peaks - equity))
+    fees = sum(trade._commissions for trade in closed) + sum(
+        abs(trade.size) * trade.entry_price * float(rules.maker_fee) for trade in still_open
+    )
+    return seconds, Figures(
+        fills=2 * len(closed) + len(still_open),
+        round_trips=len(closed),
+        realized_pnl=_money(sum(trade.pl for trade in closed)),
+        equity_end=_money(stats["Equity Final [$]"]),
+        max_drawdown=_money(peaks[worst] - equity[worst]),
+        max_drawdown_pct=_money((peaks[worst] - equity[worst]) / peaks[worst] * 100),
+        fees=_money(fees),
+        # its "Buy & Hold Return": from the first bar's close to the last close, without a fee
+        buy_and_hold=_money(float(initial_quote) * stats["Buy & Hold Return [%]"] / 100),
+    )
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(f"{value:.8f}")
+
+
+def compare_with_peer(paths: list[Path], levels: int, candles: int | None, runs: int) -> None:
+    """Both engines on the same candles, `runs` times each, alternating so that the machine's load falls alike on
+    both; each from the files, loading included. Prints the times and the results side by side."""
+    cfg = config(levels)
+    cash = Decimal(10_000)
+    rows: dict[str, list[float]] = {"ours load": [], "ours run": [], "peer load": [], "peer run": []}
+    mine: BacktestResult | None = None
+    theirs: Figures | None = None
+    for run in range(runs):
+        started = time.perf_counter()
+        series = load_series(paths)
+        if candles is not None:
+            series = head_of(series, candles)
+        loaded = time.perf_counter()
+        mine = run_backtest(series, cfg, market_rules(cfg.symbol), BacktestOptions(initial_quote=cash))
+        rows["ours load"].append(loaded - started)
+        rows["ours run"].append(time.perf_counter() - loaded)
+        started = time.perf_counter()
+        frame = peer_frame(paths, candles)
+        rows["peer load"].append(time.perf_counter() - started)
+        seconds, theirs = run_peer(frame, cfg, cash)
+        rows["peer run"].append(seconds)
+        log(
+            f"peer run {run + 1}: ours {rows['ours load'][-1] + rows['ours run'][-1]:.2f} s, backtesting.py "
+            f"{rows['peer load'][-1] + seconds:.2f} s"
+        )
+    assert mine is not None
+    assert theirs is not None
+    n = mine.candles
+    median = {name: statistics.median(values) for name, values in rows.items()}
+    ours_total = median["ours load"] + median["ours run"]
+    peer_total = median["peer load"] + median["peer run"]
+    load_average = os.getloadavg()
+    print_table(
+        f"the same grid in backtesting.py {_version('backtesting')} (pandas {_version('pandas')}), {n:,} candles "
+        f"of 1 minute{'' if candles is None else ' (a slice: the first ' + f'{n:,})'}, median of {runs} runs each "
+        f"(load average {load_average[0]:.2f} {load_average[1]:.2f} {load_average[2]:.2f} on {os.cpu_count()} cores)",
+        ["seconds", "AresBot (trading.backtest, fast)", "backtesting.py (FractionalBacktest)", "ratio"],
+        [
+            ["loading the files", *(f"{median[k]:.2f}" for k in ("ours load", "peer load")), ""],
+            [
+                "the backtest",
+                f"{median['ours run']:.2f}",
+                f"{median['peer run']:.2f}",
+                f"{median['peer run'] / median['ours run']:.1f}×",
+            ],
+            ["both", f"{ours_total:.2f}", f"{peer_total:.2f}", f"{peer_total / ours_total:.1f}×"],
+            ["candles/s, loading included", f"{n / ours_total:,.0f}", f"{n / peer_total:,.0f}", ""],
+        ],
+    )
+    mine_figures = ours(mine)
+
+    def money(value: Decimal | None) -> str:
+        return "—" if value is None else f"{value:,.2f}"
+
+    print_table(
+        "their results side by side (USDT; see the docstring for why they differ)",
+        ["figure", "AresBot", "backtesting.py"],
+        [
+            ["fills", f"{mine_figures.fills:,}", f"{theirs.fills:,}"],
+            ["round trips (closed by their take-profit)", f"{mine_figures.round_trips:,}", f"{theirs.round_trips:,}"],
+            ["realized PnL", money(mine_figures.realized_pnl), money(theirs.realized_pnl)],
+            ["final equity", money(mine_figures.equity_end), money(theirs.equity_end)],
+            [
+                "max drawdown (equity)",
+                f"{money(mine_figures.max_drawdown)} ({mine_figures.max_drawdown_pct:.2f} %)",
+                f"{money(theirs.max_drawdown)} ({theirs.max_drawdown_pct:.2f} %)",
+            ],
+            ["fees", money(mine_figures.fees), money(theirs.fees)],
+            ["buy and hold", money(mine_figures.buy_and_hold), money(theirs.buy_and_hold)],
+        ],
+    )
+
+
+def head_of(series: CandleSeries, candles: int) -> CandleSeries:
+    cut = min(len(series), candles)
+    return CandleSeries(
+        series.open_ms[:cut],
+        series.open[:cut],
+        series.high[:cut],
+        series.low[:cut],
+        series.close[:cut],
+        series.rows[:cut],
+    )
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -103,6 +348,8 @@ def main() -> None:
         "--data", nargs="*", type=Path, help="candle files in time order, instead of the synthetic year"
     )
     parser.add_argument("--every-point-days", type=int, default=2)
+    parser.add_argument("--peer-runs", type=int, default=5, help="runs of each engine in the comparison; 0: none")
+    parser.add_argument("--peer-candles", type=int, help="compare on the first N candles only (default: all)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="aresbot-bench-backtest-") as tmp:
@@ -164,16 +411,8 @@ def main() -> None:
             ],
         )
         if args.every_point_days:
-            series = load_series(paths)
-            cut = min(len(series), args.every_point_days * 1440)
-            head = CandleSeries(
-                series.open_ms[:cut],
-                series.open[:cut],
-                series.high[:cut],
-                series.low[:cut],
-                series.close[:cut],
-                series.rows[:cut],
-            )
+            head = head_of(load_series(paths), args.every_point_days * 1440)
+            cut = len(head)
             rows = []
             results = []
             for mode in (Mode.EVERY_POINT, Mode.FAST):
@@ -189,6 +428,15 @@ def main() -> None:
                 ["mode", "s", "candles/s", "ticks", "fills"],
                 rows,
             )
+        if args.peer_runs:
+            if importlib.util.find_spec("backtesting") is None:
+                log(
+                    "backtesting.py is not installed here, so no comparison: python -m venv .venv-bench && "
+                    ".venv-bench/bin/pip install --require-hashes -r requirements/bench.txt, then run this with "
+                    ".venv-bench/bin/python"
+                )
+            else:
+                compare_with_peer(paths, args.levels, args.peer_candles, args.peer_runs)
 
 
 if __name__ == "__main__":
