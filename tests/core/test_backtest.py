@@ -151,6 +151,96 @@ def test_a_stop_loss_sells_at_the_point_where_the_path_crossed_it_with_slippage_
     assert [o.price for o in slow.orders if o.role.value == "take_profit"] == [D("29694.00")]
 
 
+def test_a_time_stop_sells_at_market_at_the_first_point_strictly_after_its_time():
+    data = candles(
+        ("30000", "30000", "30000", "30000"),  # the ladder at the open: 29700 (0.00336), 29400 (0.00340)
+        ("30000", "30000", "29650", "29690"),  # nearer the high: 30000, then 29650 at 1:40, where the buy fills
+        ("29690", "29690", "29690", "29690"),
+        ("29690", "29690", "29690", "29690"),
+        # nearer the high: 29695 at 4:20, 29675 at 4:40, 29680 at 4:59.999. The lot opened at 1:40 is due after
+        # 3 minutes, at 4:40: the point at 4:40 itself is not after it, the close at 4:59.999 is.
+        ("29690", "29695", "29675", "29680"),
+        ("29680", "29680", "29680", "29680"),
+    )
+    slow, _ = both(data, config(time_stop_hours=D("0.05")), slippage_pct=D("0.05"))
+    sold_at = T0 + 5 * MINUTE - timedelta(milliseconds=1)
+    # at market: 29680 × (1 − 0.05 %) = 29665.16, taker fee
+    assert [(f.side, f.price, f.amount, f.executed_at) for f in slow.fills] == [
+        (Side.BUY, D("29700"), D("0.00336"), T0 + MINUTE + timedelta(seconds=40)),
+        (Side.SELL, D("29665.16"), D("0.00336"), sold_at),
+    ]
+    [lot] = slow.closed_positions
+    assert (lot.exit_reason, lot.closed_at) == ("time_stop", sold_at)
+    # its take-profit at 29997 was canceled first; the level 29700 is above the price afterwards: not placed again
+    assert [(o.role.value, o.price, o.status.value) for o in slow.orders] == [
+        ("grid_buy", D("29700.00"), "filled"),
+        ("grid_buy", D("29400.00"), "open"),
+        ("take_profit", D("29997.00"), "canceled"),
+        ("time_stop", None, "filled"),
+    ]
+    # 99.6749376 − 0.09967493 − (99.792 + 0.099792)
+    buy, sold = D("29700") * D("0.00336"), D("29665.16") * D("0.00336")
+    assert slow.realized_pnl == sold - fee(sold) - (buy + fee(buy)) == D("-0.31652933")
+
+
+def test_the_daily_loss_limit_pauses_buys_until_the_local_midnight():
+    # Tokyo is UTC+9: its midnight is 15:00 UTC, inside one UTC day, so only the local day can end the pause.
+    from zoneinfo import ZoneInfo
+
+    start = datetime(2024, 1, 1, 14, 56, tzinfo=UTC)  # 23:56 in Tokyo
+    data = candles(
+        ("30000", "30000", "30000", "30000"),  # 14:56 the ladder: one level, 29700 (0.00336)
+        ("30000", "30000", "29300", "29350"),  # 14:57:40 at 29300: the buy fills, and its 1 % stop 29403 is crossed
+        ("29350", "29350", "29350", "29350"),  # paused
+        ("29350", "29350", "29350", "29350"),  # paused
+        ("29350", "29360", "29340", "29350"),  # 15:00:00.000, midnight in Tokyo: a new day, buys resume
+        ("29350", "29350", "29000", "29100"),  # nearer the high: 29000 at 15:01:40 fills the new buy
+        start=start,
+    )
+    cfg = config(grid_levels=1, stop_loss_pct=D(1), daily_loss_limit=D(1))
+    slow, _ = both(data, cfg, slippage_pct=D("0.05"), tz=ZoneInfo("Asia/Tokyo"))
+    stopped = start + MINUTE + timedelta(seconds=40)
+    midnight = datetime(2024, 1, 1, 15, tzinfo=UTC)
+    # sold at 29300 × (1 − 0.05 %) = 29285.35: 98.398776 − 0.09839877 − (99.792 + 0.099792) = −1.59141477, beyond
+    # the limit of 1 USDT: no buy from then until midnight. At midnight nothing rests and no lot is open, so the
+    # ladder anchors at the price: 29350 × 0.99 = 29056.50, 100 / 29056.50 = 0.0034415… → 0.00344.
+    assert [(f.side, f.price, f.amount, f.executed_at) for f in slow.fills] == [
+        (Side.BUY, D("29700"), D("0.00336"), stopped),
+        (Side.SELL, D("29285.35"), D("0.00336"), stopped),
+        (Side.BUY, D("29056.50"), D("0.00344"), midnight + MINUTE + timedelta(seconds=40)),
+    ]
+    assert slow.closed_positions[0].realized_pnl == D("-1.59141477")
+    assert [(o.role.value, o.price, o.created_at) for o in slow.orders if o.role.value == "grid_buy"] == [
+        ("grid_buy", D("29700.00"), start),
+        ("grid_buy", D("29056.50"), midnight),
+    ]
+
+
+def test_buys_resume_at_the_point_where_the_cooldown_ends():
+    # One losing exit starts a 2-minute cooldown: the stop at 14:57:40 pauses buys until 14:59:40.
+    start = datetime(2024, 1, 1, 14, 56, tzinfo=UTC)
+    data = candles(
+        ("30000", "30000", "30000", "30000"),
+        ("30000", "30000", "29300", "29350"),  # the buy at 29700 fills and is stopped out at 14:57:40
+        ("29350", "29350", "29350", "29350"),  # cooling down
+        ("29350", "29400", "29340", "29390"),  # nearer the low: 29340 at 14:59:20, then 29400 at 14:59:40
+        ("29390", "29390", "29390", "29390"),
+        start=start,
+    )
+    cfg = config(grid_levels=1, stop_loss_pct=D(1), max_consecutive_losses=1, cooldown_minutes=2)
+    slow, _ = both(data, cfg, slippage_pct=D("0.05"))
+    ends = start + 3 * MINUTE + timedelta(seconds=40)
+    # At 14:59:40 the cooldown is over (paused only while now < its end): the ladder anchors at that point's price,
+    # 29400 × 0.99 = 29106.00, 100 / 29106 = 0.0034357… → 0.00343; not at 14:59:20, still in the cooldown.
+    assert [(o.role.value, o.price, o.amount, o.created_at) for o in slow.orders] == [
+        ("grid_buy", D("29700.00"), D("0.00336"), start),
+        # the stop is checked before a take-profit is placed, in the tick that books the buy: none is placed
+        ("stop_loss", None, D("0.00336"), start + MINUTE + timedelta(seconds=40)),
+        ("grid_buy", D("29106.00"), D("0.00343"), ends),
+    ]
+    assert slow.realized_pnl == D("-1.59141477")
+
+
 def test_a_buy_that_is_marketable_when_placed_fills_at_the_current_price_with_the_taker_fee():
     # The ladder is placed at the open 30000; the next candle opens far below both levels: it fills the buys at
     # their limits on the path, and once the lot closes the re-placed level 29700 is below the price again.
