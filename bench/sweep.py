@@ -20,15 +20,15 @@ import statistics
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import PYTHON, Bench, log, machine_cpu, print_table
 from bench.backtest import synthetic_year
 
-GRID = {
+GRID: dict[str, list[Any]] = {
     "grid_levels": [5, 10, 15, 20, 25],
     "buy_offset_pct": ["0.3", "0.5", "0.7", "1"],
     "sell_offset_pct": ["0.4", "0.6", "0.8", "1", "1.2"],
@@ -92,7 +92,14 @@ def main() -> None:
         for n in range(args.workers):
             bench.spawn(
                 f"backtest-worker-{n}",
-                [PYTHON, "manage.py", "rqworker", "backtests", "--worker-class", "trading.runtime.worker.BacktestWorker"],
+                [
+                    PYTHON,
+                    "manage.py",
+                    "rqworker",
+                    "backtests",
+                    "--worker-class",
+                    "trading.runtime.worker.BacktestWorker",
+                ],
                 env,
             )
         time.sleep(3)  # the workers' start-up (Django, imports) is not the sweep's

@@ -135,5 +135,6 @@ class EngineStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def anchor(self, obj: EngineState) -> str | None:
         return plain(obj.anchor_price)
 
+
 # Sweeps keep their admin beside their code.
 import trading.sweeps.admin  # noqa: E402, F401

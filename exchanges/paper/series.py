@@ -99,6 +99,30 @@ class CandleSeries:
     def _part(self, i: int) -> _Part:
         return next(p for p in reversed(self.parts) if p.start <= i) if self.parts else _Part("<candles>", 0, 1)
 
+    def between(self, start_ms: int, end_ms: int) -> CandleSeries | None:
+        """The candles opening in [start_ms, end_ms), their files and lines kept for errors; None if there are none."""
+        first, stop = (int(i) for i in np.searchsorted(self.open_ms, [start_ms, end_ms], side="left"))
+        if first >= stop:
+            return None
+        if first == 0 and stop == len(self):
+            return self
+        parts = self.parts or (self._part(0),)
+        ends = [p.start for p in parts[1:]] + [len(self)]
+        kept = tuple(
+            _Part(p.file, max(p.start - first, 0), p.first_line + max(first - p.start, 0), p.json)
+            for p, part_end in zip(parts, ends, strict=True)
+            if p.start < stop and part_end > first
+        )
+        return CandleSeries(
+            self.open_ms[first:stop],
+            self.open[first:stop],
+            self.high[first:stop],
+            self.low[first:stop],
+            self.close[first:stop],
+            self.rows[first:stop],
+            kept,
+        )
+
     @classmethod
     def from_candles(cls, candles: Sequence[Candle], name: str = "<candles>") -> CandleSeries:
         """A series from Candle records (tests, generated data); checked like a file."""
@@ -142,11 +166,19 @@ def load_series(paths: Sequence[Path | str]) -> CandleSeries:
 
 
 def _load_one(path: Path) -> CandleSeries:
-    name = str(path)
-    if path.suffix == ".json":
-        return _load_json(path, name)
-    data = path.read_bytes()
-    text = data.decode("utf-8")
+    return parse_series(str(path), path.read_bytes())
+
+
+def parse_series(name: str, data: bytes) -> CandleSeries:
+    """One file's bytes (any of the three formats; JSON when the name ends in .json or the text opens with "["),
+    checked as load_series checks a file; `name` is the file named in errors."""
+    if name.endswith(".json") or data[:64].lstrip()[:1] == b"[":
+        return _load_json(data, name)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CandleDataError(name, line, "not UTF-8 text (is it a zip archive? unpack it first)") from None
     lines = text.splitlines()
     if not lines:
         raise CandleDataError(name, 1, "the file has no candles")
@@ -286,12 +318,13 @@ def _load_header_csv(text: str, name: str) -> CandleSeries:
     return _checked(np.array(times, dtype=np.int64), rows, _Part(name, 0, 2))
 
 
-def _load_json(path: Path, name: str) -> CandleSeries:
+def _load_json(data: bytes, name: str) -> CandleSeries:
     try:
-        with path.open(encoding="utf-8") as fh:
-            raw: Any = json.load(fh, parse_float=str, parse_int=str)
+        raw: Any = json.loads(data, parse_float=str, parse_int=str)
     except json.JSONDecodeError as exc:
         raise CandleDataError(name, exc.lineno, f"not valid JSON: {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise CandleDataError(name, 1, "not UTF-8 text") from None
     if not isinstance(raw, list):
         raise CandleDataError(name, 1, "expected a list of candles")
     times: list[int] = []

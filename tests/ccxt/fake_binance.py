@@ -40,6 +40,16 @@ def fixture(name: str) -> Any:
         return json.load(fh)
 
 
+def klines_from_dump(path: Path) -> list[list[Any]]:
+    """The rows of a Binance data-dump CSV as GET /api/v3/klines gives them: the same twelve columns, the times and
+    the trade count as numbers, every other value as the string the file holds."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        f = line.split(",")
+        rows.append([int(f[0]), *f[1:6], int(f[6]), f[7], int(f[8]), *f[9:12]])
+    return rows
+
+
 def exchange_info_from_filters(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A Binance exchangeInfo body rebuilt from the compact extract of every TRADING symbol's filters."""
     symbols = []
@@ -175,14 +185,16 @@ class FakeBinance(BaseAdapter):
         self.next_order_id = 1000
         self.next_trade_id = 5000
         self.now_ms = 1651708800000  # 2022-05-05
-        self.scripted: dict[tuple[str, str], deque[Reply | Timeout]] = {}
+        self.scripted: dict[tuple[str, str], deque[Reply | Timeout | None]] = {}
         self.requests: list[Sent] = []
         self.sent_in_transaction: list[str] = []  # requests made while holding a database transaction: a bug
         self.hidden_lookups = 0  # the next N lookups by client id answer -2013, as a lagging replica would
         self.api_restrictions = fixture("api_restrictions.json")
+        self.klines: dict[tuple[str, str], list[list[Any]]] = {}  # (symbol, interval) → rows served by /klines
 
     # --- test controls ---
-    def script(self, method: str, path: str, *answers: Reply | Timeout) -> None:
+    def script(self, method: str, path: str, *answers: Reply | Timeout | None) -> None:
+        """The next requests to `method path` get these answers in turn (None: the usual answer), then the usual."""
         self.scripted.setdefault((method, path), deque()).extend(answers)
 
     def error(self, name: str, headers: dict[str, str] | None = None) -> Reply:
@@ -283,12 +295,22 @@ class FakeBinance(BaseAdapter):
         return Reply(200, body)
 
     def _klines(self, p: dict[str, str]) -> Reply:
-        """The recorded klines of the symbol and interval, the latest `limit` of them (Binance: default 500)."""
-        try:
-            rows = fixture(f"klines_{p['symbol']}_{p['interval']}.json")
-        except FileNotFoundError:
-            return Reply(404, {"code": -1000, "msg": f"fake Binance has no klines of {p['symbol']} {p['interval']}"})
-        return Reply(200, rows[-int(p.get("limit", 500)) :])
+        """Binance's klines answer: at most `limit` (default 500, at most 1000) candles opening from startTime on,
+        oldest first, up to endTime; without startTime the latest ones up to endTime. From `self.klines` when the
+        test put rows there, else the recorded klines of the symbol and interval."""
+        rows = self.klines.get((p["symbol"], p["interval"]))
+        if rows is None:
+            try:
+                rows = fixture(f"klines_{p['symbol']}_{p['interval']}.json")
+            except FileNotFoundError:
+                return Reply(400, {"code": -1121, "msg": "Invalid symbol."})
+        limit = min(int(p.get("limit", 500)), 1000)
+        end = int(p.get("endTime", 2**63))
+        rows = [r for r in rows if r[0] <= end]
+        if "startTime" in p:
+            start = int(p["startTime"])
+            return Reply(200, [r for r in rows if r[0] >= start][:limit])
+        return Reply(200, rows[-limit:])
 
     def _account(self) -> Reply:
         body = fixture("account.json")

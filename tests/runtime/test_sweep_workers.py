@@ -5,47 +5,29 @@ cancel takes the queued chunks off the queue and stops the running one."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 from rq import Queue
 from rq import Worker as RqWorker
 
 from aresbot.redis import get_rq_redis
 from tests.processes import RedisServer, wait_until
 from tests.runtime.cluster import Worker, worker_env
+from tests.test_sweep_runs import BASE
+from tests.test_sweep_runs import SAMPLE as SAMPLE_NAME
 from trading.backtest import run_backtest
 from trading.backtests.datasets import load_dataset
 from trading.backtests.params import backtest_options, engine_config, market
 from trading.runtime.queues import BACKTEST_QUEUE
 from trading.sweep import Figures, SweepGrid, SweepOrder, SweepRow, expand, rank
+from trading.sweeps import services
 from trading.sweeps.models import Sweep, SweepResult
 from trading.sweeps.services import create_sweep
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-SAMPLE = "sample:BTCUSDT-1m-2022-05-05"
-BASE = {
-    "symbol": "BTC/USDT",
-    "grid_levels": 3,
-    "buy_offset_pct": "0.3",
-    "sell_offset_pct": "0.4",
-    "order_size_quote": "100",
-    "reprice_threshold_pct": "1",
-}
-BODY: dict[str, Any] = {
-    **BASE,
-    "dataset": SAMPLE,
-    "initial_quote": "2000",
-    "grid": {
-        "grid_levels": [3, 6],
-        "buy_offset_pct": ["0.2", "0.4"],
-        "sell_offset_pct": ["0.3", "0.6"],
-        "stop_loss_pct": [None, "1"],
-    },
-}
+SAMPLE = f"sample:{SAMPLE_NAME}"
 
 
 @pytest.fixture
@@ -78,34 +60,42 @@ def alone(sweep: Sweep) -> list[SweepRow]:
 
 def test_a_sweep_over_two_workers_ranks_and_figures_exactly_as_each_combination_run_alone(alice, backtest_workers):
     backtest_workers(2)
-    api = APIClient()
-    api.force_authenticate(alice)
-    answer = api.post("/api/sweeps", BODY, format="json")
-    assert answer.status_code == 202, answer.data
-    sweep_id = answer.data["id"]
-    assert answer.data["progress"]["total"] == 16
+    grid = SweepGrid(
+        grid_levels=(3, 6),
+        buy_offset_pct=(Decimal("0.2"), Decimal("0.4")),
+        sell_offset_pct=(Decimal("0.3"), Decimal("0.6")),
+        stop_loss_pct=(None, Decimal(1)),
+    )
+    sweep = create_sweep(
+        owner=alice,
+        parameters=BASE,
+        grid=grid,
+        combinations=16,
+        options={"initial_quote": "2000"},
+        dataset=None,
+        sample=SAMPLE.removeprefix("sample:"),
+        dataset_info={},
+    )
+    assert sweep.chunks == 16
 
-    def finished() -> dict[str, Any] | None:
-        data = api.get(f"/api/sweeps/{sweep_id}").data
-        return data if data["status"] not in ("queued", "running") else None
+    def finished() -> Sweep | None:
+        sweep.refresh_from_db()
+        return sweep if sweep.status not in ("queued", "running") else None
 
-    done = wait_until(finished, 180, "the sweep to finish")
-    assert done["status"] == "done", done["error"]
-    assert done["progress"] == {"done": 16, "total": 16, "eta_seconds": 0}
-    sweep = Sweep.objects.get(pk=sweep_id)
-    assert sweep.chunks > 2
+    wait_until(finished, 180, "the sweep to finish")
+    assert sweep.status == "done", sweep.error
+    assert services.progress(sweep, services.done_count(sweep)) == {"done": 16, "total": 16, "eta_seconds": 0}
     workers = set(SweepResult.objects.filter(sweep=sweep).values_list("worker", flat=True))
     assert len(workers) == 2 and "" not in workers, workers  # both workers ran chunks
 
     expected = alone(sweep)
     assert len({row.figures.total_pnl for row in expected}) > 4  # the parameters matter on this day
     for order in SweepOrder:
-        served = api.get(f"/api/sweeps/{sweep_id}", {"order": order.value}).data["results"]
         want = [
             {**row.combination.as_json(), **row.figures.as_json(), "rank": place}
             for place, row in enumerate(rank(expected, order), start=1)
         ]
-        assert served == want, order
+        assert services.results(sweep, order) == want, order
 
 
 def test_a_cancel_takes_queued_chunks_off_the_queue_and_stops_the_running_one(alice, backtest_workers):
@@ -131,9 +121,7 @@ def test_a_cancel_takes_queued_chunks_off_the_queue_and_stops_the_running_one(al
     assert sweep.chunks == 2
     queue = Queue(BACKTEST_QUEUE, connection=get_rq_redis())
     wait_until(lambda: SweepResult.objects.filter(sweep=sweep).exists(), 60, "the first combination")
-    api = APIClient()
-    api.force_authenticate(alice)
-    assert api.delete(f"/api/sweeps/{sweep.pk}").status_code == 202
+    assert services.cancel_sweep(sweep)
     assert not [job_id for job_id in queue.get_job_ids() if job_id.startswith(f"sweep-{sweep.pk}-")]
     first = queue.fetch_job(f"sweep-{sweep.pk}-chunk-0")
     assert first is not None
@@ -143,6 +131,4 @@ def test_a_cancel_takes_queued_chunks_off_the_queue_and_stops_the_running_one(al
     assert 1 <= stored < 12
     sweep.refresh_from_db()
     assert (sweep.status, sweep.finished_at is not None) == ("cancelled", True)
-    data = api.get(f"/api/sweeps/{sweep.pk}").data
-    assert data["status"] == "cancelled"
-    assert data["progress"]["done"] == stored == len(data["results"])
+    assert len(services.results(sweep)) == stored

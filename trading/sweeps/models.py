@@ -23,7 +23,9 @@ class Sweep(models.Model):
     # combination replaces the grid's parameters in them.
     parameters = models.JSONField()
     grid = models.JSONField(help_text="The values swept: trading.sweep.SweepGrid.as_json().")
-    dataset = models.ForeignKey(BacktestDataset, on_delete=models.SET_NULL, null=True, blank=True, related_name="sweeps")
+    dataset = models.ForeignKey(
+        BacktestDataset, on_delete=models.SET_NULL, null=True, blank=True, related_name="sweeps"
+    )
     sample = models.CharField(max_length=100, blank=True, default="", help_text="A shipped data set's name.")
     dataset_info = models.JSONField(default=dict)
     options = models.JSONField(default=dict, help_text="initial_quote, initial_base, slippage_pct, fees …")

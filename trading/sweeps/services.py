@@ -13,11 +13,10 @@ from rq import Retry
 
 from aresbot.redis import get_queue
 from trading.backtests.models import ACTIVE_BACKTEST_STATUSES, BacktestDataset, BacktestStatus
-from trading.runtime.queues import BACKTEST_QUEUE, FAILURE_TTL, RESULT_TTL
+from trading.runtime.queues import BACKTEST_QUEUE, FAILURE_TTL, RESULT_TTL, SWEEP_CHUNK_JOB
 from trading.sweep import Combination, Figures, SweepGrid, SweepOrder, SweepRow, rank
 from trading.sweeps.models import Sweep, SweepResult
 
-RUN_SWEEP_CHUNK = "trading.sweeps.jobs.run_sweep_chunk"
 # A chunk is retried this often when its work-horse dies (a node lost mid-chunk): the retry redoes only the
 # combinations not yet stored.
 CHUNK_RETRIES = 2
@@ -71,7 +70,7 @@ def enqueue_chunks(sweep: Sweep) -> None:
     queue.enqueue_many(
         [
             queue.prepare_data(
-                RUN_SWEEP_CHUNK,
+                SWEEP_CHUNK_JOB,
                 (sweep.pk, chunk),
                 job_id=chunk_job_id(sweep, chunk),
                 retry=Retry(max=CHUNK_RETRIES),
@@ -128,4 +127,3 @@ def results(sweep: Sweep, order: SweepOrder | str = SweepOrder.TOTAL_PNL) -> lis
     for place, row in enumerate(rank(rows, order), start=1):
         found.append({**row.combination.as_json(), **row.figures.as_json(), "rank": place})
     return found
-

@@ -1,39 +1,49 @@
-"""A sweep's chunks as RQ jobs on the `backtests` queue, which every worker of every node serving it shares.
+"""Running a sweep's chunks: the body of the `backtests` queue's chunk job (trading.runtime.jobs.run_sweep_chunk),
+which every worker of every node serving that queue shares, and what a dead work-horse leaves behind.
 
-run_sweep_chunk(sweep, chunk), in the order it goes:
+execute_chunk(sweep, chunk), in the order it goes:
 1. the first chunk to start marks the sweep running (a conditional UPDATE: only one wins);
-2. it skips the combinations that already have their SweepResult (a retry after a worker died redoes only what
-   was lost), loads the data set once and prepares it once for all its runs (trading.sweep.run_chunk);
+2. it skips the combinations that already have their SweepResult (a retry after a work-horse died redoes only
+   what was lost), loads the data set once and prepares it once for all its runs (trading.sweep.run_chunk);
 3. after each combination it stores the figures (one row per combination, unique: a second write of the same
-   combination is ignored, never counted twice) and looks whether the sweep was cancelled; while a run goes on, its
-   progress callback looks too (at most every CANCEL_POLL seconds) and stops it by raising;
-4. when its combinations are done it counts the sweep's rows; when they are all there it marks the sweep done with
-   a conditional UPDATE. Each chunk counts after its own rows are committed, so the last to commit sees them all
-   (two may both see them; the UPDATE lets one win).
-An error marks the sweep failed with its reason and takes its queued chunks off the queue; the job then fails as
-well (RQ's failed registry keeps the traceback). A work-horse killed mid-chunk is retried (Retry below).
+   combination is ignored, never counted twice) and looks whether the sweep is still wanted; while a run goes on,
+   its progress callback looks too (at most every CANCEL_POLL seconds) and stops it by raising;
+4. when its combinations are done it counts the sweep's rows, and when they are all there marks the sweep done
+   with a conditional UPDATE. Each chunk counts after its own rows are committed, so the last one to commit sees
+   them all (two may both see them: the UPDATE lets one win, and a cancel that came first stays).
+An error marks the sweep failed with its reason and takes its queued chunks off the queue; the job then fails too
+(RQ keeps the traceback). A work-horse killed mid-chunk is retried (services.CHUNK_RETRIES); the last try's death
+fails the sweep (trading.runtime.worker.BacktestWorker).
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.db import close_old_connections
 from django.utils import timezone
 from rq import get_current_job
 
 from trading.backtest import prepare_series
-from trading.backtests.datasets import load_dataset
+from trading.backtests.datasets import DatasetUnavailable, load_dataset
 from trading.backtests.models import ACTIVE_BACKTEST_STATUSES, BacktestStatus
 from trading.backtests.params import backtest_options, engine_config, market
 from trading.sweep import Combination, SweepGrid, SweepRow, expand, run_chunk
 from trading.sweeps.models import Sweep, SweepResult
 
 CANCEL_POLL = 0.5  # seconds between two looks at the sweep's status while a run goes on
-PROGRESS_EVERY = 5_000  # candles between two progress callbacks of a run (each one a clock read, rarely a query)
+PROGRESS_CANDLES = 2_000  # how often a run reports (a clock read; a query at most every CANCEL_POLL)
+DIED = (
+    "The worker running chunk {chunk} stopped before it finished, on every try (killed, out of memory, or its node "
+    "went away)."
+)
 
 
 class SweepStopped(Exception):
-    """The sweep was cancelled (or failed elsewhere): this chunk stops where it is."""
+    """The sweep was cancelled, failed elsewhere or deleted: this chunk stops where it is."""
 
 
 def chunk_combinations(sweep: Sweep, chunk: int) -> list[Combination]:
@@ -41,7 +51,8 @@ def chunk_combinations(sweep: Sweep, chunk: int) -> list[Combination]:
     return combinations[chunk * sweep.chunk_size : (chunk + 1) * sweep.chunk_size]
 
 
-def run_sweep_chunk(sweep_id: int, chunk: int) -> str:
+def execute_chunk(sweep_id: int, chunk: int) -> str:
+    close_old_connections()
     sweep = Sweep.objects.filter(pk=sweep_id).first()
     if sweep is None or sweep.status not in ACTIVE_BACKTEST_STATUSES:
         return "the sweep is gone or over"
@@ -50,6 +61,7 @@ def run_sweep_chunk(sweep_id: int, chunk: int) -> str:
     )
     job = get_current_job()
     worker = (job.worker_name if job is not None else "") or ""
+    where = f"chunk {chunk + 1} of {sweep.chunks}"
     try:
         combinations = chunk_combinations(sweep, chunk)
         stored = set(
@@ -62,9 +74,12 @@ def run_sweep_chunk(sweep_id: int, chunk: int) -> str:
             _run(sweep, chunk, todo, worker)
     except SweepStopped:
         return f"chunk {chunk} stopped: the sweep was cancelled"
+    except DatasetUnavailable as exc:
+        fail_sweep(sweep_id, f"{where}: {exc}")
+        return "failed"
     except Exception as exc:
-        fail_sweep(sweep_id, f"chunk {chunk + 1} of {sweep.chunks}: {type(exc).__name__}: {exc}")
-        raise
+        fail_sweep(sweep_id, f"{where}: {type(exc).__name__}: {exc}")
+        raise  # RQ records the traceback for the operator
     finish_if_complete(sweep_id)
     return f"chunk {chunk}: {len(todo)} combinations run, {len(combinations) - len(todo)} found done"
 
@@ -85,7 +100,7 @@ def _run(sweep: Sweep, chunk: int, todo: list[Combination], worker: str) -> None
 
     def record(row: SweepRow) -> None:
         figures = {**row.combination.as_json(), **row.figures.as_json()}
-        # ignore_conflicts: the combination was stored by an earlier run of this chunk (a retry): it counts once.
+        # ignore_conflicts: an earlier try of this chunk stored the combination already; it counts once.
         SweepResult.objects.bulk_create(
             [SweepResult(sweep_id=sweep.pk, index=row.combination.index, chunk=chunk, worker=worker, figures=figures)],
             ignore_conflicts=True,
@@ -94,16 +109,16 @@ def _run(sweep: Sweep, chunk: int, todo: list[Combination], worker: str) -> None
 
     prepared = prepare_series(load_dataset(sweep.dataset_ref))
     options = backtest_options(
-        sweep.options, progress=progress, progress_every=PROGRESS_EVERY, tz=timezone.get_default_timezone()
+        sweep.options, progress=progress, progress_every=PROGRESS_CANDLES, tz=ZoneInfo(settings.TIME_ZONE)
     )
-    run_chunk(prepared, engine_config(sweep.parameters), market(sweep.parameters, sweep.options), options, todo, record)
+    rules = market(sweep.parameters, sweep.options)
+    run_chunk(prepared, engine_config(sweep.parameters), rules, options, todo, record)
 
 
 def finish_if_complete(sweep_id: int) -> bool:
     sweep = Sweep.objects.filter(pk=sweep_id).only("combinations").first()
     if sweep is None or SweepResult.objects.filter(sweep_id=sweep_id).count() < sweep.combinations:
         return False
-    # Conditional: of the chunks that see every row, one marks it done; a cancel that came first stays.
     return bool(
         Sweep.objects.filter(pk=sweep_id, status__in=ACTIVE_BACKTEST_STATUSES).update(
             status=BacktestStatus.DONE.value, finished_at=timezone.now()
@@ -111,14 +126,20 @@ def finish_if_complete(sweep_id: int) -> bool:
     )
 
 
-def fail_sweep(sweep_id: int, reason: str) -> None:
+def fail_sweep(sweep_id: int, reason: str) -> bool:
     from trading.sweeps.services import dequeue_chunks
 
     failed = Sweep.objects.filter(pk=sweep_id, status__in=ACTIVE_BACKTEST_STATUSES).update(
-        status=BacktestStatus.FAILED.value, error=reason[:2000], finished_at=timezone.now()
+        status=BacktestStatus.FAILED.value, error=reason[:5000], finished_at=timezone.now()
     )
     if failed:
-        sweep = Sweep.objects.get(pk=sweep_id)
-        dequeue_chunks(sweep)
+        dequeue_chunks(Sweep.objects.get(pk=sweep_id))
+    return bool(failed)
 
 
+def horse_died(job_args: tuple[Any, ...]) -> None:
+    """The work-horse running a chunk died on its last try: the sweep failed."""
+    if len(job_args) == 2 and all(isinstance(a, int) for a in job_args):
+        close_old_connections()
+        sweep_id, chunk = job_args
+        fail_sweep(sweep_id, DIED.format(chunk=chunk + 1))
