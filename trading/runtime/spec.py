@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -95,6 +95,15 @@ class StrategySource(Protocol):
 
     def wanted_ids(self) -> list[int]:
         """Every strategy that should be running, for the supervisor (one query, whatever their number)."""
+        ...
+
+    def parameter_defaults(self) -> dict[str, Any]:
+        """A new strategy's parameters (EngineConfig's names) where none are given."""
+        ...
+
+    def parameter_errors(self, symbol: str, parameters: Mapping[str, Any]) -> dict[str, str]:
+        """field → why, for each of a strategy's parameters (EngineConfig's names) its rules refuse, as a strategy
+        being saved would be refused (for parameters that are not saved: backtests); empty when all are good."""
         ...
 
 
