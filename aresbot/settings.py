@@ -217,6 +217,12 @@ RQ_QUEUES = {
     # Short control jobs (supervise, stop-without-engine), served by their own worker so that strategy
     # workers busy with engines can never starve the supervisor.
     "control": {**_rq_connection, "DEFAULT_TIMEOUT": 120},
+    # Backtests (and sweep chunks) and data set downloads, on workers of their own so that they never delay an
+    # engine. A job longer than this is stopped and marked failed; a year of 1-minute candles takes seconds.
+    "backtests": {
+        **_rq_connection,
+        "DEFAULT_TIMEOUT": envint("BACKTEST_JOB_TIMEOUT", 3600, minimum=10, maximum=7 * 24 * 3600),
+    },
 }
 RQ_SHOW_ADMIN_LINK = True
 
@@ -235,6 +241,13 @@ CACHES = {
 }
 
 WORKER_CONCURRENCY = envint("WORKER_CONCURRENCY", 4, minimum=1, maximum=256)
+# Backtest workers per node (manage.py runworker, bin/run); 0: this node runs no backtests.
+BACKTEST_WORKERS = envint("BACKTEST_WORKERS", 1, minimum=0, maximum=256)
+# Candle uploads for backtests: all the files of one upload together (a year of 1-minute Binance CSV is ~45 MB).
+BACKTEST_UPLOAD_MAX_BYTES = envint("BACKTEST_UPLOAD_MAX_BYTES", 64 * 1024 * 1024, minimum=1024, maximum=2**34)
+# The size limit of each node's cache of parsed data sets (BACKTEST_CACHE_DIR/datasets, by content hash), which
+# spares repeated runs the database read and the parsing.
+BACKTEST_CACHE_MAX_BYTES = envint("BACKTEST_CACHE_MAX_BYTES", 2 * 1024**3, minimum=0)
 STRATEGY_STOP_POLL_INTERVAL = envfloat("STRATEGY_STOP_POLL_INTERVAL", 0.8, minimum=0.05, maximum=60)
 STRATEGY_LOCK_TTL = envint("STRATEGY_LOCK_TTL", 30, minimum=3, maximum=86400)
 # A running strategy whose status has not been written for this long is taken to be dead: the supervisor
@@ -251,7 +264,8 @@ EXCHANGE_OUTBOUND_IP = envstr("EXCHANGE_OUTBOUND_IP")
 # AUTH_USER_MODEL, so that trading/ never imports the strategies app that depends on it.
 STRATEGY_SOURCE = "strategies.runtime_source.OrmStrategySource"
 # Where candles downloaded for backtests are kept (a month file per exchange, market and timeframe), so that later
-# runs fetch only what the cache lacks (exchanges/ccxt/ohlcv.py).
+# runs fetch only what the cache lacks (exchanges/ccxt/ohlcv.py); datasets/ holds the parsed data sets of
+# trading/backtests/datasets.py.
 BACKTEST_CACHE_DIR = Path(envstr("BACKTEST_CACHE_DIR") or VAR_DIR / "cache" / "candles")
 
 # --- time ----------------------------------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ from decimal import Decimal
 from django.db import models
 
 from exchanges.base import OrderStatus, OrderType, Side
+
+# The backtest models live with their code (trading/backtests/); importing them here registers them with the app.
+from trading.backtests.models import Backtest, BacktestChunk, BacktestDataset, DatasetChunk  # noqa: F401
 from trading.choices import choices_of
 from trading.core.types import ExitReason, Role
 

@@ -166,11 +166,19 @@ def load_series(paths: Sequence[Path | str]) -> CandleSeries:
 
 
 def _load_one(path: Path) -> CandleSeries:
-    name = str(path)
-    if path.suffix == ".json":
-        return _load_json(path, name)
-    data = path.read_bytes()
-    text = data.decode("utf-8")
+    return parse_series(str(path), path.read_bytes())
+
+
+def parse_series(name: str, data: bytes) -> CandleSeries:
+    """One file's bytes (any of the three formats; JSON when the name ends in .json or the text opens with "["),
+    checked as load_series checks a file; `name` is the file named in errors."""
+    if name.endswith(".json") or data[:64].lstrip()[:1] == b"[":
+        return _load_json(data, name)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CandleDataError(name, line, "not UTF-8 text (is it a zip archive? unpack it first)") from None
     lines = text.splitlines()
     if not lines:
         raise CandleDataError(name, 1, "the file has no candles")
@@ -310,12 +318,13 @@ def _load_header_csv(text: str, name: str) -> CandleSeries:
     return _checked(np.array(times, dtype=np.int64), rows, _Part(name, 0, 2))
 
 
-def _load_json(path: Path, name: str) -> CandleSeries:
+def _load_json(data: bytes, name: str) -> CandleSeries:
     try:
-        with path.open(encoding="utf-8") as fh:
-            raw: Any = json.load(fh, parse_float=str, parse_int=str)
+        raw: Any = json.loads(data, parse_float=str, parse_int=str)
     except json.JSONDecodeError as exc:
         raise CandleDataError(name, exc.lineno, f"not valid JSON: {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise CandleDataError(name, 1, "not UTF-8 text") from None
     if not isinstance(raw, list):
         raise CandleDataError(name, 1, "expected a list of candles")
     times: list[int] = []

@@ -1,4 +1,4 @@
-"""RQ job functions: run a strategy's engine, stop one that has no engine, and supervise them all.
+"""RQ job functions: run a strategy's engine, stop one that has no engine, supervise them all, run a backtest.
 
 Jobs take primary keys and re-read the row, so a job queued before an edit or a delete acts on what is true now.
 """
@@ -13,6 +13,7 @@ from django.db import close_old_connections
 from rq import get_current_job
 
 from aresbot.redis import get_redis
+from trading.backtests import runs
 from trading.runtime import coordination as co
 from trading.runtime.build import build_engine
 from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
@@ -40,6 +41,11 @@ def run_strategy(strategy_id: int) -> str:
     if get_current_job() is not None:
         install_handover_signal()
     return str(StrategyRunner(strategy_id, _holder(), client=get_redis()).run())
+
+
+def run_backtest(backtest_id: int) -> str:
+    """Run one queued backtest (the `backtests` queue): progress while it runs, its results at the end."""
+    return runs.execute(backtest_id)
 
 
 def stop_without_engine(strategy_id: int, cancel_all: bool = False) -> str:

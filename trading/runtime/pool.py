@@ -21,7 +21,7 @@ import redis
 from django.conf import settings
 from rq import Worker
 
-from trading.runtime.queues import CONTROL_QUEUE, STRATEGY_QUEUE
+from trading.runtime.queues import BACKTEST_QUEUE, CONTROL_QUEUE, STRATEGY_QUEUE
 
 # A worker that lived this long was healthy: it is replaced at once. One that died sooner (Redis away, a broken
 # setting) is replaced after 1, 2, 4 … up to MAX_RESTART_DELAY seconds, instead of in a tight loop.
@@ -61,6 +61,7 @@ class WorkerPool:
         strategy_workers: int,
         *,
         control: bool = True,
+        backtest_workers: int = 0,
         env: Mapping[str, str] | None = None,
         say: Callable[[str], None] = print,
     ) -> None:
@@ -78,14 +79,28 @@ class WorkerPool:
                     "control worker", [*manage, CONTROL_QUEUE, "--worker-class", "trading.runtime.worker.ControlWorker"]
                 )
             )
+        # Backtests on workers of their own: a strategy worker never takes one, so a long backtest cannot keep a
+        # strategy waiting for an engine.
+        self.slots.extend(
+            _Slot(
+                f"backtest worker {n}",
+                [*manage, BACKTEST_QUEUE, "--worker-class", "trading.runtime.worker.BacktestWorker"],
+            )
+            for n in range(1, backtest_workers + 1)
+        )
         self.strategy_workers = strategy_workers
+        self.backtest_workers = backtest_workers
         self.control = control
         self.env = dict(env) if env is not None else None
         self.say = say
 
     def __str__(self) -> str:
-        strategy = f"{self.strategy_workers} strategy worker{'s' if self.strategy_workers != 1 else ''}"
-        return f"{strategy} and 1 control worker" if self.control else strategy
+        parts = [f"{self.strategy_workers} strategy worker{'s' if self.strategy_workers != 1 else ''}"]
+        if self.backtest_workers:
+            parts.append(f"{self.backtest_workers} backtest worker{'s' if self.backtest_workers != 1 else ''}")
+        if self.control:
+            parts.append("1 control worker")
+        return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
     # --- running -----------------------------------------------------------------------------------------------------
     def start(self) -> None:

@@ -16,12 +16,14 @@ from trading.runtime import coordination as co
 
 STRATEGY_QUEUE = "strategies"
 CONTROL_QUEUE = "control"
+BACKTEST_QUEUE = "backtests"  # backtests, sweep chunks, data set downloads (never an engine)
 # Kept for a day so that an operator can read why a run ended (`rq info`, the django-rq admin pages).
 RESULT_TTL = 24 * 3600
 FAILURE_TTL = 7 * 24 * 3600
 
 RUN_STRATEGY = "trading.runtime.jobs.run_strategy"
 STOP_WITHOUT_ENGINE = "trading.runtime.jobs.stop_without_engine"
+BACKTEST_JOB = "trading.runtime.jobs.run_backtest"
 
 
 def enqueue_run(strategy_id: int) -> Job | None:
@@ -46,4 +48,16 @@ def enqueue_run(strategy_id: int) -> Job | None:
 def enqueue_stop_without_engine(strategy_id: int, cancel_all: bool) -> Job:
     return get_queue(CONTROL_QUEUE).enqueue(
         STOP_WITHOUT_ENGINE, strategy_id, cancel_all, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL
+    )
+
+
+def enqueue_backtest(backtest_id: int) -> Job:
+    """Queue a backtest (after the commit that made its row: the job reads it)."""
+    return get_queue(BACKTEST_QUEUE).enqueue(
+        BACKTEST_JOB,
+        backtest_id,
+        job_id=f"backtest-{backtest_id}-{uuid.uuid4().hex[:12]}",
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        description=f"backtest {backtest_id}",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from types import FrameType
@@ -10,8 +11,12 @@ from typing import Any
 import redis
 from django.conf import settings
 from rq import SimpleWorker, Worker
+from rq.job import Job
 
 from trading.runtime import coordination as co
+from trading.runtime.queues import BACKTEST_JOB
+
+log = logging.getLogger(__name__)
 
 # RQ calls heartbeat() at least this often while idle (worker_ttl − 15 s); the node key lives three times that.
 WORKER_TTL = 30
@@ -72,3 +77,28 @@ class ControlWorker(_NodeHeartbeat, SimpleWorker):
         result = super().heartbeat(timeout, pipeline)
         self.node_heartbeat()
         return result
+
+
+class BacktestWorker(_NodeHeartbeat, Worker):
+    """Runs backtests (and sweep chunks, data set downloads) from the `backtests` queue, one per forked work-horse:
+    a run that exhausts memory takes down its horse, not the worker. A horse that dies mid-run leaves its backtest
+    marked failed, never running forever."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("worker_ttl", WORKER_TTL)
+        super().__init__(*args, **kwargs)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> Any:
+        result = super().heartbeat(timeout, pipeline)
+        self.node_heartbeat()
+        return result
+
+    def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        if job.func_name == BACKTEST_JOB:
+            from trading.backtests.runs import horse_died
+
+            try:
+                horse_died(tuple(job.args), job.kwargs)
+            except Exception:  # the worker must survive a database hiccup here; the stale check catches up
+                log.exception("could not mark the backtest of job %s failed", job.id)

@@ -172,7 +172,9 @@ class Command(BaseCommand):
         self.apps = [scheduler, _App("the web server", [*manage, "runserver", "--noreload", addr])]
         for app in self.apps:
             app.proc = self._spawn(app.argv)
-        self.pool = WorkerPool(settings.WORKER_CONCURRENCY, env=self.env, say=self.say)
+        self.pool = WorkerPool(
+            settings.WORKER_CONCURRENCY, backtest_workers=settings.BACKTEST_WORKERS, env=self.env, say=self.say
+        )
         self.pool.start()
         connection = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
         web = web_probe_address(addr)

@@ -1,4 +1,5 @@
-"""manage.py runworker: this node's workers — WORKER_CONCURRENCY strategy workers and one control worker.
+"""manage.py runworker: this node's workers — WORKER_CONCURRENCY strategy workers, BACKTEST_WORKERS backtest workers
+(the `backtests` queue) and one control worker.
 
 Each strategy worker runs one engine at a time (one RQ job per running strategy), so WORKER_CONCURRENCY is the
 number of strategies this node runs at once. A worker that dies is replaced (at once when it had run a while, with
@@ -22,11 +23,17 @@ from trading.runtime.pool import HANDOVER_GRACE, WorkerPool
 
 
 class Command(BaseCommand):
-    help = "Run this node's RQ workers: WORKER_CONCURRENCY strategy workers plus one control worker."
+    help = "Run this node's RQ workers: WORKER_CONCURRENCY strategy, BACKTEST_WORKERS backtest and one control worker."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--concurrency", type=int, default=None, help="Default: WORKER_CONCURRENCY.")
         parser.add_argument("--no-control", action="store_true", help="No control worker on this node.")
+        parser.add_argument(
+            "--backtests",
+            type=int,
+            default=None,
+            help="Backtest workers on this node (0: none). Default: BACKTEST_WORKERS.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         signals = 0
@@ -40,6 +47,7 @@ class Command(BaseCommand):
         pool = WorkerPool(
             options["concurrency"] or settings.WORKER_CONCURRENCY,
             control=not options["no_control"],
+            backtest_workers=settings.BACKTEST_WORKERS if options["backtests"] is None else options["backtests"],
             say=lambda line: self.stdout.write(line),
         )
         pool.start()
