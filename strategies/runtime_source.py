@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
+from strategies.backtesting import resolve_parameters
 from strategies.choices import DesiredState
 from strategies.models import BOUNDS, Strategy
 from trading.core.types import EngineConfig
@@ -71,15 +73,12 @@ class OrmStrategySource:
         return list(Strategy.objects.filter(desired_state=DesiredState.RUNNING).values_list("pk", flat=True))
 
     def parameter_defaults(self) -> dict[str, Any]:
-        fields = {f.name: f for f in Strategy._meta.concrete_fields}
-        return {name: fields[name].get_default() for name in BOUNDS}
+        new = Strategy()
+        return {name: getattr(new, name) for name in BOUNDS}
 
     def parameter_errors(self, symbol: str, parameters: Mapping[str, Any]) -> dict[str, str]:
-        # The model's own checks (field types and digits, BOUNDS, the deepest level above zero), on a strategy
-        # of nobody's: the owner and account rules have nothing to check, and nothing is read or saved.
-        strategy = Strategy(name="backtest", symbol=symbol, **parameters)
         try:
-            strategy.full_clean(exclude=["owner", "account"], validate_unique=False, validate_constraints=False)
+            resolve_parameters(AnonymousUser(), None, {**parameters, "symbol": symbol}, shipped_market=False)
         except ValidationError as exc:
             return {name: " ".join(messages) for name, messages in exc.message_dict.items()}
         return {}

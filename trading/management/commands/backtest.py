@@ -28,7 +28,7 @@ from exchanges.base import ExchangeError, MarketRules, plain_number
 from exchanges.markets import market_rules
 from exchanges.paper.series import CandleDataError, CandleSeries, load_series
 from trading.backtest import BacktestOptions, BacktestResult, Mode, run_backtest
-from trading.backtest_report import ProgressLine, result_document, summary_table, write_fills_csv, write_json
+from trading.backtests.report import ProgressLine, result_document, summary_table, write_fills_csv, write_json
 from trading.core.types import EngineConfig
 from trading.runtime.spec import strategy_source
 

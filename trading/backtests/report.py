@@ -1,7 +1,6 @@
-"""A backtest's result as people and programs read it: a summary table, a JSON document, a CSV of its fills, and a
-progress line while it runs. Pure: no Django; `manage.py backtest` writes these, and anything else may.
-
-Money is written as exact decimal strings (never floats), times as ISO 8601 in UTC.
+"""A backtest's result as a person at a terminal reads it (`manage.py backtest`): a summary table, a progress line
+while it runs, and the JSON and CSV files it writes, whose fills, gaps and equity curve are those the API gives of a
+stored backtest (trading.backtests.results). Money as exact decimal strings, never floats; times ISO 8601, UTC.
 """
 
 from __future__ import annotations
@@ -15,24 +14,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from exchanges.base import plain_number
 from trading.backtest import BacktestResult
+from trading.backtests import results
 
-FILL_COLUMNS = (
-    "time",
-    "side",
-    "role",
-    "price",
-    "amount",
-    "fee",
-    "fee_currency",
-    "client_order_id",
-    "lot_pnl",  # on the fill that closed a lot: the lot's realized PnL (quote, net of both fees)
-)
+# lot_pnl: on the fill that closed a lot, the lot's realized PnL (quote, net of both fees)
+FILL_COLUMNS = (*results.FILL_FIELDS, "lot_pnl")
 
 _LABELS = (
     ("symbol", "Market"),
@@ -88,32 +78,20 @@ def summary_table(result: BacktestResult) -> str:
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows) + "\n"
 
 
-def fill_rows(result: BacktestResult) -> list[dict[str, str]]:
-    """Every fill in time order, with its order's role and, on the fill that closed a lot, the lot's PnL."""
-    roles = {order.client_order_id: order.role.value for order in result.orders}
-    closing: dict[str, Decimal] = {}
-    for lot in result.closed_positions:
-        if lot.exit_client_order_id and lot.realized_pnl is not None:
-            closing[lot.exit_client_order_id] = lot.realized_pnl
-    last_fill = {fill.client_order_id: i for i, fill in enumerate(result.fills)}
-    return [
-        {
-            "time": fill.executed_at.isoformat(),
-            "side": fill.side.value,
-            "role": roles.get(fill.client_order_id, ""),
-            "price": plain_number(fill.price),
-            "amount": plain_number(fill.amount),
-            "fee": plain_number(fill.fee),
-            "fee_currency": fill.fee_currency,
-            "client_order_id": fill.client_order_id,
-            "lot_pnl": (
-                plain_number(closing[fill.client_order_id])
-                if fill.client_order_id in closing and last_fill[fill.client_order_id] == i
-                else ""
-            ),
-        }
-        for i, fill in enumerate(result.fills)
-    ]
+def fill_rows(result: BacktestResult) -> list[dict[str, Any]]:
+    """Every fill in time order (as the API lists a stored backtest's), and on the fill that closed a lot the lot's
+    realized PnL."""
+    closing = {
+        lot.exit_client_order_id: lot.realized_pnl
+        for lot in result.closed_positions
+        if lot.exit_client_order_id and lot.realized_pnl is not None
+    }
+    rows = results.fills_view(results.fill_rows(result))
+    last_fill = {row["client_order_id"]: i for i, row in enumerate(rows)}
+    for i, row in enumerate(rows):
+        pnl = closing.get(row["client_order_id"])
+        row["lot_pnl"] = plain_number(pnl) if pnl is not None and last_fill[row["client_order_id"]] == i else ""
+    return rows
 
 
 def result_document(result: BacktestResult, **extra: Any) -> dict[str, Any]:
@@ -122,11 +100,8 @@ def result_document(result: BacktestResult, **extra: Any) -> dict[str, Any]:
     return {
         **extra,
         "summary": result.summary(),
-        "gaps": [
-            {"from": gap.start.isoformat(), "to": gap.end.isoformat(), "seconds": int(gap.length.total_seconds())}
-            for gap in result.gaps
-        ],
-        "equity_curve": [[at.isoformat(), plain_number(value)] for at, value in result.equity_curve],
+        "gaps": results.gaps(result),
+        "equity_curve": results.equity_curve(result),
         "fills": fill_rows(result),
     }
 
