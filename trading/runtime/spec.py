@@ -97,17 +97,26 @@ class StrategySource(Protocol):
         """Every strategy that should be running, for the supervisor (one query, whatever their number)."""
         ...
 
-    def parameter_defaults(self) -> dict[str, Any]:
-        """A new strategy's parameters (EngineConfig's names) where none are given."""
-        ...
-
-    def parameter_errors(self, symbol: str, parameters: Mapping[str, Any]) -> dict[str, str]:
-        """field → why, for each of a strategy's parameters (EngineConfig's names) its rules refuse, as a strategy
-        being saved would be refused (for parameters that are not saved: backtests); empty when all are good."""
-        ...
-
 
 @cache
 def strategy_source() -> StrategySource:
     """The configured source, made once per process."""
     return cast("StrategySource", import_string(settings.STRATEGY_SOURCE)())
+
+
+class ParameterRules(Protocol):
+    """A strategy's parameter rules, for parameters that are not saved as a strategy (backtests). The strategies
+    app owns them; the STRATEGY_SOURCE object implements this beside StrategySource."""
+
+    def parameter_defaults(self) -> dict[str, Any]:
+        """A new strategy's parameters (EngineConfig's names) where none are given."""
+        ...
+
+    def parameter_errors(self, symbol: str, parameters: Mapping[str, Any]) -> dict[str, str]:
+        """field → why, for each parameter (EngineConfig's names) the strategy rules refuse, with the messages
+        saving a strategy would give; empty when all are good."""
+        ...
+
+
+def parameter_rules() -> ParameterRules:
+    return cast("ParameterRules", strategy_source())

@@ -30,7 +30,7 @@ from exchanges.paper.series import CandleDataError, CandleSeries, load_series
 from trading.backtest import BacktestOptions, BacktestResult, Mode, run_backtest
 from trading.backtests.report import ProgressLine, result_document, summary_table, write_fills_csv, write_json
 from trading.core.types import EngineConfig
-from trading.runtime.spec import strategy_source
+from trading.runtime.spec import parameter_rules, strategy_source
 
 # flag → (EngineConfig field, type of its value)
 PARAMETER_FLAGS: dict[str, tuple[str, type]] = {
@@ -125,7 +125,7 @@ class Command(BaseCommand):
             parameters = {k: v for k, v in asdict(stored.config).items() if k not in ("strategy_id", "symbol")}
             where = f"strategy {strategy_id}'s"
         else:
-            parameters = source.parameter_defaults()
+            parameters = parameter_rules().parameter_defaults()
             where = "default"
         given: set[str] = set()
         for flag, (name, kind) in PARAMETER_FLAGS.items():
@@ -133,7 +133,7 @@ class Command(BaseCommand):
             if raw is not None:
                 parameters[name] = _parameter(flag, name, kind, raw)
                 given.add(name)
-        errors = source.parameter_errors(symbol, parameters)
+        errors = parameter_rules().parameter_errors(symbol, parameters)
         if errors:
             lines = []
             for name, message in sorted(errors.items()):
