@@ -99,20 +99,24 @@ class Command(BaseCommand):
                 data = {"download": {**download, "since": download["since"].isoformat()}}
                 data["download"]["until"] = download["until"].isoformat() if download["until"] else None
             result = run_backtest(series, config, market, replace(backtest_options, progress=progress))
+            progress.close()
+            self._report(result)
+            self._write(result, options, config, backtest_options, data)
         except KeyboardInterrupt:
             progress.close()
+            # Each file is written whole or not at all (a temporary file renamed): an interrupted one is not there.
             raise CommandError("Interrupted: no result, no file written.", returncode=130) from None
         except (ValueError, RuntimeError) as exc:
             progress.close()
             raise CommandError(str(exc)) from None
-        progress.close()
+
+    def _report(self, result: BacktestResult) -> None:
         self.stdout.write(summary_table(result), ending="")
         for gap in result.gaps[:5]:
             length = timedelta(seconds=int(gap.length.total_seconds()))
             self.stdout.write(f"gap: {gap.start:%Y-%m-%d %H:%M:%S} → {gap.end:%Y-%m-%d %H:%M:%S} UTC ({length})")
         if len(result.gaps) > 5:
             self.stdout.write(f"… and {len(result.gaps) - 5} more gaps (all of them in --json)")
-        self._write(result, options, config, backtest_options, data)
 
     # --- parameters ---------------------------------------------------------------------------------------------------
     def _config(self, options: dict[str, Any], symbol: str) -> EngineConfig:
