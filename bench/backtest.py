@@ -1,7 +1,7 @@
 """Candles per second of the backtester (trading.backtest), loading included: a year of 1-minute candles; and the
 same grid on the same candles in backtesting.py (the PyPI `backtesting` package), in the same run.
 
-    .venv-bench/bin/python bench/backtest.py [--runs 5] [--levels 20] [--data FILE ...] [--every-point-days 2]
+    .venv/bench/bin/python bench/backtest.py [--runs 5] [--levels 20] [--data FILE ...] [--every-point-days 2]
                                              [--peer-runs 5] [--peer-candles N]
 
 The year is 525,600 one-minute BTC/USDT candles in twelve Binance data-dump files (a month each), made once per
@@ -13,7 +13,7 @@ trading, in the fast mode. The table shows the median and the spread of the runs
 the reference mode (every point of every candle ticked) on the first days, so the speed-up shows on the same data.
 
 The peer. backtesting.py is installed only in the bench's own environment (requirements/bench.txt, never in the
-app's): `python -m venv .venv-bench && .venv-bench/bin/pip install --require-hashes -r requirements/bench.txt`.
+app's): `python -m venv .venv/bench && .venv/bench/bin/pip install --require-hashes -r requirements/bench.txt`.
 Without it the comparison is skipped with that hint. --peer-runs times both engines that many times, alternately,
 each from the files (pandas.read_csv for backtesting.py, as its users load them), on the whole data or its first
 --peer-candles candles, and prints the medians, their ratio, both results side by side, and counts of the fills
@@ -556,9 +556,9 @@ def main() -> None:
         if args.peer_runs:
             if importlib.util.find_spec("backtesting") is None:
                 log(
-                    "backtesting.py is not installed here, so no comparison: python -m venv .venv-bench && "
-                    ".venv-bench/bin/pip install --require-hashes -r requirements/bench.txt, then run this with "
-                    ".venv-bench/bin/python"
+                    "backtesting.py is not installed here, so no comparison: python -m venv .venv/bench && "
+                    ".venv/bench/bin/pip install --require-hashes -r requirements/bench.txt, then run this with "
+                    ".venv/bench/bin/python"
                 )
             else:
                 compare_with_peer(paths, args.levels, args.peer_candles, args.peer_runs)
