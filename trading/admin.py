@@ -192,3 +192,7 @@ class BacktestAdmin(_ResultsAdmin):
     @admin.display(description="total PnL")
     def total_pnl(self, obj: Backtest) -> str:
         return str((obj.summary or {}).get("total_pnl", ""))
+
+
+# Sweeps keep their admin beside their code.
+import trading.sweeps.admin  # noqa: E402, F401

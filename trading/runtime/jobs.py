@@ -26,6 +26,7 @@ from trading.runtime.runner import (
     install_handover_signal,
 )
 from trading.runtime.spec import strategy_source
+from trading.sweeps import runs as sweep_runs
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ def run_backtest(backtest_id: int) -> str:
 def download_dataset(dataset_id: int) -> str:
     """Download a data set's candles from its exchange (the `backtests` queue), with progress."""
     return downloads.execute(dataset_id)
+
+
+def run_sweep_chunk(sweep_id: int, chunk: int) -> str:
+    """Run one chunk of a sweep's combinations (the `backtests` queue; trading.sweeps.runs)."""
+    return sweep_runs.execute_chunk(sweep_id, chunk)
 
 
 def stop_without_engine(strategy_id: int, cancel_all: bool = False) -> str:

@@ -25,6 +25,7 @@ RUN_STRATEGY = "trading.runtime.jobs.run_strategy"
 STOP_WITHOUT_ENGINE = "trading.runtime.jobs.stop_without_engine"
 BACKTEST_JOB = "trading.runtime.jobs.run_backtest"
 DOWNLOAD_DATASET_JOB = "trading.runtime.jobs.download_dataset"
+SWEEP_CHUNK_JOB = "trading.runtime.jobs.run_sweep_chunk"
 
 
 def enqueue_run(strategy_id: int) -> Job | None:
