@@ -134,3 +134,7 @@ class EngineStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="ladder anchor")
     def anchor(self, obj: EngineState) -> str | None:
         return plain(obj.anchor_price)
+
+
+# Sweeps keep their admin beside their code.
+import trading.sweeps.admin  # noqa: E402, F401

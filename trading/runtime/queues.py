@@ -24,6 +24,7 @@ FAILURE_TTL = 7 * 24 * 3600
 RUN_STRATEGY = "trading.runtime.jobs.run_strategy"
 STOP_WITHOUT_ENGINE = "trading.runtime.jobs.stop_without_engine"
 BACKTEST_JOB = "trading.runtime.jobs.run_backtest"
+SWEEP_CHUNK_JOB = "trading.runtime.jobs.run_sweep_chunk"
 
 
 def enqueue_run(strategy_id: int) -> Job | None:

@@ -14,7 +14,7 @@ from rq import SimpleWorker, Worker
 from rq.job import Job
 
 from trading.runtime import coordination as co
-from trading.runtime.queues import BACKTEST_JOB
+from trading.runtime.queues import BACKTEST_JOB, SWEEP_CHUNK_JOB
 
 log = logging.getLogger(__name__)
 
@@ -102,3 +102,11 @@ class BacktestWorker(_NodeHeartbeat, Worker):
                 horse_died(tuple(job.args), job.kwargs)
             except Exception:  # the worker must survive a database hiccup here; the stale check catches up
                 log.exception("could not mark the backtest of job %s failed", job.id)
+        # A sweep chunk is retried (its combinations already stored are kept); only its last try fails the sweep.
+        elif job.func_name == SWEEP_CHUNK_JOB and not job.retries_left:
+            from trading.sweeps.runs import horse_died as chunk_horse_died
+
+            try:
+                chunk_horse_died(tuple(job.args))
+            except Exception:
+                log.exception("could not mark the sweep of job %s failed", job.id)
