@@ -172,7 +172,7 @@ class Command(BaseCommand):
         stream = self.stderr
 
         def write(text: str) -> None:
-            stream.write(text, ending="")
+            stream.write(text, style_func=str, ending="")  # plain: a progress bar is no error
 
         return ProgressLine(write, stream.flush, label, tty=stream.isatty())
 
