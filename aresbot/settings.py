@@ -267,6 +267,10 @@ STRATEGY_SOURCE = "strategies.runtime_source.OrmStrategySource"
 # runs fetch only what the cache lacks (exchanges/ccxt/ohlcv.py); datasets/ holds the parsed data sets of
 # trading/backtests/datasets.py.
 BACKTEST_CACHE_DIR = Path(envstr("BACKTEST_CACHE_DIR") or VAR_DIR / "cache" / "candles")
+# Parameter sweeps (POST /api/sweeps): the most combinations one may ask for, and the most one chunk (one RQ job on
+# the backtests queue, loading its data set once) runs.
+SWEEP_MAX_COMBINATIONS = envint("SWEEP_MAX_COMBINATIONS", 5000, minimum=1, maximum=1_000_000)
+SWEEP_CHUNK_SIZE = envint("SWEEP_CHUNK_SIZE", 20, minimum=1, maximum=10_000)
 
 # --- time ----------------------------------------------------------------------------------------------------------
 TIME_ZONE = envstr("TIME_ZONE", "UTC")
@@ -441,6 +445,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "trading.choices.ROLE_CHOICES",
         "ExitReasonEnum": "trading.choices.EXIT_REASON_CHOICES",
         "EngineStateEnum": "trading.choices.ENGINE_STATE_CHOICES",
+        "BacktestStatusEnum": "trading.choices.BACKTEST_STATUS_CHOICES",
     },
 }
 

@@ -9,7 +9,9 @@ from accounts.api.views import ApiTokenViewSet, ExchangeAccountViewSet
 from aresbot import health
 from aresbot.api import api_not_found
 from frontend.views import spa
+from strategies.api.backtests import BacktestViewSet
 from strategies.api.views import StrategyViewSet, WorkerListView
+from trading.api.datasets import BacktestDatasetViewSet
 from trading.api.exchanges import ExchangeViewSet
 from trading.api.views import TradeViewSet
 
@@ -20,6 +22,9 @@ router.register("strategies", StrategyViewSet, basename="strategy")
 router.register("trades", TradeViewSet, basename="trade")
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("exchanges", ExchangeViewSet, basename="exchange")
+# Before "backtests": its paths are under /api/backtests/ too (a backtest's id is a number, a data set's path not).
+router.register("backtests/datasets", BacktestDatasetViewSet, basename="backtest-dataset")
+router.register("backtests", BacktestViewSet, basename="backtest")
 
 # One password door, allauth's (its server page and its JSON API for the SPA), which asks for the second factor and
 # counts failures: the admin's and the browsable API's own login forms would let a password alone in.

@@ -36,13 +36,15 @@ def resolve_parameters(
     overrides: Mapping[str, Any],
     *,
     default_symbol: str = "",
+    shipped_market: bool = True,
 ) -> dict[str, Any]:
     """The parameters a backtest runs with, as stored JSON (numbers as decimal strings, None for a rule off).
 
     `strategy` (one of `owner`'s, or its id) gives symbol and parameters; `overrides` (typed values, as the
     serializer read them: int, Decimal, str, None) replace any of them. Without a strategy the REQUIRED ones must
     be given, except the symbol when `default_symbol` (the data set's market) is known. ValidationError naming each
-    field and its allowed range otherwise, or for a symbol the paper exchange has no rules for."""
+    field and its allowed range otherwise, or for a symbol the paper exchange has no rules for (unless not
+    `shipped_market`: candles downloaded from an exchange trade by that exchange's rules)."""
     errors: dict[str, str] = {}
     if strategy is not None:
         if not isinstance(strategy, Strategy):
@@ -67,7 +69,7 @@ def resolve_parameters(
         for field, messages in exc.message_dict.items():
             if field in PARAMETERS and field not in errors:
                 errors[field] = " ".join(messages)
-    if "symbol" not in errors and candidate.symbol not in binance_spot_markets():
+    if shipped_market and "symbol" not in errors and candidate.symbol not in binance_spot_markets():
         errors["symbol"] = (
             f"The backtester has no market rules for {candidate.symbol}: one of "
             f"{', '.join(sorted(binance_spot_markets()))}."

@@ -5,8 +5,15 @@ Named by the STRATEGY_SOURCE setting: the runtime reads strategies through it wi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+
+from strategies.backtesting import resolve_parameters
 from strategies.choices import DesiredState
-from strategies.models import Strategy
+from strategies.models import BOUNDS, Strategy
 from trading.core.types import EngineConfig
 from trading.runtime.spec import StrategySettings, StrategySpec
 
@@ -64,3 +71,14 @@ class OrmStrategySource:
 
     def wanted_ids(self) -> list[int]:
         return list(Strategy.objects.filter(desired_state=DesiredState.RUNNING).values_list("pk", flat=True))
+
+    def parameter_defaults(self) -> dict[str, Any]:
+        new = Strategy()
+        return {name: getattr(new, name) for name in BOUNDS}
+
+    def parameter_errors(self, symbol: str, parameters: Mapping[str, Any]) -> dict[str, str]:
+        try:
+            resolve_parameters(AnonymousUser(), None, {**parameters, "symbol": symbol}, shipped_market=False)
+        except ValidationError as exc:
+            return {name: " ".join(messages) for name, messages in exc.message_dict.items()}
+        return {}

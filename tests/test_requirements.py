@@ -12,7 +12,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements"
-LOCKS = ("core", "dev", "prod")
+LOCKS = ("core", "dev", "prod", "bench")  # bench: bench/ only, its own environment
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 
 
@@ -65,12 +65,24 @@ def test_every_locked_package_has_its_hashes(name):
 
 def test_a_package_in_several_locks_has_one_version_in_all():
     # CI installs dev.txt and prod.txt into one .venv; the quick start's .venv has core.txt then dev.txt.
+    # bench/ runs the app's code beside its peers: a package it shares with the app or the tests has their version.
     locked = {name: pins(name) for name in LOCKS}
     for package, version in locked["core"].items():
         assert locked["dev"][package] == version, package
         assert locked["prod"][package] == version, package
+        assert locked["bench"][package] == version, package
     for package in locked["dev"].keys() & locked["prod"].keys():
         assert locked["dev"][package] == locked["prod"][package], package
+    for package in locked["dev"].keys() & locked["bench"].keys():
+        assert locked["dev"][package] == locked["bench"][package], package
+
+
+def test_the_bench_lock_stays_out_of_every_install_of_the_app():
+    # backtesting.py, pandas and bokeh are for bench/backtest.py's comparison only.
+    installs = [ROOT / "bin" / "_venv.sh", ROOT / "bin" / "run", ROOT / "bin" / "test", ROOT / "Dockerfile"]
+    assert not [path.name for path in installs if "bench.txt" in path.read_text()]
+    for name in ("core", "dev", "prod"):
+        assert "backtesting" not in pins(name), name
 
 
 def test_the_quick_start_the_tests_and_the_image_install_the_locks_with_their_hashes():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin
@@ -9,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from aresbot.admin import ReadOnlyAdminMixin, plain
+from trading.backtests.models import Backtest, BacktestDataset
 from trading.models import EngineState, Fill, Order, Position
 
 
@@ -134,3 +136,63 @@ class EngineStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="ladder anchor")
     def anchor(self, obj: EngineState) -> str | None:
         return plain(obj.anchor_price)
+
+
+class _ResultsAdmin(admin.ModelAdmin):
+    """Backtests and their data sets are made by the API and the workers: here they are read, or deleted."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(BacktestDataset)
+class BacktestDatasetAdmin(_ResultsAdmin):
+    list_display = [
+        "name",
+        "owner",
+        "source",
+        "symbol",
+        "status",
+        "candles",
+        "start",
+        "end",
+        "size_bytes",
+        "created_at",
+    ]
+    list_filter = ["source", "status", "created_at"]
+    search_fields = ["name", "symbol", "owner__username", "=content_hash"]
+    list_select_related = ["owner"]
+    exclude = ["request"]
+    readonly_fields = ["download_request"]
+
+    @admin.display(description="download request")
+    def download_request(self, obj: BacktestDataset) -> str:
+        return json.dumps(obj.request) if obj.request else ""
+
+
+@admin.register(Backtest)
+class BacktestAdmin(_ResultsAdmin):
+    list_display = ["id", "owner", "status", "symbol", "data_set", "total_pnl", "created_at", "finished_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["owner__username", "sample", "dataset__name", "=job_id"]
+    list_select_related = ["owner", "dataset"]
+    exclude = ["equity_curve"]
+
+    @admin.display(description="symbol")
+    def symbol(self, obj: Backtest) -> str:
+        return str(obj.parameters.get("symbol", ""))
+
+    @admin.display(description="data set")
+    def data_set(self, obj: Backtest) -> str:
+        return str(obj.dataset_info.get("name", ""))
+
+    @admin.display(description="total PnL")
+    def total_pnl(self, obj: Backtest) -> str:
+        return str((obj.summary or {}).get("total_pnl", ""))
+
+
+# Sweeps keep their admin beside their code.
+import trading.sweeps.admin  # noqa: E402, F401

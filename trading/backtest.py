@@ -62,6 +62,9 @@ from trading.equity import PathEquity, path_columns
 _MS = timedelta(milliseconds=1)
 _FIRST_SCAN = 64  # candles in the first numpy scan after an event; doubled while nothing is found
 _LONGEST_SCAN = 1 << 16
+# Candle paths a PreparedSeries keeps (about 1 kB each): the candles where something happens are much the same for
+# the neighbouring parameters of a sweep, and far fewer than the candles.
+_KEPT_PATHS = 50_000
 
 Progress = Callable[[int, int], None]  # (candles done, candles in all)
 
@@ -182,17 +185,54 @@ class BacktestResult:
 
 
 def run_backtest(
-    candles: CandleSeries | Sequence[Candle],
+    candles: PreparedSeries | CandleSeries | Sequence[Candle],
     config: EngineConfig,
     market: MarketRules,
     options: BacktestOptions | None = None,
 ) -> BacktestResult:
     """Replay `candles` (in time order) through a TradingEngine with `config` on a paper exchange with `market`'s
-    rules and `options`' balances; return everything it did (see the module docstring)."""
-    series = candles if isinstance(candles, CandleSeries) else CandleSeries.from_candles(candles)
+    rules and `options`' balances; return everything it did (see the module docstring). Many runs over the same
+    candles (a sweep) pass one `prepare_series` of them, which spares each run the work that depends on the
+    candles alone."""
     if market.symbol != config.symbol:
         raise ValueError(f"the strategy trades {config.symbol}, the market rules are for {market.symbol}")
-    return _Run(series, config, market, options or BacktestOptions()).run()
+    return _Run(candles, config, market, options or BacktestOptions()).run()
+
+
+class PreparedSeries:
+    """A series with what every run over it computes before its first tick: the candles' ends and gaps, the path
+    as float columns, and each candle's path in Decimal once some run has ticked it. Nothing here depends on the
+    strategy, so runs that share it give exactly the results they give alone (tests/core/test_sweep.py)."""
+
+    def __init__(self, series: CandleSeries, interval_ms: int) -> None:
+        self.series = series
+        self.interval_ms = interval_ms
+        n = len(series)
+        next_open = np.append(series.open_ms[1:], np.iinfo(np.int64).max)
+        self.end_ms = np.minimum(series.open_ms + interval_ms, next_open)  # a candle ends at the next open if sooner
+        gap_at = np.flatnonzero(next_open[:-1] > series.open_ms[:-1] + interval_ms) if n > 1 else np.array([], int)
+        self.gap_after = {i: Gap(_at(int(self.end_ms[i])), _at(int(series.open_ms[i + 1]))) for i in gap_at.tolist()}
+        self.points, self.low_first = path_columns(series)
+        self._paths: dict[int, list[tuple[datetime, Decimal]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+    def path(self, i: int) -> list[tuple[datetime, Decimal]]:
+        """Candle i's four points (candle_path); the runs only read them."""
+        found = self._paths.get(i)
+        if found is None:
+            duration = timedelta(milliseconds=int(self.end_ms[i] - self.series.open_ms[i]))
+            found = candle_path(self.series.candle(i), duration)
+            if len(self._paths) < _KEPT_PATHS:
+                self._paths[i] = found
+        return found
+
+
+def prepare_series(candles: CandleSeries | Sequence[Candle], interval: timedelta | None = None) -> PreparedSeries:
+    """`candles` ready for any number of runs (`interval`: as BacktestOptions.interval)."""
+    series = candles if isinstance(candles, CandleSeries) else CandleSeries.from_candles(candles)
+    return PreparedSeries(series, interval // _MS if interval is not None else usual_interval_ms(series.open_ms))
 
 
 def usual_interval_ms(open_ms: npt.NDArray[np.int64]) -> int:
@@ -204,17 +244,27 @@ def usual_interval_ms(open_ms: npt.NDArray[np.int64]) -> int:
 
 
 class _Run:
-    def __init__(self, series: CandleSeries, config: EngineConfig, market: MarketRules, options: BacktestOptions):
-        self.series = series
+    def __init__(
+        self,
+        candles: PreparedSeries | CandleSeries | Sequence[Candle],
+        config: EngineConfig,
+        market: MarketRules,
+        options: BacktestOptions,
+    ):
+        interval = options.interval // _MS if options.interval is not None else None
+        if isinstance(candles, PreparedSeries) and interval in (None, candles.interval_ms):
+            prepared = candles
+        else:
+            prepared = prepare_series(
+                candles.series if isinstance(candles, PreparedSeries) else candles, options.interval
+            )
+        self.prepared = prepared
+        self.series = series = prepared.series
         self.config = config
         self.market = market
         self.options = options
-        n = len(series)
-        interval = options.interval // _MS if options.interval is not None else usual_interval_ms(series.open_ms)
-        next_open = np.append(series.open_ms[1:], np.iinfo(np.int64).max)
-        self.end_ms = np.minimum(series.open_ms + interval, next_open)  # a candle ends at the next open if sooner
-        gap_at = np.flatnonzero(next_open[:-1] > series.open_ms[:-1] + interval) if n > 1 else np.array([], int)
-        self.gap_after = {i: Gap(_at(int(self.end_ms[i])), _at(int(series.open_ms[i + 1]))) for i in gap_at.tolist()}
+        self.end_ms = prepared.end_ms
+        self.gap_after = prepared.gap_after
         self.gaps = list(self.gap_after.values())
         start = _at(int(series.open_ms[0]))
         self.clock = ManualClock(start)
@@ -245,7 +295,7 @@ class _Run:
             tz=options.tz,
             balance_check_every=1 << 62,
         )
-        self.points, self.low_first = path_columns(series)
+        self.points, self.low_first = prepared.points, prepared.low_first
         self._path: list[tuple[datetime, Decimal]] = []
         self._path_of = -1
         self.started = False
@@ -308,9 +358,7 @@ class _Run:
     def _tick_point(self, j: int) -> None:
         i, k = divmod(j, 4)
         if self._path_of != i:
-            candle = self.series.candle(i)
-            duration = timedelta(milliseconds=int(self.end_ms[i] - self.series.open_ms[i]))
-            self._path = candle_path(candle, duration)
+            self._path = self.prepared.path(i)
             self._path_of = i
             self.candles_ticked += 1
         at, price = self._path[k]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from exchanges.base import OrderStatus, Side
+from trading.backtests.states import BacktestStatus
 from trading.core.types import EngineState, ExitReason, Role
 
 
@@ -22,3 +23,4 @@ ORDER_STATUS_CHOICES = choices_of(OrderStatus)
 ROLE_CHOICES = choices_of(Role)
 EXIT_REASON_CHOICES = choices_of(ExitReason)
 ENGINE_STATE_CHOICES = choices_of(EngineState)
+BACKTEST_STATUS_CHOICES = choices_of(BacktestStatus)

@@ -12,6 +12,7 @@ from exchanges.base import OrderStatus, OrderType, Side
 from trading.backtests.models import Backtest, BacktestChunk, BacktestDataset, DatasetChunk  # noqa: F401
 from trading.choices import choices_of
 from trading.core.types import ExitReason, Role
+from trading.sweeps.models import Sweep, SweepResult  # noqa: F401
 
 # 40 digits with 18 after the point: covers 1e-18 dust and 1e21 notional, exact in MySQL DECIMAL.
 MONEY_DIGITS, MONEY_PLACES = 40, 18

@@ -49,6 +49,9 @@ from exchanges.paper.series import CandleSeries, load_series
 Progress = Callable[[int, int], None]  # (candles done, candles expected), as trading.backtest reports its own
 DEFAULT_PAGE_LIMIT = 500  # when CCXT does not say the exchange's own (Binance spot: 1000)
 _DAY_MS = 86_400_000
+# A candle counts as closed this long after its end: this machine's clock may run ahead of the exchange's, and an
+# exchange may amend its last candle for a moment after the minute turns. A cached candle is never fetched again.
+SETTLE_MS = 10_000
 _SYMBOL_PART = re.compile(r"[^A-Za-z0-9._-]+")
 
 Span = tuple[int, int]  # [from, to) in ms since the epoch
@@ -74,9 +77,10 @@ def download_ohlcv(
     errors (after the retries) come out as the core's ExchangeError classes. `progress(done, expected)` counts
     candle intervals (a gap's count as done once passed), so it reaches `expected` whatever the data lacks."""
     step = timeframe_ms(exchange, timeframe)
-    now_ms = _ms((clock or SystemClock()).now())
+    now_ms = _ms((clock or SystemClock()).now()) - SETTLE_MS
     start = -(-_ms(since) // step) * step  # the first candle opening at or after `since`
-    # The candle open at `now` is still forming: the span ends where it begins, however far `until` reaches.
+    # The candle open at `now` (less SETTLE_MS) is still forming: the span ends where it begins, however far
+    # `until` reaches.
     end = min(_ms(until) if until is not None else now_ms, now_ms // step * step)
     if start >= end:
         what = f"until {until.isoformat()}" if until is not None else "now (less the candle still forming)"
@@ -168,8 +172,10 @@ def _fetch_span(
     reached: Callable[[int], None],
 ) -> int:
     """Append the exchange's candles opening in `span` to `into`, a page per request, oldest first; return where
-    the exchange's answers reach: the span's end, or where a page stopped moving forward (an exchange that does
-    not honour `since`: what lies beyond is left uncovered, to be asked for again)."""
+    the exchange's answers reach. An empty page means the exchange has no candle from `since` up to now (Binance's
+    answer, and what CCXT makes of candles older than `since`, which it filters out): the rest of the span is a
+    gap, covered. A page that does not move forward (an exchange CCXT does not filter, ignoring `since`) leaves
+    the rest uncovered, to be asked for again."""
     cursor, end = span
     while cursor < end:
         page = retry_read(

@@ -23,7 +23,7 @@ from exchanges.ccxt.ratelimit import SharedRateLimiter
 from exchanges.clock import ManualClock
 from exchanges.paper.series import load_series
 from tests.ccxt.conftest import Sleeps
-from tests.ccxt.fake_binance import FakeBinance, klines_from_dump
+from tests.ccxt.fake_binance import FakeBinance, Reply, klines_from_dump
 from trading.runtime.history import history_exchange
 
 DAY_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "BTCUSDT-1m-2022-05-05.csv"
@@ -128,9 +128,12 @@ def test_the_candle_still_forming_is_left_out_and_fetched_by_a_later_run(exchang
     series = download(exchange, tmp_path, DAY, None, clock=clock)
 
     assert series.open_ms[-1] == ms(noon) - MINUTE_MS  # the fake serves 12:00 too: it is not closed yet
-    clock.set(noon + timedelta(minutes=5, seconds=1))
+    first = len(klines_sent(transport))
+    clock.set(noon + timedelta(minutes=5, seconds=9))
+    assert len(download(exchange, tmp_path, DAY, None, clock=clock)) == 12 * 60 + 4  # 12:04 has not settled yet
+    clock.set(noon + timedelta(minutes=5, seconds=10))
     later = download(exchange, tmp_path, DAY, None, clock=clock)
-    assert klines_sent(transport)[-1] == ms(noon)
+    assert klines_sent(transport)[first:] == [ms(noon), ms(noon) + 4 * MINUTE_MS]
     assert len(later) == 12 * 60 + 5
 
 
@@ -148,6 +151,16 @@ def test_a_gap_stays_a_gap_and_is_not_asked_for_again(exchange, transport, day, 
     assert times[times.index(outage[0] - MINUTE_MS) + 1] == outage[1]
     assert len(transport.requests) == sent
     assert len(again) == 120 - 30
+
+
+def test_an_empty_page_ends_the_span_the_exchange_has_nothing_after_it(exchange, transport, day, tmp_path):
+    transport.script("GET", "/api/v3/klines", None, Reply(200, []))
+
+    series = download(exchange, tmp_path, DAY, NEXT_DAY)
+
+    assert len(series) == 1000 and len(klines_sent(transport)) == 2
+    index = json.loads((tmp_path / "binance" / "BTC-USDT" / "1m" / "2022-05.json").read_text())
+    assert index["covered"] == [[ms(DAY), ms(NEXT_DAY)]]  # Binance: nothing from startTime on, up to now
 
 
 def test_every_request_takes_its_weight_from_the_shared_limiter(exchange, transport, day, tmp_path, scope):

@@ -151,6 +151,96 @@ def test_a_stop_loss_sells_at_the_point_where_the_path_crossed_it_with_slippage_
     assert [o.price for o in slow.orders if o.role.value == "take_profit"] == [D("29694.00")]
 
 
+def test_a_time_stop_sells_at_market_at_the_first_point_strictly_after_its_time():
+    data = candles(
+        ("30000", "30000", "30000", "30000"),  # the ladder at the open: 29700 (0.00336), 29400 (0.00340)
+        ("30000", "30000", "29650", "29690"),  # nearer the high: 30000, then 29650 at 1:40, where the buy fills
+        ("29690", "29690", "29690", "29690"),
+        ("29690", "29690", "29690", "29690"),
+        # nearer the high: 29695 at 4:20, 29675 at 4:40, 29680 at 4:59.999. The lot opened at 1:40 is due after
+        # 3 minutes, at 4:40: the point at 4:40 itself is not after it, the close at 4:59.999 is.
+        ("29690", "29695", "29675", "29680"),
+        ("29680", "29680", "29680", "29680"),
+    )
+    slow, _ = both(data, config(time_stop_hours=D("0.05")), slippage_pct=D("0.05"))
+    sold_at = T0 + 5 * MINUTE - timedelta(milliseconds=1)
+    # at market: 29680 × (1 − 0.05 %) = 29665.16, taker fee
+    assert [(f.side, f.price, f.amount, f.executed_at) for f in slow.fills] == [
+        (Side.BUY, D("29700"), D("0.00336"), T0 + MINUTE + timedelta(seconds=40)),
+        (Side.SELL, D("29665.16"), D("0.00336"), sold_at),
+    ]
+    [lot] = slow.closed_positions
+    assert (lot.exit_reason, lot.closed_at) == ("time_stop", sold_at)
+    # its take-profit at 29997 was canceled first; the level 29700 is above the price afterwards: not placed again
+    assert [(o.role.value, o.price, o.status.value) for o in slow.orders] == [
+        ("grid_buy", D("29700.00"), "filled"),
+        ("grid_buy", D("29400.00"), "open"),
+        ("take_profit", D("29997.00"), "canceled"),
+        ("time_stop", None, "filled"),
+    ]
+    # 99.6749376 − 0.09967493 − (99.792 + 0.099792)
+    buy, sold = D("29700") * D("0.00336"), D("29665.16") * D("0.00336")
+    assert slow.realized_pnl == sold - fee(sold) - (buy + fee(buy)) == D("-0.31652933")
+
+
+def test_the_daily_loss_limit_pauses_buys_until_the_local_midnight():
+    # Tokyo is UTC+9: its midnight is 15:00 UTC, inside one UTC day, so only the local day can end the pause.
+    from zoneinfo import ZoneInfo
+
+    start = datetime(2024, 1, 1, 14, 56, tzinfo=UTC)  # 23:56 in Tokyo
+    data = candles(
+        ("30000", "30000", "30000", "30000"),  # 14:56 the ladder: one level, 29700 (0.00336)
+        ("30000", "30000", "29300", "29350"),  # 14:57:40 at 29300: the buy fills, and its 1 % stop 29403 is crossed
+        ("29350", "29350", "29350", "29350"),  # paused
+        ("29350", "29350", "29350", "29350"),  # paused
+        ("29350", "29360", "29340", "29350"),  # 15:00:00.000, midnight in Tokyo: a new day, buys resume
+        ("29350", "29350", "29000", "29100"),  # nearer the high: 29000 at 15:01:40 fills the new buy
+        start=start,
+    )
+    cfg = config(grid_levels=1, stop_loss_pct=D(1), daily_loss_limit=D(1))
+    slow, _ = both(data, cfg, slippage_pct=D("0.05"), tz=ZoneInfo("Asia/Tokyo"))
+    stopped = start + MINUTE + timedelta(seconds=40)
+    midnight = datetime(2024, 1, 1, 15, tzinfo=UTC)
+    # sold at 29300 × (1 − 0.05 %) = 29285.35: 98.398776 − 0.09839877 − (99.792 + 0.099792) = −1.59141477, beyond
+    # the limit of 1 USDT: no buy from then until midnight. At midnight nothing rests and no lot is open, so the
+    # ladder anchors at the price: 29350 × 0.99 = 29056.50, 100 / 29056.50 = 0.0034415… → 0.00344.
+    assert [(f.side, f.price, f.amount, f.executed_at) for f in slow.fills] == [
+        (Side.BUY, D("29700"), D("0.00336"), stopped),
+        (Side.SELL, D("29285.35"), D("0.00336"), stopped),
+        (Side.BUY, D("29056.50"), D("0.00344"), midnight + MINUTE + timedelta(seconds=40)),
+    ]
+    assert slow.closed_positions[0].realized_pnl == D("-1.59141477")
+    assert [(o.role.value, o.price, o.created_at) for o in slow.orders if o.role.value == "grid_buy"] == [
+        ("grid_buy", D("29700.00"), start),
+        ("grid_buy", D("29056.50"), midnight),
+    ]
+
+
+def test_buys_resume_at_the_point_where_the_cooldown_ends():
+    # One losing exit starts a 2-minute cooldown: the stop at 14:57:40 pauses buys until 14:59:40.
+    start = datetime(2024, 1, 1, 14, 56, tzinfo=UTC)
+    data = candles(
+        ("30000", "30000", "30000", "30000"),
+        ("30000", "30000", "29300", "29350"),  # the buy at 29700 fills and is stopped out at 14:57:40
+        ("29350", "29350", "29350", "29350"),  # cooling down
+        ("29350", "29400", "29340", "29390"),  # nearer the low: 29340 at 14:59:20, then 29400 at 14:59:40
+        ("29390", "29390", "29390", "29390"),
+        start=start,
+    )
+    cfg = config(grid_levels=1, stop_loss_pct=D(1), max_consecutive_losses=1, cooldown_minutes=2)
+    slow, _ = both(data, cfg, slippage_pct=D("0.05"))
+    ends = start + 3 * MINUTE + timedelta(seconds=40)
+    # At 14:59:40 the cooldown is over (paused only while now < its end): the ladder anchors at that point's price,
+    # 29400 × 0.99 = 29106.00, 100 / 29106 = 0.0034357… → 0.00343; not at 14:59:20, still in the cooldown.
+    assert [(o.role.value, o.price, o.amount, o.created_at) for o in slow.orders] == [
+        ("grid_buy", D("29700.00"), D("0.00336"), start),
+        # the stop is checked before a take-profit is placed, in the tick that books the buy: none is placed
+        ("stop_loss", None, D("0.00336"), start + MINUTE + timedelta(seconds=40)),
+        ("grid_buy", D("29106.00"), D("0.00343"), ends),
+    ]
+    assert slow.realized_pnl == D("-1.59141477")
+
+
 def test_a_buy_that_is_marketable_when_placed_fills_at_the_current_price_with_the_taker_fee():
     # The ladder is placed at the open 30000; the next candle opens far below both levels: it fills the buys at
     # their limits on the path, and once the lot closes the re-placed level 29700 is below the price again.
@@ -186,6 +276,7 @@ DATA_SETS = [
     ("exchanges/data/replay/ETHUSDT-1h-2021-01.csv", "ETH/USDT"),
     ("tests/fixtures/BTCUSDT-1m-2022-05-05.csv", "BTC/USDT"),
     ("tests/fixtures/BTCUSDT-1h-2018-02-07_11-outage.csv", "BTC/USDT"),
+    ("tests/fixtures/BTCUSDT-1h-2022-01.csv", "BTC/USDT"),
 ]
 CONFIGS = {
     "plain": {"grid_levels": 5, "buy_offset_pct": D("0.3"), "sell_offset_pct": D("0.4")},
@@ -443,3 +534,90 @@ def test_buys_outside_the_price_band_wait_for_the_price_alike_in_both_modes():
     first_tick = slow.orders[0].created_at
     assert [o.price for o in slow.orders if o.created_at == first_tick] == [slow.orders[0].price]
     assert len({o.price for o in slow.orders if o.role.value == "grid_buy"}) > 2
+
+
+# --- a real month end to end ------------------------------------------------------------------------------------------
+def test_a_real_month_runs_end_to_end_with_the_fills_the_data_says():
+    # Binance spot BTCUSDT, January 2022, 744 hourly candles (tests/fixtures/README.md): BTC fell from 46,216.93 to
+    # 38,466.90. Five levels 1 % apart, take-profits 1.5 % up, trailing up past 2 %.
+    data = load_series([ROOT / "tests/fixtures/BTCUSDT-1h-2022-01.csv"])
+    cfg = config(
+        grid_levels=5, buy_offset_pct=D(1), sell_offset_pct=D("1.5"), reprice_threshold_pct=D(2), max_positions=5
+    )
+    slow, fast = both(data, cfg, initial_quote=D(1000))
+    assert fast.ticks < slow.ticks == 4 * 744
+    hour = datetime(2022, 1, 1, tzinfo=UTC)
+    assert (slow.start, slow.end, slow.candles, slow.gaps) == (hour, hour + 744 * HOUR, 744, [])
+
+    # By hand from the file. The ladder goes at the first open 46216.93: 46216.93 × 0.99 = 45754.7607 → 45754.76,
+    # then 45292.59 … 43906.08; the lowest low before 05:00 is 46208.37, so none fills. Candle 05:00 (o 46711.05,
+    # h 47555.55, l 46673.94) is nearer its low: low at 05:20, high at 05:40, and 47555.55 > 46216.93 × 1.02 =
+    # 47141.2686: the ladder trails up there, its first level 47555.55 × 0.99 = 47079.9945 → 47079.99.
+    first = [o for o in slow.orders if o.created_at == hour]
+    assert [o.price for o in first] == [D("45754.76"), D("45292.59"), D("44830.42"), D("44368.25"), D("43906.08")]
+    assert {o.status.value for o in first} == {"canceled"}
+    trailed = hour + 5 * HOUR + 40 * MINUTE
+    # 47555.55 × 0.99, 0.98, 0.97, 0.96, 0.95, each down to the tick
+    assert [o.price for o in slow.orders if o.created_at == trailed] == [
+        D("47079.99"),
+        D("46604.43"),
+        D("46128.88"),
+        D("45653.32"),
+        D("45177.77"),
+    ]
+    # Candle 06:00 (o 47192.56, h 47324.42, l 46940.00) is nearer its high: high at 06:20, low at 06:40, where the
+    # path first goes below 47079.99. 100 / 47079.99 = 0.0021240… → 0.00212 BTC; fee 0.1 % of 99.8095788.
+    buy = slow.fills[0]
+    assert (buy.side, buy.price, buy.amount, buy.executed_at) == (
+        Side.BUY,
+        D("47079.99"),
+        D("0.00212"),
+        hour + 6 * HOUR + 40 * MINUTE,
+    )
+    assert buy.fee == fee(D("99.8095788")) == D("0.09980957")
+    # Its take-profit 47079.99 × 1.015 = 47786.18985 → 47786.19 (up to the tick) fills in candle 17:00 (o 47268.61,
+    # h 47954.63, l 47238.81: low first), at its high at 17:40 — the first point above 47786.19.
+    sell = slow.fills[1]
+    assert (sell.side, sell.price, sell.amount, sell.executed_at) == (
+        Side.SELL,
+        D("47786.19"),
+        D("0.00212"),
+        hour + 17 * HOUR + 40 * MINUTE,
+    )
+    first_lot = slow.closed_positions[0]
+    # 101.3067228 − 0.10130672 − (99.8095788 + 0.09980957)
+    assert first_lot.realized_pnl == D("1.29602771")
+
+    # Every limit order fills at its price at the first point of the path after it was placed that goes strictly
+    # past it (no gap here): checked for every fill of the month.
+    path = [point for i in range(len(data)) for point in candle_path(data.candle(i), HOUR)]
+    orders = {o.client_order_id: o for o in slow.orders}
+    for fill in slow.fills:
+        order = orders[fill.client_order_id]
+        assert order.price is not None
+        limit = order.price
+        crossed = next(
+            at
+            for at, price in path
+            if at > order.created_at and (price < limit if order.side is Side.BUY else price > limit)
+        )
+        assert (fill.executed_at, fill.price) == (crossed, limit)
+
+    # The realized PnL is the sum of the closed lots, each from its own two fills (fees in USDT).
+    by_order = {f.client_order_id: f for f in slow.fills}
+    lots = []
+    for lot in slow.closed_positions:
+        entry, exit_ = by_order[lot.entry_client_order_id], by_order[lot.exit_client_order_id or ""]
+        assert exit_.amount == entry.amount
+        lots.append(exit_.price * exit_.amount - exit_.fee - (entry.price * entry.amount + entry.fee))
+    assert lots == [lot.realized_pnl for lot in slow.closed_positions]
+    assert slow.realized_pnl == sum(lots) > 0
+    assert slow.grid_cycles == len(lots) >= 5
+    # The open lots at the last close 38466.90; the equity is the cash and the coins held, nothing else.
+    opened = [by_order[lot.entry_client_order_id] for lot in slow.open_positions]
+    last = D("38466.90")
+    assert slow.unrealized_pnl == sum(f.amount * last - (f.price * f.amount + f.fee) for f in opened)
+    assert slow.equity_end == D(1000) + slow.realized_pnl + slow.unrealized_pnl
+    # Buy and hold: 1000 USDT less the 0.1 % taker fee bought at the first open, valued at the last close.
+    assert slow.buy_and_hold_pnl == D(1000) * D("0.999") / D("46216.93") * last - D(1000)
+    assert round(slow.buy_and_hold_pnl, 2) == D("-168.52")

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from exchanges.paper.feeds import DATA_DIR, EPOCH
@@ -118,7 +119,8 @@ def store_candles(dataset: BacktestDataset, series: CandleSeries, *, size_bytes:
     dataset.status = DatasetStatus.READY.value
     dataset.progress_done = dataset.progress_total = facts.candles
     with transaction.atomic():
-        dataset.save()
+        # A download's row is updated, never made again: deleted meanwhile, this raises (DatabaseError).
+        dataset.save(force_update=dataset.pk is not None)
         DatasetChunk.objects.filter(dataset=dataset).delete()
         dataset.stored_bytes = write_chunks(lambda i, data: DatasetChunk(dataset=dataset, index=i, data=data), text)
         BacktestDataset.objects.filter(pk=dataset.pk).update(stored_bytes=dataset.stored_bytes)
@@ -127,7 +129,7 @@ def store_candles(dataset: BacktestDataset, series: CandleSeries, *, size_bytes:
 
 
 def create_uploaded_dataset(
-    owner: Any, name: str, series: CandleSeries, *, symbol: str, size_bytes: int
+    owner: User, name: str, series: CandleSeries, *, symbol: str, size_bytes: int
 ) -> BacktestDataset:
     dataset = BacktestDataset(owner=owner, name=name[:200], source=DatasetSource.UPLOAD.value, symbol=symbol)
     return store_candles(dataset, series, size_bytes=size_bytes)

@@ -7,33 +7,11 @@ default, sometimes 4 MB), and a year of 1-minute candles is about 40 MB of text.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from django.conf import settings
 from django.db import models
 
+from trading.backtests.states import BacktestStatus, DatasetSource, DatasetStatus
 from trading.choices import choices_of
-
-
-class DatasetSource(StrEnum):
-    SAMPLE = "sample"  # shipped with AresBot (exchanges/paper/sources.py DATASETS); never a row
-    UPLOAD = "upload"
-    DOWNLOAD = "download"
-
-
-class DatasetStatus(StrEnum):
-    READY = "ready"
-    DOWNLOADING = "downloading"
-    FAILED = "failed"
-
-
-class BacktestStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
 
 ACTIVE_BACKTEST_STATUSES = (BacktestStatus.QUEUED.value, BacktestStatus.RUNNING.value)
 

@@ -13,7 +13,7 @@ from django.db import close_old_connections
 from rq import get_current_job
 
 from aresbot.redis import get_redis
-from trading.backtests import runs
+from trading.backtests import downloads, runs
 from trading.runtime import coordination as co
 from trading.runtime.build import build_engine
 from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
@@ -26,6 +26,7 @@ from trading.runtime.runner import (
     install_handover_signal,
 )
 from trading.runtime.spec import strategy_source
+from trading.sweeps import runs as sweep_runs
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,16 @@ def run_strategy(strategy_id: int) -> str:
 def run_backtest(backtest_id: int) -> str:
     """Run one queued backtest (the `backtests` queue): progress while it runs, its results at the end."""
     return runs.execute(backtest_id)
+
+
+def download_dataset(dataset_id: int) -> str:
+    """Download a data set's candles from its exchange (the `backtests` queue), with progress."""
+    return downloads.execute(dataset_id)
+
+
+def run_sweep_chunk(sweep_id: int, chunk: int) -> str:
+    """Run one chunk of a sweep's combinations (the `backtests` queue; trading.sweeps.runs)."""
+    return sweep_runs.execute_chunk(sweep_id, chunk)
 
 
 def stop_without_engine(strategy_id: int, cancel_all: bool = False) -> str:

@@ -24,6 +24,8 @@ FAILURE_TTL = 7 * 24 * 3600
 RUN_STRATEGY = "trading.runtime.jobs.run_strategy"
 STOP_WITHOUT_ENGINE = "trading.runtime.jobs.stop_without_engine"
 BACKTEST_JOB = "trading.runtime.jobs.run_backtest"
+DOWNLOAD_DATASET_JOB = "trading.runtime.jobs.download_dataset"
+SWEEP_CHUNK_JOB = "trading.runtime.jobs.run_sweep_chunk"
 
 
 def enqueue_run(strategy_id: int) -> Job | None:
@@ -53,11 +55,22 @@ def enqueue_stop_without_engine(strategy_id: int, cancel_all: bool) -> Job:
 
 def enqueue_backtest(backtest_id: int) -> Job:
     """Queue a backtest (after the commit that made its row: the job reads it)."""
+    return _enqueue_backtests_job(BACKTEST_JOB, backtest_id, f"backtest-{backtest_id}", f"backtest {backtest_id}")
+
+
+def enqueue_dataset_download(dataset_id: int) -> Job:
+    """Queue the download of a data set's candles (on the backtests queue: never in a web request)."""
+    return _enqueue_backtests_job(
+        DOWNLOAD_DATASET_JOB, dataset_id, f"dataset-{dataset_id}", f"download data set {dataset_id}"
+    )
+
+
+def _enqueue_backtests_job(path: str, pk: int, id_prefix: str, description: str) -> Job:
     return get_queue(BACKTEST_QUEUE).enqueue(
-        BACKTEST_JOB,
-        backtest_id,
-        job_id=f"backtest-{backtest_id}-{uuid.uuid4().hex[:12]}",
+        path,
+        pk,
+        job_id=f"{id_prefix}-{uuid.uuid4().hex[:12]}",
         result_ttl=RESULT_TTL,
         failure_ttl=FAILURE_TTL,
-        description=f"backtest {backtest_id}",
+        description=description,
     )

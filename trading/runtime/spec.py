@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -102,3 +102,21 @@ class StrategySource(Protocol):
 def strategy_source() -> StrategySource:
     """The configured source, made once per process."""
     return cast("StrategySource", import_string(settings.STRATEGY_SOURCE)())
+
+
+class ParameterRules(Protocol):
+    """A strategy's parameter rules, for parameters that are not saved as a strategy (backtests). The strategies
+    app owns them; the STRATEGY_SOURCE object implements this beside StrategySource."""
+
+    def parameter_defaults(self) -> dict[str, Any]:
+        """A new strategy's parameters (EngineConfig's names) where none are given."""
+        ...
+
+    def parameter_errors(self, symbol: str, parameters: Mapping[str, Any]) -> dict[str, str]:
+        """field → why, for each parameter (EngineConfig's names) the strategy rules refuse, with the messages
+        saving a strategy would give; empty when all are good."""
+        ...
+
+
+def parameter_rules() -> ParameterRules:
+    return cast("ParameterRules", strategy_source())

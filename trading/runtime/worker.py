@@ -14,7 +14,7 @@ from rq import SimpleWorker, Worker
 from rq.job import Job
 
 from trading.runtime import coordination as co
-from trading.runtime.queues import BACKTEST_JOB
+from trading.runtime.queues import BACKTEST_JOB, DOWNLOAD_DATASET_JOB, SWEEP_CHUNK_JOB
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,19 @@ class BacktestWorker(_NodeHeartbeat, Worker):
 
     def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        if job.func_name == BACKTEST_JOB:
-            from trading.backtests.runs import horse_died
+        try:
+            if job.func_name == BACKTEST_JOB:
+                from trading.backtests import runs
 
-            try:
-                horse_died(tuple(job.args), job.kwargs)
-            except Exception:  # the worker must survive a database hiccup here; the stale check catches up
-                log.exception("could not mark the backtest of job %s failed", job.id)
+                runs.horse_died(tuple(job.args), job.kwargs)
+            elif job.func_name == DOWNLOAD_DATASET_JOB:
+                from trading.backtests import downloads
+
+                downloads.horse_died(job.args[0] if job.args else None)
+            # A sweep chunk is retried (its combinations already stored are kept); only its last try fails the sweep.
+            elif job.func_name == SWEEP_CHUNK_JOB and not job.retries_left:
+                from trading.sweeps.runs import horse_died as chunk_horse_died
+
+                chunk_horse_died(tuple(job.args))
+        except Exception:  # the worker must survive a database hiccup here; a backtest's stale check catches up
+            log.exception("could not mark what job %s was doing failed", job.id)

@@ -1,0 +1,178 @@
+"""A parameter sweep on this machine's backtest workers: wall time and combinations per second, loading included.
+
+    .venv/bin/python bench/sweep.py [--workers 2] [--runs 3] [--days 365] [--engine mysql|sqlite] [--max-minutes 20]
+
+The data set is bench/backtest.py's synthetic year of 1-minute BTC/USDT candles (a seeded random walk, σ 0.08 % a
+minute), its first --days days, stored as an uploaded data set in a scratch database (bench/_harness.py). The sweep
+is 100 combinations: grid_levels 5, 10, 15, 20, 25 × buy_offset_pct 0.3, 0.5, 0.7, 1 × sell_offset_pct 0.4, 0.6,
+0.8, 1, 1.2 (order size 100 USDT, reprice 1 %, max_positions = levels, 10,000 USDT), made through the same service
+as POST /api/sweeps and run as chunks on the `backtests` queue by --workers real `rqworker backtests` processes
+(trading.runtime.worker.BacktestWorker, one work-horse per chunk, as `manage.py runworker` starts them). Each run
+times from the sweep's creation to its last chunk marking it done. Before the runs, one combination's backtest is
+timed in this process (loading apart), which says what one combination costs and extrapolates to 1,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._harness import PYTHON, Bench, log, machine_cpu, print_table
+from bench.backtest import synthetic_year
+
+GRID: dict[str, list[Any]] = {
+    "grid_levels": [5, 10, 15, 20, 25],
+    "buy_offset_pct": ["0.3", "0.5", "0.7", "1"],
+    "sell_offset_pct": ["0.4", "0.6", "0.8", "1", "1.2"],
+}
+BASE = {
+    "symbol": "BTC/USDT",
+    "grid_levels": 20,
+    "buy_offset_pct": "0.5",
+    "sell_offset_pct": "0.6",
+    "order_size_quote": "100",
+    "reprice_threshold_pct": "1",
+    "max_positions": 25,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--engine", choices=("mysql", "sqlite"), default="mysql")
+    parser.add_argument("--max-minutes", type=float, default=20)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="aresbot-bench-sweep-data-") as data_dir:
+        paths = synthetic_year(Path(data_dir))
+        raw = b"".join(p.read_bytes() for p in paths)
+        lines = raw.splitlines(keepends=True)[: args.days * 1440]
+        data = b"".join(lines)
+    with Bench("sweep", max_seconds=args.max_minutes * 60, engine=args.engine) as bench:
+        from django.contrib.auth import get_user_model
+
+        from exchanges.paper.series import parse_series
+        from trading.backtest import prepare_series, run_backtest
+        from trading.backtests.datasets import create_uploaded_dataset, load_dataset
+        from trading.backtests.models import BacktestStatus
+        from trading.backtests.params import backtest_options, engine_config, market
+        from trading.sweep import SweepGrid, expand
+        from trading.sweeps.models import Sweep, SweepResult
+        from trading.sweeps.services import create_sweep
+
+        owner = get_user_model().objects.create_user("bench", password=None)
+        series = parse_series("synthetic.csv", data)
+        dataset = create_uploaded_dataset(owner, "synthetic", series, symbol="BTC/USDT", size_bytes=len(data))
+        grid = SweepGrid.from_json(GRID)
+        combinations = expand(grid, engine_config(BASE), 10_000)
+
+        # One combination alone, in this process: the cost of a run and of loading, apart.
+        started = time.perf_counter()
+        loaded = load_dataset(dataset.pk)
+        load_seconds = time.perf_counter() - started
+        prepared = prepare_series(loaded)
+        singles = []
+        for combination in (combinations[0], combinations[len(combinations) // 2], combinations[-1]):
+            started = time.perf_counter()
+            run_backtest(prepared, combination.config(engine_config(BASE)), market(BASE, {}), backtest_options({}))
+            singles.append(time.perf_counter() - started)
+        log(f"one combination alone: {', '.join(f'{s:.2f}' for s in singles)} s; loading {load_seconds:.2f} s")
+
+        env = bench.env(BACKTEST_CACHE_DIR=str(bench.tmp / "backtest-cache"))
+        for n in range(args.workers):
+            bench.spawn(
+                f"backtest-worker-{n}",
+                [
+                    PYTHON,
+                    "manage.py",
+                    "rqworker",
+                    "backtests",
+                    "--worker-class",
+                    "trading.runtime.worker.BacktestWorker",
+                ],
+                env,
+            )
+        time.sleep(3)  # the workers' start-up (Django, imports) is not the sweep's
+        walls: list[float] = []
+        loads: list[float] = []
+        workers_used: list[int] = []
+        for run in range(args.runs):
+            busy_before, total_before = machine_cpu()
+            load_before = os.getloadavg()[0]
+            started = time.perf_counter()
+            sweep = create_sweep(
+                owner=owner,
+                parameters=BASE,
+                grid=grid,
+                combinations=len(combinations),
+                options={},
+                dataset=dataset,
+                sample="",
+                dataset_info={},
+            )
+            while True:
+                sweep.refresh_from_db()
+                if sweep.status not in (BacktestStatus.QUEUED.value, BacktestStatus.RUNNING.value):
+                    break
+                time.sleep(0.05)
+            wall = time.perf_counter() - started
+            if sweep.status != BacktestStatus.DONE.value:
+                raise SystemExit(f"the sweep ended {sweep.status}: {sweep.error}")
+            busy_after, total_after = machine_cpu()
+            walls.append(wall)
+            loads.append(max(load_before, os.getloadavg()[0]))
+            used = SweepResult.objects.filter(sweep=sweep).values_list("worker", flat=True).distinct().count()
+            workers_used.append(used)
+            log(
+                f"run {run + 1}: {wall:.2f} s, {len(combinations) / wall:.2f} combinations/s, {sweep.chunks} chunks of "
+                f"{sweep.chunk_size} on {used} workers; machine busy "
+                f"{(busy_after - busy_before) / max(total_after - total_before, 1e-9):.0%}"
+            )
+            Sweep.objects.filter(pk=sweep.pk).delete()
+
+        median = statistics.median(walls)
+        single = statistics.median(singles)
+        per_combination = median * args.workers / len(combinations)
+        print_table(
+            f"sweep of {len(combinations)} combinations over {len(series):,} 1-minute candles ({args.days} days), "
+            f"{args.workers} backtest workers, {args.engine} ({args.runs} runs; load average up to "
+            f"{max(loads):.1f} on {os.cpu_count()} cores)",
+            ["figure", "median", "min", "max"],
+            [
+                ["wall time (s)", f"{median:.2f}", f"{min(walls):.2f}", f"{max(walls):.2f}"],
+                [
+                    "combinations/s",
+                    f"{len(combinations) / median:.2f}",
+                    f"{len(combinations) / max(walls):.2f}",
+                    f"{len(combinations) / min(walls):.2f}",
+                ],
+                ["workers that ran chunks", statistics.median(workers_used), min(workers_used), max(workers_used)],
+            ],
+        )
+        print_table(
+            "per combination",
+            ["figure", "value"],
+            [
+                ["one backtest alone, in process, median of 3 (s)", f"{single:.2f}"],
+                ["loading the data set (s, once per chunk)", f"{load_seconds:.2f}"],
+                ["worker-seconds per combination in the sweep", f"{per_combination:.2f}"],
+                [
+                    f"1,000 combinations × a year on {args.workers} workers (extrapolated, min)",
+                    f"{1000 * per_combination * 365 / args.days / args.workers / 60:.1f}",
+                ],
+            ],
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Data sets downloaded from an exchange (the `backtests` queue's download job): candles fetched through the CCXT
+adapter (trading.runtime.history.download_candles: paginated, rate-limited, the node's month-file cache), then
+stored like an upload, so any node's worker can run backtests on them."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from django.db import DatabaseError, close_old_connections
+from django.utils.dateparse import parse_datetime
+
+from exchanges.base import ExchangeError
+from trading.backtests.datasets import canonical_text, store_candles
+from trading.backtests.models import BacktestDataset
+from trading.backtests.states import DatasetStatus
+from trading.runtime.history import download_candles
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL = 0.5
+
+
+class _Gone(Exception):
+    """The data set was deleted while it downloaded."""
+
+
+def _time(raw: str | None) -> datetime | None:
+    return parse_datetime(raw) if raw else None
+
+
+def execute(dataset_id: int) -> str:
+    """Download the candles a "downloading" data set asks for: ready with its candles, or failed with the reason."""
+    close_old_connections()
+    dataset = BacktestDataset.objects.filter(pk=dataset_id, status=DatasetStatus.DOWNLOADING.value).first()
+    if dataset is None:
+        return "nothing to download (deleted, or done already)"
+    asked = dataset.request
+    last = float("-inf")
+
+    def progress(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < PROGRESS_INTERVAL and done < total:
+            return
+        last = now
+        written = BacktestDataset.objects.filter(pk=dataset_id, status=DatasetStatus.DOWNLOADING.value).update(
+            progress_done=done, progress_total=total
+        )
+        if not written:
+            raise _Gone
+
+    try:
+        series = download_candles(
+            asked["exchange"],
+            asked["symbol"],
+            asked["timeframe"],
+            _time(asked["since"]) or datetime.min,
+            _time(asked.get("until")),
+            progress=progress,
+        )
+        try:
+            store_candles(dataset, series, size_bytes=len(canonical_text(series)))
+        except DatabaseError:
+            if BacktestDataset.objects.filter(pk=dataset_id).exists():
+                raise
+            raise _Gone from None
+    except _Gone:
+        return "deleted while downloading"
+    except (ValueError, ExchangeError) as exc:
+        _fail(dataset_id, str(exc))
+        return "failed"
+    except Exception as exc:
+        _fail(dataset_id, f"{type(exc).__name__}: {exc}")
+        raise
+    return "ready"
+
+
+def _fail(dataset_id: int, error: str) -> None:
+    BacktestDataset.objects.filter(pk=dataset_id, status=DatasetStatus.DOWNLOADING.value).update(
+        status=DatasetStatus.FAILED.value, error=error[:5000]
+    )
+
+
+def horse_died(dataset_id: object) -> None:
+    """The worker's work-horse died mid-download: the data set failed (a new download can be asked for)."""
+    if isinstance(dataset_id, int):
+        close_old_connections()
+        _fail(dataset_id, "The worker downloading these candles stopped before it finished; download them again.")
