@@ -40,7 +40,14 @@ export function equityChartOption(
         return `<b>${escapeHtml(formatTime(point[0], locale, { timeZone }))}</b><br>${escapeHtml(text.equity)}: ${money(point[1])}`
       },
     },
-    xAxis: { type: 'time', axisLabel: { hideOverlap: true } },
+    xAxis: {
+      type: 'time',
+      // A day's start as its date rather than ECharts' bare day number.
+      axisLabel: {
+        hideOverlap: true,
+        formatter: { day: '{MM}-{dd}', hour: '{HH}:{mm}', minute: '{HH}:{mm}' },
+      },
+    },
     yAxis: {
       type: 'value',
       scale: true,
