@@ -113,6 +113,15 @@ def test_an_upload_over_the_limit_is_refused_before_anything_is_stored(alice_cli
     assert nothing_stored()
 
 
+def test_an_upload_of_more_files_than_the_server_takes_is_a_400_on_files(alice_client, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
+    lines = day_lines()
+    r = upload(alice_client, *[(f"part{i}.csv", b"".join(lines[i * 10 : i * 10 + 10])) for i in range(4)])
+    assert r.status_code == 400
+    assert r.json() == {"files": ["At most 3 files in one upload."]}
+    assert nothing_stored()
+
+
 def test_an_upload_without_files_or_with_a_bad_symbol_is_a_400(alice_client):
     r = alice_client.post("/api/backtests/datasets", {"symbol": "BTC/USDT"}, format="multipart")
     assert r.status_code == 400 and "files" in r.json()
@@ -334,3 +343,21 @@ def test_a_running_backtest_nothing_has_written_for_minutes_is_failed(alice_clie
     Backtest.objects.filter(pk=body["id"]).update(status="running", started_at=long_ago, updated_at=long_ago)
     shown = alice_client.get(f"/api/backtests/{body['id']}").json()
     assert shown["status"] == "failed" and shown["error"] == runs.DIED
+
+
+def test_the_list_costs_the_same_queries_for_two_backtests_or_twelve(alice_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert alice_client.get("/api/backtests").status_code == 200
+        return len(captured.captured_queries)
+
+    for _ in range(2):
+        alice_client.post("/api/backtests", {**GRID, "dataset": SAMPLE}, format="json")
+    few = queries()
+    for _ in range(10):
+        alice_client.post("/api/backtests", {**GRID, "dataset": SAMPLE}, format="json")
+    assert queries() == few
+    assert alice_client.get("/api/backtests").json()["count"] == 12
