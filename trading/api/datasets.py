@@ -223,8 +223,9 @@ class BacktestDatasetViewSet(
     @extend_schema(request={"multipart/form-data": DatasetUploadSerializer}, responses={201: BacktestDatasetSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Upload candle files (multipart `files`, one or several in time order, zip archives as Binance ships its
-        dumps or plain, at most BACKTEST_UPLOAD_MAX_BYTES in all). Each file is parsed and checked before anything is stored: a malformed, unsorted or duplicated candle
-        is a 400 on `files` naming the file, the line and the reason."""
+        dumps or plain, at most BACKTEST_UPLOAD_MAX_BYTES in all). Each file is parsed and checked before anything
+        is stored: a malformed, unsorted or duplicated candle is a 400 on `files` naming the file, the line and the
+        reason."""
         limit = settings.BACKTEST_UPLOAD_MAX_BYTES
         too_big = f"At most {limit} bytes ({limit / 1024**2:g} MB) of candle files in one upload."
         try:
