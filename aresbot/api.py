@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -163,4 +163,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, TooManyFieldsSent):
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
         return Response({"detail": f"The request has more than {limit} fields."}, status=status.HTTP_400_BAD_REQUEST)
+    elif isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return Response({"files": [f"At most {limit} files in one upload."]}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)

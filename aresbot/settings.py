@@ -243,7 +243,7 @@ CACHES = {
 WORKER_CONCURRENCY = envint("WORKER_CONCURRENCY", 4, minimum=1, maximum=256)
 # Backtest workers per node (manage.py runworker, bin/run); 0: this node runs no backtests.
 BACKTEST_WORKERS = envint("BACKTEST_WORKERS", 1, minimum=0, maximum=256)
-# Candle uploads for backtests: all the files of one upload together (a year of 1-minute Binance CSV is ~45 MB).
+# Candle uploads for backtests: all the files of one upload together (a month of Binance 1-minute CSV is ~7 MB).
 BACKTEST_UPLOAD_MAX_BYTES = envint("BACKTEST_UPLOAD_MAX_BYTES", 64 * 1024 * 1024, minimum=1024, maximum=2**34)
 # The size limit of each node's cache of parsed data sets (BACKTEST_CACHE_DIR/datasets, by content hash), which
 # spares repeated runs the database read and the parsing.

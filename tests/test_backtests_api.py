@@ -5,6 +5,8 @@ A backtest's run on a real worker is in tests/test_backtests_worker.py."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -68,6 +70,47 @@ def test_an_upload_of_two_months_in_order_is_one_data_set(alice_client):
     assert [loaded.candle(i) for i in (0, 699, 700, 1439)] == [sample.candle(i) for i in (0, 699, 700, 1439)]
 
 
+def zipped(member: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(member, data)
+    return buffer.getvalue()
+
+
+def test_binance_dumps_upload_zipped_as_binance_ships_them(alice_client):
+    lines = day_lines()
+    r = upload(
+        alice_client,
+        ("BTCUSDT-1m-2022-05-05a.zip", zipped("BTCUSDT-1m-2022-05-05a.csv", b"".join(lines[:700]))),
+        ("BTCUSDT-1m-2022-05-05b.zip", zipped("BTCUSDT-1m-2022-05-05b.csv", b"".join(lines[700:]))),
+    )
+    assert r.status_code == 201, r.json()
+    assert (r.json()["symbol"], r.json()["candles"]) == ("BTC/USDT", 1440)
+    loaded, sample = ds.load_dataset(r.json()["id"]), ds.load_dataset(SAMPLE)
+    assert [loaded.candle(i) for i in (0, 700, 1439)] == [sample.candle(i) for i in (0, 700, 1439)]
+
+
+def test_a_bad_candle_inside_a_zip_is_named_by_archive_and_member(alice_client):
+    lines = day_lines()
+    data = zipped("month.csv", b"".join([lines[1], lines[0], *lines[2:]]))
+    r = upload(alice_client, ("month.zip", data))
+    assert r.status_code == 400
+    assert r.json()["files"][0].startswith("month.zip/month.csv, line 2: ")
+    assert nothing_stored()
+
+
+def test_a_zip_that_unpacks_beyond_four_times_the_limit_or_is_broken_is_refused(alice_client, settings):
+    settings.BACKTEST_UPLOAD_MAX_BYTES = 20_000
+    bomb = zipped("BTCUSDT-1m-2022-05-05.csv", b"1" * 10**6)  # a megabyte in a few hundred bytes
+    assert len(bomb) < 20_000
+    r = upload(alice_client, ("big.zip", bomb))
+    assert r.status_code == 400
+    assert r.json()["files"] == ["big.zip: unpacks to more than 80000 bytes, the most one upload may hold"]
+    r = upload(alice_client, ("broken.zip", b"PK\x03\x04 and then nothing an archive holds"))
+    assert r.status_code == 400 and r.json()["files"][0].startswith("broken.zip: not a zip archive")
+    assert nothing_stored()
+
+
 def test_an_upload_names_its_symbol_when_the_file_name_does_not(alice_client):
     r = upload(alice_client, ("mine.csv", DAY.read_bytes()), symbol="eth/usdt")
     assert r.status_code == 201
@@ -110,6 +153,15 @@ def test_an_upload_over_the_limit_is_refused_before_anything_is_stored(alice_cli
     half = b"".join(day_lines()[:300])
     r = upload(alice_client, ("a.csv", half), ("b.csv", half))
     assert r.status_code == 400 and "At most 50000 bytes" in r.json()["files"][0]
+    assert nothing_stored()
+
+
+def test_an_upload_of_more_files_than_the_server_takes_is_a_400_on_files(alice_client, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
+    lines = day_lines()
+    r = upload(alice_client, *[(f"part{i}.csv", b"".join(lines[i * 10 : i * 10 + 10])) for i in range(4)])
+    assert r.status_code == 400
+    assert r.json() == {"files": ["At most 3 files in one upload."]}
     assert nothing_stored()
 
 
@@ -334,3 +386,21 @@ def test_a_running_backtest_nothing_has_written_for_minutes_is_failed(alice_clie
     Backtest.objects.filter(pk=body["id"]).update(status="running", started_at=long_ago, updated_at=long_ago)
     shown = alice_client.get(f"/api/backtests/{body['id']}").json()
     assert shown["status"] == "failed" and shown["error"] == runs.DIED
+
+
+def test_the_list_costs_the_same_queries_for_two_backtests_or_twelve(alice_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert alice_client.get("/api/backtests").status_code == 200
+        return len(captured.captured_queries)
+
+    for _ in range(2):
+        alice_client.post("/api/backtests", {**GRID, "dataset": SAMPLE}, format="json")
+    few = queries()
+    for _ in range(10):
+        alice_client.post("/api/backtests", {**GRID, "dataset": SAMPLE}, format="json")
+    assert queries() == few
+    assert alice_client.get("/api/backtests").json()["count"] == 12

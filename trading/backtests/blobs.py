@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from django.db import models
 
 CHUNK_BYTES = 3 * 1024 * 1024  # uncompressed; ≤ ~3 MB compressed, under a 4 MB max_allowed_packet
-_LEVEL = 6
+_LEVEL = 1  # 5× faster than 6 on candle text for ~10 % more bytes: an upload waits on it
 
 
 def split_lines(text: bytes, size: int) -> Iterator[bytes]:

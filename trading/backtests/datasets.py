@@ -12,10 +12,12 @@ and the process keeps the last few series it loaded in memory.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import tempfile
 import threading
+import zipfile
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -135,10 +137,37 @@ def create_uploaded_dataset(
     return store_candles(dataset, series, size_bytes=size_bytes)
 
 
-def parse_files(files: Sequence[tuple[str, bytes]]) -> CandleSeries:
+def parse_files(files: Sequence[tuple[str, bytes]], *, unpacked_limit: int | None = None) -> CandleSeries:
     """Uploaded files (name, bytes), in the order given, as one checked series; CandleDataError naming the file,
-    line and reason for the first problem found."""
-    return CandleSeries.concat([parse_series(name, data) for name, data in files])
+    line and reason for the first problem found. A zip archive (Binance ships its dumps zipped, a month each) counts
+    as its files in their order inside it, up to `unpacked_limit` bytes unpacked in all (ValueError beyond)."""
+    return CandleSeries.concat([parse_series(name, data) for name, data in unpacked(files, unpacked_limit)])
+
+
+def unpacked(files: Sequence[tuple[str, bytes]], limit: int | None = None) -> list[tuple[str, bytes]]:
+    """The files with each zip archive replaced by its members ("archive.zip/member.csv"), unpacked with a limit
+    on their total size: a small archive can unpack to gigabytes."""
+    out: list[tuple[str, bytes]] = []
+    left = limit if limit is not None else 1 << 62
+    for name, data in files:
+        if data[:4] != b"PK\x03\x04":
+            out.append((name, data))
+            continue
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                members = [m for m in archive.infolist() if not m.is_dir()]
+                if not members:
+                    raise ValueError(f"{name}: the zip archive holds no file")
+                for member in members:
+                    with archive.open(member) as fh:
+                        content = fh.read(left + 1)
+                    left -= len(content)
+                    if left < 0:
+                        raise ValueError(f"{name}: unpacks to more than {limit} bytes, the most one upload may hold")
+                    out.append((f"{name}/{member.filename}", content))
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+            raise ValueError(f"{name}: not a zip archive AresBot can read ({exc})") from None
+    return out
 
 
 # --- loading ---------------------------------------------------------------------------------------------------------
