@@ -92,6 +92,10 @@ def test_the_backtest_pages_with_results_at_both_widths_in_both_themes(stack: We
             assert seen in text, (width, seen)
         assert re.search(rf"Fills on chart:\s*{fills}\b", text), (width, text[text.find("Fills on") :][:40])
     assert f"#{backtest['id']}" in shots["backtests-desktop-dark"].text
+    chinese = shoot(stack, pages, alice, widths=["desktop"], themes=["light"], locale="zh-CN")
+    assert all(shot.errors == [] for shot in chinese.values())
+    for seen in ("回测 #", "总盈亏", "最大回撤", "买入持有", "权益曲线", "图上成交："):
+        assert seen in chinese["backtest-desktop-light-zh-CN"].text, seen
 
 
 def test_the_backtest_flow_through_the_app(stack: WebApp, alice):
@@ -131,8 +135,12 @@ def test_the_sweep_pages_with_results_at_both_widths_in_both_themes(stack: WebAp
         text = shots[f"sweep-{width}-light"].text
         assert "Results (8)" in text and "Heatmap" in text and "Use these settings" in text, width
         # The heatmap says what it holds the other two parameters at: the best row's values.
-        assert f"fixed at the best row's: Sell offset % {best['sell_offset_pct']}" in text, width
+        assert f"fixed at the best row's: Take-profit % {best['sell_offset_pct']}" in text, width
     assert f"#{sweep['id']}" in shots["sweeps-desktop-dark"].text
+    chinese = shoot(stack, pages, alice, widths=["desktop"], themes=["light"], locale="zh-CN")
+    assert all(shot.errors == [] for shot in chinese.values())
+    for seen in ("参数扫描 #", "热力图", "结果（8）", "使用这些参数", "其余参数固定为最佳行的取值"):
+        assert seen in chinese["sweep-desktop-light-zh-CN"].text, seen
 
 
 def test_the_sweep_flow_through_the_app_to_a_new_strategy(stack: WebApp, alice):
