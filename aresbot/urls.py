@@ -10,6 +10,7 @@ from aresbot import health
 from aresbot.api import api_not_found
 from frontend.views import spa
 from strategies.api.backtests import BacktestViewSet
+from strategies.api.sweeps import SweepViewSet
 from strategies.api.views import StrategyViewSet, WorkerListView
 from trading.api.datasets import BacktestDatasetViewSet
 from trading.api.exchanges import ExchangeViewSet
@@ -25,6 +26,7 @@ router.register("exchanges", ExchangeViewSet, basename="exchange")
 # Before "backtests": its paths are under /api/backtests/ too (a backtest's id is a number, a data set's path not).
 router.register("backtests/datasets", BacktestDatasetViewSet, basename="backtest-dataset")
 router.register("backtests", BacktestViewSet, basename="backtest")
+router.register("sweeps", SweepViewSet, basename="sweep")
 
 # One password door, allauth's (its server page and its JSON API for the SPA), which asks for the second factor and
 # counts failures: the admin's and the browsable API's own login forms would let a password alone in.

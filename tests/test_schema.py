@@ -29,6 +29,8 @@ def test_the_schema_generates_without_warnings():
         "/api/strategies/preview",
         "/api/exchanges",
         "/api/exchanges/{id}/markets",
+        "/api/sweeps",
+        "/api/sweeps/{id}",
     ):
         assert f"  {path}:" in schema, path
     assert "tokenAuth" in schema

@@ -165,3 +165,22 @@ def test_sweeps_and_their_results_are_read_only_in_the_admin(alice):
         assert web.get(reverse(f"{name}_add")).status_code == 403
         assert web.post(reverse(f"{name}_delete", args=[row.pk]), {"post": "yes"}).status_code == 403
     assert Sweep.objects.filter(pk=sweep.pk).exists() and SweepResult.objects.count() == 4
+
+
+def test_a_chunk_abandoned_by_a_dead_node_fails_the_sweep_only_on_its_last_try(alice):
+    from rq.exceptions import AbandonedJobError
+
+    from trading.sweeps.runs import chunk_failed
+
+    sweep = make_sweep(alice, chunk_size=2)
+    job = Queue(BACKTEST_QUEUE, connection=get_rq_redis()).fetch_job(f"sweep-{sweep.pk}-chunk-1")
+    assert job is not None and job.retries_left == services.CHUNK_RETRIES
+    chunk_failed(job, job.connection, AbandonedJobError, AbandonedJobError(), None)
+    sweep.refresh_from_db()
+    assert sweep.status == "queued"  # RQ retries it
+    job.retries_left = 0
+    chunk_failed(job, job.connection, AbandonedJobError, AbandonedJobError(), None)
+    sweep.refresh_from_db()
+    assert sweep.status == "failed"
+    assert sweep.error.startswith("The worker running chunk 2 stopped before it finished, on every try")
+    assert queued(sweep) == []

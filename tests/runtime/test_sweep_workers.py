@@ -4,6 +4,9 @@ cancel takes the queued chunks off the queue and stops the running one."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 from decimal import Decimal
 
 import pytest
@@ -12,7 +15,7 @@ from rq import Queue
 from rq import Worker as RqWorker
 
 from aresbot.redis import get_rq_redis
-from tests.processes import RedisServer, wait_until
+from tests.processes import RedisServer, descendants, wait_until
 from tests.runtime.cluster import Worker, worker_env
 from tests.test_sweep_runs import BASE
 from tests.test_sweep_runs import SAMPLE as SAMPLE_NAME
@@ -132,3 +135,50 @@ def test_a_cancel_takes_queued_chunks_off_the_queue_and_stops_the_running_one(al
     sweep.refresh_from_db()
     assert (sweep.status, sweep.finished_at is not None) == ("cancelled", True)
     assert len(services.results(sweep)) == stored
+
+
+def test_a_chunk_whose_work_horse_is_killed_is_retried_and_counts_each_combination_once(alice, backtest_workers):
+    (worker,) = backtest_workers(1)
+    grid = SweepGrid(
+        grid_levels=(2, 3, 4, 5, 6, 7),
+        buy_offset_pct=(Decimal("0.2"), Decimal("0.3")),
+        sell_offset_pct=(Decimal("0.3"), Decimal("0.5")),
+    )
+    sweep = create_sweep(
+        owner=alice,
+        parameters=BASE,
+        grid=grid,
+        combinations=24,
+        options={},
+        dataset=None,
+        sample=SAMPLE.removeprefix("sample:"),
+        dataset_info={},
+        chunk_size=24,
+    )
+    wait_until(lambda: SweepResult.objects.filter(sweep=sweep).exists(), 60, "the first combination")
+    horses = descendants(worker.proc.pid)
+    assert horses, "no work-horse to kill"
+    for pid in horses:
+        os.kill(pid, signal.SIGKILL)
+    killed_after = SweepResult.objects.filter(sweep=sweep).count()
+    assert killed_after < 24
+
+    def finished() -> Sweep | None:
+        sweep.refresh_from_db()
+        return sweep if sweep.status not in ("queued", "running") else None
+
+    wait_until(finished, 180, "the retried chunk to finish the sweep")
+    assert sweep.status == "done", sweep.error
+    assert sorted(SweepResult.objects.filter(sweep=sweep).values_list("index", flat=True)) == list(range(24))
+    job = Queue(BACKTEST_QUEUE, connection=get_rq_redis()).fetch_job(f"sweep-{sweep.pk}-chunk-0")
+    assert job is not None and job.retries_left == 1  # one try died, the retry finished
+    said = str(job.return_value())
+    ran, found = (int(n) for n in re.findall(r"(\d+) combinations run, (\d+) found done", said)[0])
+    # The retry ran only what the killed try had not stored (perhaps one more than counted before the kill).
+    assert (ran + found, found >= killed_after > 0) == (24, True)
+    expected = [{**r.combination.as_json(), **r.figures.as_json()} for r in alone(sweep)]
+    stored = [
+        figures
+        for _, figures in SweepResult.objects.filter(sweep=sweep).order_by("index").values_list("index", "figures")
+    ]
+    assert stored == expected

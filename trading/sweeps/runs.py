@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 from rq import get_current_job
+from rq.job import Job
 
 from trading.backtest import prepare_series
 from trading.backtests.datasets import DatasetUnavailable, load_dataset
@@ -33,6 +34,7 @@ from trading.backtests.models import ACTIVE_BACKTEST_STATUSES, BacktestStatus
 from trading.backtests.params import backtest_options, engine_config, market
 from trading.sweep import Combination, SweepGrid, SweepRow, expand, run_chunk
 from trading.sweeps.models import Sweep, SweepResult
+from trading.sweeps.services import fail_sweep
 
 CANCEL_POLL = 0.5  # seconds between two looks at the sweep's status while a run goes on
 PROGRESS_CANDLES = 2_000  # how often a run reports (a clock read; a query at most every CANCEL_POLL)
@@ -126,20 +128,16 @@ def finish_if_complete(sweep_id: int) -> bool:
     )
 
 
-def fail_sweep(sweep_id: int, reason: str) -> bool:
-    from trading.sweeps.services import dequeue_chunks
-
-    failed = Sweep.objects.filter(pk=sweep_id, status__in=ACTIVE_BACKTEST_STATUSES).update(
-        status=BacktestStatus.FAILED.value, error=reason[:5000], finished_at=timezone.now()
-    )
-    if failed:
-        dequeue_chunks(Sweep.objects.get(pk=sweep_id))
-    return bool(failed)
-
-
 def horse_died(job_args: tuple[Any, ...]) -> None:
-    """The work-horse running a chunk died on its last try: the sweep failed."""
+    """The work-horse running a chunk (job args: sweep id, chunk) died on its last try: the sweep failed."""
     if len(job_args) == 2 and all(isinstance(a, int) for a in job_args):
         close_old_connections()
         sweep_id, chunk = job_args
         fail_sweep(sweep_id, DIED.format(chunk=chunk + 1))
+
+
+def chunk_failed(job: Job, connection: Any, exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    """RQ's failure callback of a chunk job. An error inside the chunk failed the sweep already; this is for a
+    chunk whose whole node died (RQ's cleanup finds it abandoned): once no try is left, the sweep failed."""
+    if not job.retries_left:  # else RQ tries it again
+        horse_died(tuple(job.args))

@@ -6,16 +6,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import redis
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
-from rq import Retry
+from rq import Callback, Retry
 
+from aresbot.errors import ServiceUnavailable
 from aresbot.redis import get_queue
 from trading.backtests.models import ACTIVE_BACKTEST_STATUSES, BacktestDataset, BacktestStatus
 from trading.runtime.queues import BACKTEST_QUEUE, FAILURE_TTL, RESULT_TTL, SWEEP_CHUNK_JOB
 from trading.sweep import Combination, Figures, SweepGrid, SweepOrder, SweepRow, rank
 from trading.sweeps.models import Sweep, SweepResult
+
+CHUNK_FAILED = "trading.sweeps.runs.chunk_failed"
 
 # A chunk is retried this often when its work-horse dies (a node lost mid-chunk): the retry redoes only the
 # combinations not yet stored.
@@ -43,21 +46,25 @@ def create_sweep(
     chunk_size: int | None = None,
 ) -> Sweep:
     """Store a sweep whose grid and parameters were checked (trading.sweep.expand) and queue its chunks (of
-    `chunk_size` combinations; by default chunk_size_for the count)."""
-    with transaction.atomic():
-        sweep = Sweep.objects.create(
-            owner=owner,
-            strategy_id=strategy_id,
-            parameters=dict(parameters),
-            grid=grid.as_json(),
-            combinations=combinations,
-            chunk_size=chunk_size or chunk_size_for(combinations),
-            options=dict(options),
-            dataset=dataset,
-            sample=sample,
-            dataset_info=dict(dataset_info),
-        )
-        transaction.on_commit(lambda: enqueue_chunks(sweep))
+    `chunk_size` combinations; by default chunk_size_for the count). ServiceUnavailable, with the sweep failed,
+    when the queue (Redis) cannot be reached."""
+    sweep = Sweep.objects.create(
+        owner=owner,
+        strategy_id=strategy_id,
+        parameters=dict(parameters),
+        grid=grid.as_json(),
+        combinations=combinations,
+        chunk_size=chunk_size or chunk_size_for(combinations),
+        options=dict(options),
+        dataset=dataset,
+        sample=sample,
+        dataset_info=dict(dataset_info),
+    )
+    try:
+        enqueue_chunks(sweep)
+    except redis.RedisError:
+        fail_sweep(sweep.pk, "The job queue (Redis) could not be reached; nothing ran.")
+        raise ServiceUnavailable("The job queue (Redis) cannot be reached; try again later.") from None
     return sweep
 
 
@@ -74,6 +81,8 @@ def enqueue_chunks(sweep: Sweep) -> None:
                 (sweep.pk, chunk),
                 job_id=chunk_job_id(sweep, chunk),
                 retry=Retry(max=CHUNK_RETRIES),
+                # Called by RQ when the chunk fails, and for a chunk whose whole node died (an abandoned job).
+                on_failure=Callback(CHUNK_FAILED),
                 result_ttl=RESULT_TTL,
                 failure_ttl=FAILURE_TTL,
                 description=f"sweep {sweep.pk}, chunk {chunk + 1} of {sweep.chunks}",
@@ -91,6 +100,16 @@ def dequeue_chunks(sweep: Sweep) -> None:
             job_id = chunk_job_id(sweep, chunk)
             queue.remove(job_id, pipeline=pipe)
         pipe.execute()
+
+
+def fail_sweep(sweep_id: int, reason: str) -> bool:
+    """Mark a queued or running sweep failed with `reason` and take its queued chunks off the queue."""
+    failed = Sweep.objects.filter(pk=sweep_id, status__in=ACTIVE_BACKTEST_STATUSES).update(
+        status=BacktestStatus.FAILED.value, error=reason[:5000], finished_at=timezone.now()
+    )
+    if failed:
+        dequeue_chunks(Sweep.objects.get(pk=sweep_id))
+    return bool(failed)
 
 
 def cancel_sweep(sweep: Sweep) -> bool:
