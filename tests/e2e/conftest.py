@@ -9,7 +9,7 @@ import pytest
 from tests.e2e.webapp import Scheduler, WebApp, collect_static, require_browser
 from tests.processes import RedisServer
 from tests.runtime.cluster import Worker, worker_env
-from trading.runtime.queues import CONTROL_QUEUE
+from trading.runtime.queues import BACKTEST_QUEUE, CONTROL_QUEUE
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -49,8 +49,9 @@ def web_apps(
 @pytest.fixture
 def stack(web_apps: Callable[..., WebApp], private_redis_server: RedisServer) -> Iterator[WebApp]:
     """The whole of AresBot as `bin/run` starts it, on this test's database and a Redis of its own: the web server
-    on the built app, two strategy workers, a control worker and the scheduler (`rqcron aresbot.cron`, which runs
-    the supervisor that starts and resumes engines)."""
+    on the built app, two strategy workers, a control worker, a backtest worker (the `backtests` queue: backtests,
+    sweep chunks, downloads) and the scheduler (`rqcron aresbot.cron`, which runs the supervisor that starts and
+    resumes engines)."""
     env = worker_env(private_redis_server.url)
     # Two strategy workers, as bin/run starts WORKER_CONCURRENCY of them: one runs a seeded grid, the other takes
     # the one the flow starts.
@@ -58,6 +59,7 @@ def stack(web_apps: Callable[..., WebApp], private_redis_server: RedisServer) ->
         Worker(env),
         Worker(env),
         Worker(env, queue=CONTROL_QUEUE, worker_class="ControlWorker"),
+        Worker(env, queue=BACKTEST_QUEUE, worker_class="BacktestWorker"),
         Scheduler(env),
     ]
     try:

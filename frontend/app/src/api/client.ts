@@ -109,8 +109,10 @@ export function createApiClient(
       const token = readCookie('csrftoken')
       if (token) headers['X-CSRFToken'] = token
     }
-    let body: string | undefined
-    if (options.body !== undefined) {
+    let body: string | FormData | undefined
+    // A file upload goes as multipart: the browser writes its Content-Type with the boundary.
+    if (options.body instanceof FormData) body = options.body
+    else if (options.body !== undefined) {
       headers['Content-Type'] = 'application/json'
       body = JSON.stringify(options.body)
     }

@@ -36,7 +36,7 @@ export interface PriceChartText {
 export interface PriceChartInput {
   chart: CandleChart
   orders: StrategyOrder[]
-  fills: Trade[]
+  fills: ChartFill[]
   currentPrice: string | null
   priceDecimals: number
   amountDecimals: number
@@ -46,7 +46,12 @@ export interface PriceChartInput {
   timeZone?: string
   /** Candles shown at first (the rest are a pinch or a scroll away). */
   window?: number
+  /** Label the axis with the date too (a backtest's bars span days). */
+  dateAxis?: boolean
 }
+
+/** What a fill marker needs: a strategy's trade, or a backtest's fill. */
+export type ChartFill = Pick<Trade, 'id' | 'side' | 'price' | 'amount' | 'executed_at'>
 
 export interface PriceChart {
   option: ChartOption
@@ -88,17 +93,19 @@ export function priceChartOption(input: PriceChartInput, text: PriceChartText): 
     timeZone,
     ...(chart.timeframe.endsWith('d') && spacing >= 86_400_000
       ? { month: '2-digit', day: '2-digit' }
-      : {
-          hour: '2-digit',
-          minute: '2-digit',
-          second: spacing < 60_000 ? '2-digit' : undefined,
-          hourCycle: 'h23',
-        }),
+      : input.dateAxis
+        ? { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }
+        : {
+            hour: '2-digit',
+            minute: '2-digit',
+            second: spacing < 60_000 ? '2-digit' : undefined,
+            hourCycle: 'h23',
+          }),
   })
   const shortLabel = (iso: string) => axisFormat.format(new Date(iso))
 
   const placed = placeFills(times, input.fills)
-  const fillsAt = new Map<number, Trade[]>()
+  const fillsAt = new Map<number, ChartFill[]>()
   const buyPoints: [number, number, number][] = []
   const sellPoints: [number, number, number][] = []
   input.fills.forEach((fill, i) => {

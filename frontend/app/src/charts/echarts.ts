@@ -1,6 +1,6 @@
 // ECharts, tree-shaken: only the chart types and components the pages draw. Import this module lazily (the
 // EChart component does), so pages without charts never download it.
-import { BarChart, CandlestickChart, LineChart, ScatterChart } from 'echarts/charts'
+import { BarChart, CandlestickChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts'
 import {
   DataZoomComponent,
   GridComponent,
@@ -8,6 +8,7 @@ import {
   MarkLineComponent,
   MarkPointComponent,
   TooltipComponent,
+  VisualMapComponent,
 } from 'echarts/components'
 import * as echarts from 'echarts/core'
 import { CanvasRenderer } from 'echarts/renderers'
@@ -15,6 +16,7 @@ import { CanvasRenderer } from 'echarts/renderers'
 echarts.use([
   BarChart,
   CandlestickChart,
+  HeatmapChart,
   LineChart,
   ScatterChart,
   DataZoomComponent,
@@ -23,6 +25,7 @@ echarts.use([
   MarkLineComponent,
   MarkPointComponent,
   TooltipComponent,
+  VisualMapComponent,
   CanvasRenderer,
 ])
 

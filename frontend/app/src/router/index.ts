@@ -56,6 +56,32 @@ export const routes: RouteRecordRaw[] = [
     meta: { title: 'nav.trades' },
   },
   {
+    path: '/backtests',
+    name: 'backtests',
+    component: () => import('@/pages/BacktestsPage.vue'),
+    meta: { title: 'nav.backtests' },
+  },
+  {
+    path: '/backtests/:id(\\d+)',
+    name: 'backtest',
+    component: () => import('@/pages/BacktestRunPage.vue'),
+    props: (route) => ({ id: Number(route.params.id) }),
+    meta: { title: 'nav.backtest' },
+  },
+  {
+    path: '/sweeps',
+    name: 'sweeps',
+    component: () => import('@/pages/SweepsPage.vue'),
+    meta: { title: 'nav.sweeps' },
+  },
+  {
+    path: '/sweeps/:id(\\d+)',
+    name: 'sweep',
+    component: () => import('@/pages/SweepRunPage.vue'),
+    props: (route) => ({ id: Number(route.params.id) }),
+    meta: { title: 'nav.sweep' },
+  },
+  {
     path: '/workers',
     name: 'workers',
     component: () => import('@/pages/WorkersPage.vue'),
