@@ -77,13 +77,16 @@ def main() -> None:
     bench.env_extra["BACKTEST_CACHE_DIR"] = str(bench.tmp / "backtest-cache")
     with bench:
         from django.contrib.auth import get_user_model
+        from rest_framework.renderers import JSONRenderer
 
         from exchanges.paper.series import parse_series
+        from strategies.api.sweeps import SweepDetailSerializer
         from trading.backtest import prepare_series, run_backtest
         from trading.backtests.datasets import create_uploaded_dataset, forget_cached, load_dataset
         from trading.backtests.models import BacktestStatus
         from trading.backtests.params import backtest_options, engine_config, market
         from trading.sweep import SweepGrid, expand
+        from trading.sweeps import services
         from trading.sweeps.models import Sweep, SweepResult
         from trading.sweeps.services import create_sweep
 
@@ -165,7 +168,29 @@ def main() -> None:
                 f"{sweep.chunk_size} on {used} workers, {cpus[-1]:.1f} CPU s in the workers; machine busy "
                 f"{(busy_after - busy_before) / max(total_after - total_before, 1e-9):.0%}"
             )
-            Sweep.objects.filter(pk=sweep.pk).delete()
+            if run < args.runs - 1:
+                Sweep.objects.filter(pk=sweep.pk).delete()
+
+        # Reading a sweep of 5,000 combinations: the last sweep's rows copied 50 times over, read and ranked as
+        # GET /api/sweeps/{id} does (its serializer and JSON renderer, without the HTTP round trip).
+        rows = list(SweepResult.objects.filter(sweep=sweep).values_list("figures", flat=True))
+        big = Sweep.objects.create(
+            owner=owner, parameters=BASE, grid=GRID, combinations=50 * len(rows), chunk_size=20, status="done"
+        )
+        SweepResult.objects.bulk_create(
+            (
+                SweepResult(sweep=big, index=i, chunk=i // 20, figures=rows[i % len(rows)])
+                for i in range(50 * len(rows))
+            ),
+            batch_size=1000,
+        )
+        reads: dict[str, list[float]] = {}
+        for order in ("total_pnl", "max_drawdown", "pnl_per_drawdown"):
+            for _ in range(5):
+                started = time.perf_counter()
+                detail = SweepDetailSerializer(big, context={"results": services.results(big, order)}).data
+                JSONRenderer().render(detail)
+                reads.setdefault(order, []).append(time.perf_counter() - started)
 
         median = statistics.median(walls)
         single = statistics.median(singles)
@@ -194,6 +219,13 @@ def main() -> None:
                 ["loading the data set from the database, the first time on a node (s)", f"{first_load:.2f}"],
                 ["loading it from the node's cache, once per chunk (s)", f"{load_seconds:.2f}"],
                 ["worker CPU seconds per combination in the sweep (work-horses included)", f"{per_combination:.2f}"],
+                *[
+                    [
+                        f"reading and ranking 5,000 results by {order}, median of 5 (ms)",
+                        f"{statistics.median(t) * 1000:.0f}",
+                    ]
+                    for order, t in reads.items()
+                ],
                 [
                     "1,000 combinations × a year at the rate measured here (min)",
                     f"{1000 / (len(combinations) / median) * 365 / args.days / 60:.1f}",

@@ -404,3 +404,25 @@ def test_the_list_costs_the_same_queries_for_two_backtests_or_twelve(alice_clien
         alice_client.post("/api/backtests", {**GRID, "dataset": SAMPLE}, format="json")
     assert queries() == few
     assert alice_client.get("/api/backtests").json()["count"] == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_shows_backtests_and_data_sets_read_only(alice, alice_client, finished):
+    from django.test import Client
+
+    alice.is_staff = alice.is_superuser = True
+    alice.save()
+    dataset = upload(alice_client, ("BTCUSDT-1m-2022-05-05.csv", DAY.read_bytes())).json()["id"]
+    admin = Client()
+    admin.force_login(alice)
+    for url in (
+        "/admin/trading/backtest/",
+        f"/admin/trading/backtest/{finished['id']}/change/",
+        "/admin/trading/backtestdataset/",
+        f"/admin/trading/backtestdataset/{dataset}/change/",
+    ):
+        page = admin.get(url)
+        assert page.status_code == 200, url
+        assert b'name="_save"' not in page.content, url  # no form to change it
+    assert finished["summary"]["total_pnl"].encode() in admin.get("/admin/trading/backtest/").content
+    assert admin.get("/admin/trading/backtest/add/").status_code == 403

@@ -72,7 +72,9 @@ def execute(backtest_id: int) -> str:
     )
     if not claimed:
         return "not queued any more (cancelled or deleted)"
-    backtest = Backtest.objects.get(pk=backtest_id)
+    backtest = Backtest.objects.filter(pk=backtest_id).first()
+    if backtest is None:
+        return "deleted"
     try:
         series = load_dataset(backtest.dataset_ref)
         Backtest.objects.filter(pk=backtest_id, status=BacktestStatus.RUNNING.value).update(
