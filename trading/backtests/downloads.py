@@ -12,10 +12,11 @@ from django.db import DatabaseError, close_old_connections
 from django.utils.dateparse import parse_datetime
 
 from exchanges.base import ExchangeError
+from exchanges.markets import rules_as_dict
 from trading.backtests.datasets import canonical_text, store_candles
 from trading.backtests.models import BacktestDataset
 from trading.backtests.states import DatasetStatus
-from trading.runtime.history import download_candles
+from trading.runtime.history import download_candles, exchange_market_rules
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ def execute(dataset_id: int) -> str:
             raise _Gone
 
     try:
+        # The exchange's own rules, kept with the candles: its backtests trade by them, not by the shipped Binance
+        # ones (which may lack the symbol, or differ in tick, step or minimums).
+        dataset.market_rules = rules_as_dict(exchange_market_rules(asked["exchange"], asked["symbol"]))
         series = download_candles(
             asked["exchange"],
             asked["symbol"],
