@@ -133,7 +133,7 @@ def test_a_download_whose_job_vanished_is_queued_again_and_its_lost_job_stands_d
     run_queued()
     dataset.refresh_from_db()
     assert (dataset.status, dataset.candles) == ("ready", 1440), dataset.error
-    assert Job.fetch(old.id, connection=rq_redis).return_value().startswith("superseded")
+    assert str(Job.fetch(old.id, connection=rq_redis).return_value()).startswith("superseded")
     assert Job.fetch(dataset.job_id, connection=rq_redis).return_value() == "ready"
 
     # A second loss fails the download with the reason.
