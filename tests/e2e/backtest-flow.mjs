@@ -63,11 +63,12 @@ const inputOf = (test) =>
     .first();
 const field = (name) => inputOf(`field-${name}`);
 
-async function fillParameters() {
+/** The data set and the parameters the form shows (a sweep's form leaves out those it varies). */
+async function fillParameters(skip = []) {
   await choose("dataset-select", plan.dataset);
   await page.waitForSelector("[data-test=dataset-span]");
   for (const [name, value] of Object.entries(plan.fields))
-    await field(name).fill(value);
+    if (!skip.includes(name)) await field(name).fill(value);
 }
 
 async function backtest() {
@@ -124,7 +125,7 @@ async function sweep() {
   await page.locator(".el-menu-item", { hasText: "Sweeps" }).first().click();
   await page.waitForURL((url) => url.pathname === "/sweeps");
   await page.waitForSelector("main [data-test=sweep-run]");
-  await fillParameters();
+  await fillParameters(Object.keys(plan.sweep));
   for (const [name, value] of Object.entries(plan.sweep))
     await inputOf(`values-${name}`).fill(value);
   seen.combinations = await page

@@ -15,9 +15,11 @@ from typing import Any
 
 from rest_framework.test import APIClient
 
+from strategies.models import Strategy
 from tests.e2e.webapp import APP_DIR, SCREENSHOTS, Page, WebApp, require_browser, shoot
 from tests.processes import wait_until
 from trading.backtests.models import Backtest
+from trading.sweeps.models import Sweep
 
 FLOW_SCRIPT = APP_DIR.parents[1] / "tests" / "e2e" / "backtest-flow.mjs"
 SAMPLE = "sample:BTCUSDT-1m-2022-05-05"
@@ -90,6 +92,10 @@ def test_the_backtest_pages_with_results_at_both_widths_in_both_themes(stack: We
             assert seen in text, (width, seen)
         assert re.search(rf"Fills on chart:\s*{fills}\b", text), (width, text[text.find("Fills on") :][:40])
     assert f"#{backtest['id']}" in shots["backtests-desktop-dark"].text
+    chinese = shoot(stack, pages, alice, widths=["desktop"], themes=["light"], locale="zh-CN")
+    assert all(shot.errors == [] for shot in chinese.values())
+    for seen in ("回测 #", "总盈亏", "最大回撤", "买入持有", "权益曲线", "图上成交："):
+        assert seen in chinese["backtest-desktop-light-zh-CN"].text, seen
 
 
 def test_the_backtest_flow_through_the_app(stack: WebApp, alice):
@@ -105,6 +111,56 @@ def test_the_backtest_flow_through_the_app(stack: WebApp, alice):
     assert backtest.summary is not None
     assert seen["chartFills"] == backtest.summary["fills"] and seen["chartFills"] > 0
     assert seen["progressSeen"] or seen["doneAtOnce"]
+
+
+def test_the_sweep_pages_with_results_at_both_widths_in_both_themes(stack: WebApp, alice):
+    grid = {"grid_levels": [3, 5], "buy_offset_pct": ["0.2", "0.4"], "sell_offset_pct": ["0.3", "0.6"]}
+    sweep = run_to_done(api_as(alice), "/api/sweeps", {**PARAMETERS, "dataset": SAMPLE, "grid": grid}, 300)
+    pages = [
+        Page(
+            "sweep",
+            f"/sweeps/{sweep['id']}",
+            wait_for="main [data-test=sweep-results]",
+            steps=({"waitFor": "main [data-test=sweep-heatmap] canvas"},),
+        ),
+        Page("sweeps", "/sweeps", wait_for="main [data-test=run-list]"),
+    ]
+
+    shots = shoot(stack, pages, alice, axe=True)
+
+    assert len(shots) == len(pages) * 4
+    assert_clean(shots)
+    best = sweep["results"][0]
+    for width in ("desktop", "phone"):
+        text = shots[f"sweep-{width}-light"].text
+        assert "Results (8)" in text and "Heatmap" in text and "Use these settings" in text, width
+        # The heatmap says what it holds the other two parameters at: the best row's values.
+        assert f"fixed at the best row's: Take-profit % {best['sell_offset_pct']}" in text, width
+    assert f"#{sweep['id']}" in shots["sweeps-desktop-dark"].text
+    chinese = shoot(stack, pages, alice, widths=["desktop"], themes=["light"], locale="zh-CN")
+    assert all(shot.errors == [] for shot in chinese.values())
+    for seen in ("参数扫描 #", "热力图", "结果（8）", "使用这些参数", "其余参数固定为最佳行的取值"):
+        assert seen in chinese["sweep-desktop-light-zh-CN"].text, seen
+
+
+def test_the_sweep_flow_through_the_app_to_a_new_strategy(stack: WebApp, alice):
+    seen = walk(stack, alice, ["sweep"])
+
+    sweep = Sweep.objects.get(owner=alice)
+    assert seen["sweepUrl"].endswith(f"/sweeps/{sweep.pk}")
+    assert seen["combinations"].startswith("8 combinations"), seen["combinations"]
+    assert sweep.status == "done" and seen["sweepRows"] == 8
+    # The table's first row (best PnL) is the API's rank 1, and "Use these settings" carried its values into the
+    # strategy form, where the user still picks the account and saves.
+    top = api_as(alice).get(f"/api/sweeps/{sweep.pk}").json()["results"][0]
+    assert seen["firstRank"] == "1"
+    assert seen["strategyFormUrl"].split("?")[0].endswith("/strategies/new")
+    prefilled = seen["prefilled"]
+    assert prefilled["grid_levels"] == str(top["grid_levels"])
+    assert Decimal(prefilled["buy_offset_pct"]) == Decimal(top["buy_offset_pct"])
+    assert Decimal(prefilled["sell_offset_pct"]) == Decimal(top["sell_offset_pct"])
+    assert prefilled["order_size_quote"] == "50"
+    assert not Strategy.objects.filter(owner=alice).exists()
 
 
 def walk(stack: WebApp, user, parts: list[str]) -> dict[str, Any]:

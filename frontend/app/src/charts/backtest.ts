@@ -123,7 +123,7 @@ export function heatmapOption(
   const colors = ['#c8322f', '#e6a23c', '#2e9e4f']
   return {
     animation: false,
-    grid: { left: 8, right: 72, top: 28, bottom: 28, containLabel: true },
+    grid: { left: 8, right: 96, top: 28, bottom: 28, containLabel: true },
     tooltip: {
       confine: true,
       formatter: (params: unknown) => {
@@ -160,7 +160,7 @@ export function heatmapOption(
       max: heatmap.max === heatmap.min ? heatmap.min + 1 : heatmap.max,
       calculable: true,
       orient: 'vertical',
-      right: 0,
+      right: 16,
       top: 'middle',
       itemHeight: 140,
       itemWidth: 14,
