@@ -7,7 +7,8 @@ are busy running engines can never starve it.
 from django.conf import settings
 from rq import cron
 
-from trading.runtime.jobs import supervise
+from trading.backtests.rescue import RESCUE_INTERVAL
+from trading.runtime.jobs import rescue_lost_jobs, supervise
 from trading.runtime.queues import CONTROL_QUEUE
 from trading.tally import TALLY_INTERVAL, seal
 
@@ -32,4 +33,16 @@ cron.register(
     result_ttl=60,
     failure_ttl=24 * 3600,
     name="seal-fill-tallies",
+)
+
+# Backtests, sweep chunks and downloads whose RQ job was lost (Redis flushed or restarted empty, a job expired): queued
+# again once, failed with the reason after a second loss (trading/backtests/rescue.py).
+cron.register(
+    rescue_lost_jobs,
+    queue_name=CONTROL_QUEUE,
+    interval=RESCUE_INTERVAL,
+    ttl=2 * RESCUE_INTERVAL,
+    result_ttl=60,
+    failure_ttl=24 * 3600,
+    name="rescue-lost-backtest-jobs",
 )

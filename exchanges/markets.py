@@ -7,21 +7,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from exchanges.base import MarketRules, PriceBand
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "binance_spot_markets.json"
 
 
-def rules_from_dict(symbol: str, raw: dict[str, str]) -> MarketRules:
-    band = None
-    if raw.get("percent_price_up"):
-        band = PriceBand(
-            Decimal(raw["percent_price_down"]), Decimal(raw["percent_price_up"]), int(raw.get("avg_price_mins", "5"))
-        )
+def rules_from_dict(symbol: str, raw: Mapping[str, Any]) -> MarketRules:
+    """MarketRules from the shipped file's form (decimal strings), or from rules_as_dict's, which adds the band's
+    filter name and a sell band of its own where it differs (Binance's PERCENT_PRICE_BY_SIDE)."""
+    band = _band(raw, "")
     return MarketRules(
         symbol=symbol,
         base=raw["base"],
@@ -39,9 +39,60 @@ def rules_from_dict(symbol: str, raw: dict[str, str]) -> MarketRules:
         market_min_amount=Decimal(raw.get("market_min_amount", "0")),
         market_max_amount=Decimal(raw.get("market_max_amount", "0")),
         buy_band=band,
-        sell_band=band,
+        sell_band=_band(raw, _SELL) if _SELL + "percent_price_up" in raw else band,
         max_open_orders=int(raw.get("max_open_orders", "0")),
         max_position=Decimal(raw.get("max_position", "0")),
+    )
+
+
+_SELL = "sell_"
+_DECIMALS = (
+    "tick_size",
+    "step_size",
+    "min_amount",
+    "min_notional",
+    "maker_fee",
+    "taker_fee",
+    "min_price",
+    "max_price",
+    "max_amount",
+    "max_notional",
+    "market_min_amount",
+    "market_max_amount",
+    "max_position",
+)
+
+
+def rules_as_dict(rules: MarketRules) -> dict[str, str]:
+    """`rules` as rules_from_dict reads them back, equal field for field (str(Decimal) keeps each exponent, so
+    0.010 stays 0.010): how a data set downloaded from an exchange keeps that exchange's rules (JSON)."""
+    raw = {"base": rules.base, "quote": rules.quote, **{name: str(getattr(rules, name)) for name in _DECIMALS}}
+    raw["max_open_orders"] = str(rules.max_open_orders)
+    raw.update(_band_dict(rules.buy_band, ""))
+    if rules.sell_band != rules.buy_band:
+        raw.update(_band_dict(rules.sell_band, _SELL) or {_SELL + "percent_price_up": ""})
+    return raw
+
+
+def _band_dict(band: PriceBand | None, prefix: str) -> dict[str, str]:
+    if band is None:
+        return {}
+    return {
+        f"{prefix}percent_price_down": str(band.down),
+        f"{prefix}percent_price_up": str(band.up),
+        f"{prefix}avg_price_mins": str(band.average_minutes),
+        f"{prefix}percent_price_filter": band.filter,
+    }
+
+
+def _band(raw: Mapping[str, Any], prefix: str) -> PriceBand | None:
+    if not raw.get(f"{prefix}percent_price_up"):
+        return None  # no band ("" for a sell side without one while the buy side has one)
+    return PriceBand(
+        Decimal(raw[f"{prefix}percent_price_down"]),
+        Decimal(raw[f"{prefix}percent_price_up"]),
+        int(raw.get(f"{prefix}avg_price_mins", "5")),
+        raw.get(f"{prefix}percent_price_filter", "PERCENT_PRICE"),
     )
 
 

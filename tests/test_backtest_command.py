@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from exchanges.markets import market_rules
+from exchanges.markets import market_rules, rules_from_dict
 from exchanges.paper.series import load_series
 from strategies.runtime_source import engine_config_for
 from tests.ccxt.fake_binance import FakeBinance, klines_from_dump
@@ -221,6 +221,9 @@ def test_download_runs_end_to_end_against_the_fake_exchange_and_caches(
     document = json.loads((tmp_path / "r.json").read_text())
     assert document["summary"] == expected
     assert document["data"]["download"]["exchange"] == "binance"
+    assert (
+        rules_from_dict("BTC/USDT", document["data"]["market"]) == rules
+    )  # the rules it ran by, as data sets keep them
     assert len(offline_exchanges.sent("GET", "/api/v3/klines")) == 2
     assert "download [" in err and "1,440/1,440 candles" in err
     assert (tmp_path / "cache" / "binance" / "BTC-USDT" / "1m" / "2022-05.csv").exists()

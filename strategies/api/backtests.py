@@ -76,12 +76,18 @@ class BacktestParametersSerializer(serializers.ModelSerializer):
             **{name: {**_range(name), "required": False} for name in PARAMETERS if name != "symbol"},
         }
 
-    def resolved_parameters(self, attrs: dict[str, Any], *, default_symbol: str = "") -> dict[str, Any]:
+    def resolved_parameters(
+        self, attrs: dict[str, Any], *, default_symbol: str = "", shipped_market: bool = True
+    ) -> dict[str, Any]:
         """The parameters to run with (strategies.backtesting.resolve_parameters); a 400 naming each bad field."""
         overrides = {name: value for name, value in attrs.items() if name in PARAMETERS}
         try:
             return resolve_parameters(
-                self.context["request"].user, attrs.get("strategy"), overrides, default_symbol=default_symbol
+                self.context["request"].user,
+                attrs.get("strategy"),
+                overrides,
+                default_symbol=default_symbol,
+                shipped_market=shipped_market,
             )
         except DjangoValidationError as exc:
             raise django_errors_to_drf(exc) from None
@@ -121,7 +127,11 @@ class BacktestRequestSerializer(BacktestParametersSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         chosen = attrs["dataset"]
-        parameters = self.resolved_parameters(attrs, default_symbol=chosen["info"]["symbol"] or "")
+        # A data set downloaded with its exchange's rules trades by them: any symbol that exchange lists.
+        own_rules = chosen["dataset"] is not None and bool(chosen["dataset"].market_rules)
+        parameters = self.resolved_parameters(
+            attrs, default_symbol=chosen["info"]["symbol"] or "", shipped_market=not own_rules
+        )
         if chosen["info"]["symbol"] and chosen["info"]["symbol"] != parameters["symbol"]:
             raise ValidationError(
                 {

@@ -201,6 +201,20 @@ class FakeBinance(BaseAdapter):
         recorded = fixture("errors.json")[name]
         return Reply(recorded["status"], recorded["body"], headers or {})
 
+    def list_market(
+        self, symbol: str, base: str, quote: str, changes: Mapping[str, Mapping[str, Any]], *, like: str = "BTCUSDT"
+    ) -> None:
+        """List a market of the recorded `like`'s filters with `changes` (filter type → fields) applied: a symbol,
+        or rules, the shipped Binance markets do not have. Before the first client loads the markets."""
+        entry = copy.deepcopy(self.symbols[like])
+        entry.update(symbol=symbol, baseAsset=base, quoteAsset=quote)
+        for kind, fields in changes.items():
+            next(f for f in entry["filters"] if f["filterType"] == kind).update(fields)
+        others = [s for s in self.exchange_info["symbols"] if s["symbol"] != symbol]
+        self.exchange_info["symbols"] = [*others, entry]
+        self.symbols[symbol] = entry
+        self.filters[symbol] = {f["filterType"]: f for f in entry["filters"]}
+
     def sent(self, method: str, path: str) -> list[Sent]:
         return [r for r in self.requests if r.method == method and r.path == path]
 

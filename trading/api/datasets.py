@@ -31,7 +31,7 @@ from exchanges.paper.sources import DATASETS
 from trading.backtests import datasets as ds
 from trading.backtests.models import ACTIVE_BACKTEST_STATUSES, Backtest, BacktestDataset
 from trading.backtests.states import DatasetSource, DatasetStatus
-from trading.runtime.queues import enqueue_dataset_download
+from trading.runtime.queues import download_job_id, enqueue_dataset_download
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")
 SYMBOL_MESSAGE = "Must be a market symbol BASE/QUOTE of letters and digits, e.g. BTC/USDT."
@@ -284,8 +284,12 @@ class BacktestDatasetViewSet(
                 "until": until.isoformat() if until is not None else None,
             },
         )
+        # The row names its job before the job exists: the job checks that it is the row's (a rescued download's
+        # lost job, should it turn up, stops).
+        dataset.job_id = download_job_id(dataset.pk)
+        dataset.save(update_fields=["job_id"])
         try:
-            enqueue_dataset_download(dataset.pk)
+            enqueue_dataset_download(dataset.pk, dataset.job_id)
         except redis.RedisError:
             dataset.delete()
             raise ServiceUnavailable("The job queue (Redis) cannot be reached; try again later.") from None

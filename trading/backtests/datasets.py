@@ -194,6 +194,17 @@ def load_dataset(dataset_or_ref: BacktestDataset | int | str) -> CandleSeries:
     return _remembered(dataset.content_hash, lambda: _cached_or_stored(dataset))
 
 
+def market_rules_of(ref: str) -> dict[str, Any] | None:
+    """The exchange rules a data set was downloaded with (exchanges.markets.rules_as_dict), which its backtests
+    trade by; None for a sample, an upload, or a download from before data sets kept them (the shipped rules)."""
+    if is_sample_ref(ref) or not str(ref).isdigit():
+        return None
+    found: dict[str, Any] | None = (
+        BacktestDataset.objects.filter(pk=int(ref)).values_list("market_rules", flat=True).first()
+    )
+    return found or None
+
+
 def _cached_or_stored(dataset: BacktestDataset) -> CandleSeries:
     key = dataset.content_hash
     cached = _read_disk(key)

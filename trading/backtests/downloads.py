@@ -10,12 +10,14 @@ from datetime import datetime
 
 from django.db import DatabaseError, close_old_connections
 from django.utils.dateparse import parse_datetime
+from rq import get_current_job
 
 from exchanges.base import ExchangeError
+from exchanges.markets import rules_as_dict
 from trading.backtests.datasets import canonical_text, store_candles
 from trading.backtests.models import BacktestDataset
 from trading.backtests.states import DatasetStatus
-from trading.runtime.history import download_candles
+from trading.runtime.history import download_candles, exchange_market_rules
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,12 @@ def execute(dataset_id: int) -> str:
     dataset = BacktestDataset.objects.filter(pk=dataset_id, status=DatasetStatus.DOWNLOADING.value).first()
     if dataset is None:
         return "nothing to download (deleted, or done already)"
+    job = get_current_job()
+    if job is not None and dataset.job_id and job.id != dataset.job_id:
+        return "superseded: the data set was queued again (trading.backtests.rescue)"
+    # Every write is fenced by the job the row names: a job queued again by the rescue takes over, and this one (if
+    # it was only lost from Redis, not dead) stops at its next progress write.
+    mine = {"pk": dataset_id, "status": DatasetStatus.DOWNLOADING.value, "job_id": dataset.job_id}
     asked = dataset.request
     last = float("-inf")
 
@@ -45,13 +53,14 @@ def execute(dataset_id: int) -> str:
         if now - last < PROGRESS_INTERVAL and done < total:
             return
         last = now
-        written = BacktestDataset.objects.filter(pk=dataset_id, status=DatasetStatus.DOWNLOADING.value).update(
-            progress_done=done, progress_total=total
-        )
+        written = BacktestDataset.objects.filter(**mine).update(progress_done=done, progress_total=total)
         if not written:
             raise _Gone
 
     try:
+        # The exchange's own rules, kept with the candles: its backtests trade by them, not by the shipped Binance
+        # ones (which may lack the symbol, or differ in tick, step or minimums).
+        dataset.market_rules = rules_as_dict(exchange_market_rules(asked["exchange"], asked["symbol"]))
         series = download_candles(
             asked["exchange"],
             asked["symbol"],
@@ -69,17 +78,21 @@ def execute(dataset_id: int) -> str:
     except _Gone:
         return "deleted while downloading"
     except (ValueError, ExchangeError) as exc:
-        _fail(dataset_id, str(exc))
+        fail(dataset_id, str(exc), dataset.job_id)
         return "failed"
     except Exception as exc:
-        _fail(dataset_id, f"{type(exc).__name__}: {exc}")
+        fail(dataset_id, f"{type(exc).__name__}: {exc}", dataset.job_id)
         raise
     return "ready"
 
 
-def _fail(dataset_id: int, error: str) -> None:
-    BacktestDataset.objects.filter(pk=dataset_id, status=DatasetStatus.DOWNLOADING.value).update(
-        status=DatasetStatus.FAILED.value, error=error[:5000]
+def fail(dataset_id: int, error: str, job_id: str | None = None) -> bool:
+    """Mark a downloading data set failed (only while `job_id`, when given, is still the one it names)."""
+    fence = {} if job_id is None else {"job_id": job_id}
+    return bool(
+        BacktestDataset.objects.filter(pk=dataset_id, status=DatasetStatus.DOWNLOADING.value, **fence).update(
+            status=DatasetStatus.FAILED.value, error=error[:5000]
+        )
     )
 
 
@@ -87,4 +100,4 @@ def horse_died(dataset_id: object) -> None:
     """The worker's work-horse died mid-download: the data set failed (a new download can be asked for)."""
     if isinstance(dataset_id, int):
         close_old_connections()
-        _fail(dataset_id, "The worker downloading these candles stopped before it finished; download them again.")
+        fail(dataset_id, "The worker downloading these candles stopped before it finished; download them again.")

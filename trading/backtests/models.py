@@ -41,6 +41,13 @@ class BacktestDataset(models.Model):
     error = models.TextField(blank=True, default="")
     # Downloads: what was asked for (exchange, symbol, timeframe, since, until).
     request = models.JSONField(default=dict, blank=True)
+    # Downloads: the exchange's rules for the symbol (exchanges.markets.rules_as_dict), which its backtests trade
+    # by; NULL for uploads, which trade by the shipped Binance rules.
+    market_rules = models.JSONField(null=True, blank=True)
+    # Downloads: the RQ job that should download it; a job that is not this one stops (trading.backtests.rescue).
+    job_id = models.CharField(max_length=100, blank=True, default="")
+    requeued = models.PositiveSmallIntegerField(default=0, help_text="Times queued again after its job was lost.")
+    requeued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -101,6 +108,8 @@ class Backtest(models.Model):
     # Written with every progress update: a running backtest whose worker died stops being updated.
     updated_at = models.DateTimeField(null=True, blank=True)
     job_id = models.CharField(max_length=100, blank=True, default="")
+    requeued = models.PositiveSmallIntegerField(default=0, help_text="Times queued again after its job was lost.")
+    requeued_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     summary = models.JSONField(null=True, blank=True)
     equity_curve = models.JSONField(null=True, blank=True)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchanges.base import MarketRules
-from exchanges.markets import market_rules
+from exchanges.markets import market_rules, rules_from_dict
 from trading.backtest import BacktestOptions, Progress
 from trading.core.types import EngineConfig
 
@@ -53,9 +53,13 @@ def engine_config(parameters: Mapping[str, Any], strategy_id: int = 0) -> Engine
     return EngineConfig(strategy_id=strategy_id, **values)
 
 
-def market(parameters: Mapping[str, Any], options: Mapping[str, Any]) -> MarketRules:
-    """The paper exchange's rules for the symbol, with the fees the options name instead of its own."""
-    rules = market_rules(str(parameters["symbol"]))
+def market(
+    parameters: Mapping[str, Any], options: Mapping[str, Any], stored: Mapping[str, Any] | None = None
+) -> MarketRules:
+    """The symbol's rules, with the fees the options name instead of its own: `stored` (a downloaded data set's
+    exchange rules, exchanges.markets.rules_as_dict) when given, else the paper exchange's shipped ones."""
+    symbol = str(parameters["symbol"])
+    rules = rules_from_dict(symbol, stored) if stored else market_rules(symbol)
     maker, taker = options.get("maker_fee_pct"), options.get("taker_fee_pct")
     return dataclasses.replace(
         rules,

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from trading.backtest import BacktestResult, run_backtest
 from trading.backtests import results
-from trading.backtests.datasets import DatasetUnavailable, load_dataset
+from trading.backtests.datasets import DatasetUnavailable, load_dataset, market_rules_of
 from trading.backtests.models import ACTIVE_BACKTEST_STATUSES, Backtest, BacktestStatus
 from trading.backtests.params import backtest_options, engine_config, market
 
@@ -86,9 +86,8 @@ def execute(backtest_id: int) -> str:
             progress_every=PROGRESS_CANDLES,
             tz=ZoneInfo(settings.TIME_ZONE),
         )
-        result = run_backtest(
-            series, engine_config(backtest.parameters), market(backtest.parameters, backtest.options), options
-        )
+        rules = market(backtest.parameters, backtest.options, market_rules_of(backtest.dataset_ref))
+        result = run_backtest(series, engine_config(backtest.parameters), rules, options)
         saved = save_result(backtest_id, result)
     except Cancelled:
         return "cancelled"

@@ -13,7 +13,7 @@ from django.db import close_old_connections
 from rq import get_current_job
 
 from aresbot.redis import get_redis
-from trading.backtests import downloads, runs
+from trading.backtests import downloads, rescue, runs
 from trading.runtime import coordination as co
 from trading.runtime.build import build_engine
 from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
@@ -57,6 +57,13 @@ def download_dataset(dataset_id: int) -> str:
 def run_sweep_chunk(sweep_id: int, chunk: int) -> str:
     """Run one chunk of a sweep's combinations (the `backtests` queue; trading.sweeps.runs)."""
     return sweep_runs.execute_chunk(sweep_id, chunk)
+
+
+def rescue_lost_jobs() -> dict[str, int]:
+    """Queue again (or fail) the backtests, sweep chunks and downloads whose RQ job was lost (the control queue's
+    cron; trading.backtests.rescue)."""
+    close_old_connections()
+    return rescue.rescue_lost()
 
 
 def stop_without_engine(strategy_id: int, cancel_all: bool = False) -> str:

@@ -53,23 +53,34 @@ def enqueue_stop_without_engine(strategy_id: int, cancel_all: bool) -> Job:
     )
 
 
-def enqueue_backtest(backtest_id: int) -> Job:
-    """Queue a backtest (after the commit that made its row: the job reads it)."""
-    return _enqueue_backtests_job(BACKTEST_JOB, backtest_id, f"backtest-{backtest_id}", f"backtest {backtest_id}")
+def backtest_job_id(backtest_id: int) -> str:
+    return f"backtest-{backtest_id}-{uuid.uuid4().hex[:12]}"
 
 
-def enqueue_dataset_download(dataset_id: int) -> Job:
-    """Queue the download of a data set's candles (on the backtests queue: never in a web request)."""
+def download_job_id(dataset_id: int) -> str:
+    return f"dataset-{dataset_id}-{uuid.uuid4().hex[:12]}"
+
+
+def enqueue_backtest(backtest_id: int, job_id: str | None = None) -> Job:
+    """Queue a backtest (after the commit that made its row: the job reads it), as `job_id` if given."""
     return _enqueue_backtests_job(
-        DOWNLOAD_DATASET_JOB, dataset_id, f"dataset-{dataset_id}", f"download data set {dataset_id}"
+        BACKTEST_JOB, backtest_id, job_id or backtest_job_id(backtest_id), f"backtest {backtest_id}"
     )
 
 
-def _enqueue_backtests_job(path: str, pk: int, id_prefix: str, description: str) -> Job:
+def enqueue_dataset_download(dataset_id: int, job_id: str | None = None) -> Job:
+    """Queue the download of a data set's candles (on the backtests queue: never in a web request), as `job_id`
+    if given (the id the row keeps: a download job that is not the row's stops, trading.backtests.downloads)."""
+    return _enqueue_backtests_job(
+        DOWNLOAD_DATASET_JOB, dataset_id, job_id or download_job_id(dataset_id), f"download data set {dataset_id}"
+    )
+
+
+def _enqueue_backtests_job(path: str, pk: int, job_id: str, description: str) -> Job:
     return get_queue(BACKTEST_QUEUE).enqueue(
         path,
         pk,
-        job_id=f"{id_prefix}-{uuid.uuid4().hex[:12]}",
+        job_id=job_id,
         result_ttl=RESULT_TTL,
         failure_ttl=FAILURE_TTL,
         description=description,

@@ -29,7 +29,7 @@ from rq import get_current_job
 from rq.job import Job
 
 from trading.backtest import prepare_series
-from trading.backtests.datasets import DatasetUnavailable, load_dataset
+from trading.backtests.datasets import DatasetUnavailable, load_dataset, market_rules_of
 from trading.backtests.models import ACTIVE_BACKTEST_STATUSES, BacktestStatus
 from trading.backtests.params import backtest_options, engine_config, market
 from trading.sweep import Combination, SweepGrid, SweepRow, expand, run_chunk
@@ -113,7 +113,7 @@ def _run(sweep: Sweep, chunk: int, todo: list[Combination], worker: str) -> None
     options = backtest_options(
         sweep.options, progress=progress, progress_every=PROGRESS_CANDLES, tz=ZoneInfo(settings.TIME_ZONE)
     )
-    rules = market(sweep.parameters, sweep.options)
+    rules = market(sweep.parameters, sweep.options, market_rules_of(sweep.dataset_ref))
     run_chunk(prepared, engine_config(sweep.parameters), rules, options, todo, record)
 
 

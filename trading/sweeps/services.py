@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -72,7 +72,8 @@ def chunk_job_id(sweep: Sweep, chunk: int) -> str:
     return f"sweep-{sweep.pk}-chunk-{chunk}"
 
 
-def enqueue_chunks(sweep: Sweep) -> None:
+def enqueue_chunks(sweep: Sweep, chunks: Iterable[int] | None = None) -> None:
+    """Queue the sweep's chunks (all, or those named: the rescue of lost ones, trading.backtests.rescue)."""
     queue = get_queue(BACKTEST_QUEUE)
     queue.enqueue_many(
         [
@@ -87,7 +88,7 @@ def enqueue_chunks(sweep: Sweep) -> None:
                 failure_ttl=FAILURE_TTL,
                 description=f"sweep {sweep.pk}, chunk {chunk + 1} of {sweep.chunks}",
             )
-            for chunk in range(sweep.chunks)
+            for chunk in (range(sweep.chunks) if chunks is None else chunks)
         ]
     )
 

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from exchanges.base import ExchangeError, MarketRules, plain_number
-from exchanges.markets import market_rules
+from exchanges.markets import market_rules, rules_as_dict
 from exchanges.paper.series import CandleDataError, CandleSeries, load_series
 from trading.backtest import BacktestOptions, BacktestResult, Mode, run_backtest
 from trading.backtests.report import ProgressLine, result_document, summary_table, write_fills_csv, write_json
@@ -101,7 +101,7 @@ class Command(BaseCommand):
             result = run_backtest(series, config, market, replace(backtest_options, progress=progress))
             progress.close()
             self._report(result)
-            self._write(result, options, config, backtest_options, data)
+            self._write(result, options, config, backtest_options, {**data, "market": rules_as_dict(market)})
         except KeyboardInterrupt:
             progress.close()
             # Each file is written whole or not at all (a temporary file renamed): an interrupted one is not there.
