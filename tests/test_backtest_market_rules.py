@@ -156,6 +156,7 @@ def test_a_download_keeps_the_exchanges_rules_and_a_backtest_on_it_trades_by_the
     assert stored is not None and stored["tick_size"] == "1" and stored["min_notional"] == "39.4"
     rules = rules_from_dict("BTC/EUR", stored)
     assert rules == EXPECTED == exchange_market_rules("binance", "BTC/EUR")
+    assert alice_client.get(f"/api/backtests/datasets/{dataset_id}").json()["market_rules"] == stored
 
     r = alice_client.post("/api/backtests", {**GRID, "dataset": dataset_id}, format="json")
     assert r.status_code == 202, r.json()
@@ -226,6 +227,8 @@ def test_uploads_and_samples_keep_the_shipped_rules(alice_client, btc_eur):
         "multipart",
     ).json()
     assert BacktestDataset.objects.get(pk=upload["id"]).market_rules is None
+    assert upload["market_rules"] is None
+    assert alice_client.get("/api/backtests/datasets/sample:BTCUSDT-1m-2022-05-05").json()["market_rules"] is None
     r = alice_client.post("/api/backtests", {**GRID, "dataset": upload["id"]}, format="json")
     assert r.status_code == 400 and "no market rules for BTC/EUR" in r.json()["symbol"][0]
     assert ds.market_rules_of("sample:BTCUSDT-1m-2022-05-05") is None

@@ -19,6 +19,7 @@ from tests.ccxt.fake_binance import FakeBinance, klines_from_dump
 from tests.processes import RedisServer, wait_until
 from tests.runtime.cluster import Worker, worker_env
 from trading.backtests import datasets as ds
+from trading.backtests import downloads
 from trading.backtests.models import Backtest, BacktestDataset
 from trading.backtests.rescue import LOST_AFTER, lost, rescue_lost
 from trading.runtime.queues import BACKTEST_QUEUE
@@ -129,6 +130,9 @@ def test_a_download_whose_job_vanished_is_queued_again_and_its_lost_job_stands_d
     assert rescue_lost(now=later()) == {"downloads_requeued": 1}
     dataset.refresh_from_db()
     assert dataset.status == "downloading" and dataset.job_id != old.id
+    # The lost job's work-horse dying leaves the download to the new job; the new one's fails it.
+    downloads.horse_died(dataset.pk, old.id)
+    assert BacktestDataset.objects.get(pk=dataset.pk).status == "downloading"
     queue().enqueue_job(old, at_front=True)  # the lost job turns up, and a worker takes it first
     run_queued()
     dataset.refresh_from_db()
@@ -209,3 +213,12 @@ def test_after_redis_lost_everything_the_cron_job_requeues_a_backtest_and_a_work
         worker.stop()
     backtest.refresh_from_db()
     assert backtest.status == "done" and backtest.requeued == 1, backtest.error
+
+
+def test_the_dying_work_horse_of_the_job_a_download_names_fails_it(alice, rq_redis):
+    dataset = BacktestDataset.objects.create(owner=alice, name="d", status="downloading", job_id="dataset-1-new")
+    downloads.horse_died(dataset.pk, "dataset-1-old")
+    assert BacktestDataset.objects.get(pk=dataset.pk).status == "downloading"
+    downloads.horse_died(dataset.pk, "dataset-1-new")
+    failed = BacktestDataset.objects.get(pk=dataset.pk)
+    assert failed.status == "failed" and "stopped before it finished" in failed.error

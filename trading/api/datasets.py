@@ -65,6 +65,11 @@ class BacktestDatasetSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="ready, downloading or failed (a download).")
     progress = ProgressSerializer(help_text="A download's candles fetched of those expected.")
     error = serializers.CharField(allow_null=True)
+    market_rules = serializers.JSONField(
+        allow_null=True,
+        help_text="A download's: the exchange's rules for the symbol (tick_size, step_size, min_amount, "
+        "min_notional, fees …, decimal strings), which its backtests trade by. Null: the Binance rules AresBot ships.",
+    )
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_id(self, row: dict[str, Any]) -> int | str:
@@ -90,6 +95,7 @@ def sample_row(name: str) -> dict[str, Any]:
         "status": "ready",
         "progress": {"done": facts.candles, "total": facts.candles},
         "error": None,
+        "market_rules": None,
     }
 
 
@@ -109,6 +115,7 @@ def dataset_row(dataset: BacktestDataset) -> dict[str, Any]:
         "status": dataset.status,
         "progress": {"done": dataset.progress_done, "total": dataset.progress_total},
         "error": dataset.error or None,
+        "market_rules": dataset.market_rules,
     }
 
 

@@ -9,6 +9,7 @@ import time
 from datetime import datetime
 
 from django.db import DatabaseError, close_old_connections
+from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 from rq import get_current_job
 
@@ -86,18 +87,21 @@ def execute(dataset_id: int) -> str:
     return "ready"
 
 
-def fail(dataset_id: int, error: str, job_id: str | None = None) -> bool:
-    """Mark a downloading data set failed (only while `job_id`, when given, is still the one it names)."""
-    fence = {} if job_id is None else {"job_id": job_id}
+def fail(dataset_id: int, error: str, job_id: str | None) -> bool:
+    """Mark a downloading data set failed, unless it names a job other than `job_id` (one queued again by the
+    rescue, which downloads it); a row from before data sets named their job names none."""
     return bool(
-        BacktestDataset.objects.filter(pk=dataset_id, status=DatasetStatus.DOWNLOADING.value, **fence).update(
-            status=DatasetStatus.FAILED.value, error=error[:5000]
-        )
+        BacktestDataset.objects.filter(
+            Q(job_id="") | Q(job_id=job_id or ""), pk=dataset_id, status=DatasetStatus.DOWNLOADING.value
+        ).update(status=DatasetStatus.FAILED.value, error=error[:5000])
     )
 
 
-def horse_died(dataset_id: object) -> None:
-    """The worker's work-horse died mid-download: the data set failed (a new download can be asked for)."""
+def horse_died(dataset_id: object, job_id: str | None = None) -> None:
+    """The worker's work-horse died mid-download: the data set failed (a new download can be asked for), unless
+    it names another job (queued again by the rescue: that one downloads it)."""
     if isinstance(dataset_id, int):
         close_old_connections()
-        fail(dataset_id, "The worker downloading these candles stopped before it finished; download them again.")
+        fail(
+            dataset_id, "The worker downloading these candles stopped before it finished; download them again.", job_id
+        )

@@ -103,7 +103,7 @@ class BacktestWorker(_NodeHeartbeat, Worker):
             elif job.func_name == DOWNLOAD_DATASET_JOB:
                 from trading.backtests import downloads
 
-                downloads.horse_died(job.args[0] if job.args else None)
+                downloads.horse_died(job.args[0] if job.args else None, job.id)
             # A sweep chunk is retried (its combinations already stored are kept); only its last try fails the sweep.
             elif job.func_name == SWEEP_CHUNK_JOB and not job.retries_left:
                 from trading.sweeps.runs import horse_died as chunk_horse_died
