@@ -169,3 +169,116 @@ describe('the sweep form', () => {
     expect(item.props('error')).toBe('60: Must be between 0.01 and 50 %.')
   })
 })
+
+const DONE = {
+  id: 4,
+  status: 'done',
+  progress: { done: 1440, total: 1440, eta_seconds: null },
+  parameters: {
+    symbol: 'BTC/USDT',
+    grid_levels: 7,
+    buy_offset_pct: '0.25000000',
+    sell_offset_pct: '0.4',
+    order_size_quote: '30',
+    reprice_threshold_pct: '1',
+    max_positions: 10,
+    stop_loss_pct: '12',
+    time_stop_hours: null,
+    daily_loss_limit: null,
+    max_consecutive_losses: null,
+    cooldown_minutes: 0,
+  },
+  options: { initial_quote: '500', initial_base: '0', slippage_pct: '0.1', fee_in_base: true },
+  dataset: {
+    id: SAMPLE.id,
+    name: SAMPLE.name,
+    symbol: 'BTC/USDT',
+    start: SAMPLE.start,
+    end: SAMPLE.end,
+    candles: 1440,
+  },
+  created_at: '2026-12-07T10:00:00Z',
+  started_at: '2026-12-07T10:00:01Z',
+  finished_at: '2026-12-07T10:00:03Z',
+  error: null,
+  summary: null,
+}
+
+describe('running again with changes', () => {
+  it('takes a past run parameters, options and data set back into the form', async () => {
+    replies['GET /api/backtests/4'] = { status: 200, body: DONE }
+    const r = await router()
+    await r.push('/backtests?from=4')
+    const { default: BacktestsPage } = await import('@/pages/BacktestsPage.vue')
+    const wrapper = mount(BacktestsPage, {
+      global: { plugins: [createPinia(), i18n, r], stubs: { EChart: true } },
+    })
+    await flushPromises()
+
+    const value = (test: string) =>
+      (wrapper.get(`input[data-test=${test}]`).element as HTMLInputElement).value
+    expect(value('field-grid_levels')).toBe('7')
+    expect(value('field-buy_offset_pct')).toBe('0.25')
+    expect(value('field-stop_loss_pct')).toBe('12')
+    expect(value('field-initial_quote')).toBe('500')
+    expect(value('field-slippage_pct')).toBe('0.1')
+    expect(value('backtest-symbol')).toBe('BTC/USDT')
+    expect(wrapper.get('[data-test=dataset-span]').text()).toContain('1,440 candles')
+
+    await wrapper.get('[data-test=backtest-run]').trigger('click')
+    await flushPromises()
+    const [run] = posted
+    expect(run?.url).toBe('/api/backtests')
+    expect(JSON.parse(String(run?.body))).toMatchObject({
+      dataset: SAMPLE.id,
+      symbol: 'BTC/USDT',
+      grid_levels: '7',
+      buy_offset_pct: '0.25',
+      stop_loss_pct: '12',
+      time_stop_hours: null,
+      initial_quote: '500',
+      slippage_pct: '0.1',
+      fee_in_base: true,
+    })
+  })
+})
+
+describe('a run page', () => {
+  it('polls while the run is queued, and cancels it', async () => {
+    replies['GET /api/backtests/4'] = {
+      status: 200,
+      body: { ...DONE, status: 'running', progress: { done: 100, total: 1440, eta_seconds: 20 } },
+    }
+    replies['DELETE /api/backtests/4'] = { status: 202, body: { ...DONE, status: 'cancelled' } }
+    const { default: BacktestRunPage } = await import('@/pages/BacktestRunPage.vue')
+    const wrapper = mount(BacktestRunPage, {
+      props: { id: 4 },
+      global: { plugins: [createPinia(), i18n, await router()], stubs: { EChart: true } },
+    })
+    await flushPromises()
+    expect(wrapper.get('[data-test=run-progress]').text()).toContain('100 / 1,440 candles')
+
+    replies['GET /api/backtests/4'] = { status: 200, body: { ...DONE, status: 'cancelled' } }
+    await wrapper.get('[data-test=run-cancel]').trigger('click')
+    await flushPromises()
+    expect(posted.map((p) => p.url)).toEqual(['/api/backtests/4'])
+    expect(wrapper.find('[data-test=run-progress]').exists()).toBe(false)
+    expect(wrapper.text()).toContain('This backtest was cancelled before it finished.')
+  })
+
+  it('says why a run failed', async () => {
+    replies['GET /api/backtests/4'] = {
+      status: 200,
+      body: { ...DONE, status: 'failed', error: 'The work-horse died (out of memory?).' },
+    }
+    const { default: BacktestRunPage } = await import('@/pages/BacktestRunPage.vue')
+    const wrapper = mount(BacktestRunPage, {
+      props: { id: 4 },
+      global: { plugins: [createPinia(), i18n, await router()], stubs: { EChart: true } },
+    })
+    await flushPromises()
+    expect(wrapper.get('[data-test=backtest-failed]').text()).toContain(
+      'The work-horse died (out of memory?).',
+    )
+  })
+})
