@@ -351,3 +351,35 @@ describe('sweep results', () => {
     })
   })
 })
+
+describe('the heatmap option', () => {
+  it('colours by the metric (not the row index), turns the scale round for a drawdown, and says "off" in words', async () => {
+    const { heatmapOption } = await import('@/charts/backtest')
+    const map = buildHeatmap(
+      [row(1, 10, '0.5', '1', '12', '4', null), row(2, 10, '0.5', '1', '8', '2', '5')],
+      'stop_loss_pct',
+      'grid_levels',
+      'max_drawdown',
+      'best',
+    )
+    const text = { x: 'Stop-loss %', y: 'Levels', metric: 'Max drawdown', off: '关闭', row: () => '' }
+    const option = heatmapOption(map, text, {
+      locale: 'en',
+      decimals: 2,
+      lowerIsBetter: true,
+      dark: false,
+    }) as {
+      visualMap: { dimension: number; min: number; max: number; inRange: { color: string[] } }
+      xAxis: { data: string[]; axisLabel: { formatter: (v: string) => string } }
+      series: { data: number[][] }[]
+    }
+    expect(map.x).toEqual(['off', '5'])
+    expect(option.xAxis.axisLabel.formatter('off')).toBe('关闭')
+    expect(option.xAxis.axisLabel.formatter('5')).toBe('5')
+    expect(option.visualMap.dimension).toBe(2)
+    expect([option.visualMap.min, option.visualMap.max]).toEqual([2, 4])
+    // Lower is better: the smallest drawdown gets the green end.
+    expect(option.visualMap.inRange.color[0]).toBe('#2e9e4f')
+    expect(option.series[0]!.data.map((d) => d[2]).sort()).toEqual([2, 4])
+  })
+})

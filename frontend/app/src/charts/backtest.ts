@@ -107,6 +107,8 @@ export interface HeatmapText {
   x: string
   y: string
   metric: string
+  /** A stop-loss that is switched off, in the reader's words. */
+  off: string
   /** A cell's other parameters, "levels 10 · stop-loss off". */
   row: (index: number) => string
 }
@@ -121,6 +123,7 @@ export function heatmapOption(
     formatDecimal(String(Number(v.toPrecision(12))), locale, { precision: decimals })
   // Better is green in both directions: a drawdown's scale is turned round.
   const colors = ['#c8322f', '#e6a23c', '#2e9e4f']
+  const shown = (v: string) => (v === 'off' ? text.off : v)
   return {
     animation: false,
     grid: { left: 8, right: 96, top: 28, bottom: 28, containLabel: true },
@@ -131,7 +134,7 @@ export function heatmapOption(
         if (!p.data) return ''
         const [xi, yi, v, index] = p.data
         return [
-          `${escapeHtml(text.x)} <b>${escapeHtml(heatmap.x[xi] ?? '')}</b> · ${escapeHtml(text.y)} <b>${escapeHtml(heatmap.y[yi] ?? '')}</b>`,
+          `${escapeHtml(text.x)} <b>${escapeHtml(shown(heatmap.x[xi] ?? ''))}</b> · ${escapeHtml(text.y)} <b>${escapeHtml(shown(heatmap.y[yi] ?? ''))}</b>`,
           `${escapeHtml(text.metric)}: <b>${value(v)}</b>`,
           escapeHtml(text.row(index)),
         ].join('<br>')
@@ -144,6 +147,7 @@ export function heatmapOption(
       nameLocation: 'middle',
       nameGap: 28,
       splitArea: { show: true },
+      axisLabel: { formatter: shown },
     },
     yAxis: {
       type: 'category',
@@ -151,6 +155,7 @@ export function heatmapOption(
       name: text.y,
       nameLocation: 'end',
       splitArea: { show: true },
+      axisLabel: { formatter: shown },
     },
     visualMap: {
       type: 'continuous',
