@@ -349,6 +349,10 @@ describe('sweep results', () => {
       order_size_quote: '20',
       stop_loss_pct: '',
     })
+    // Not swept: the base stop-loss stays.
+    expect(
+      rowQuery(row(1, 10, '0.5', '1.2', '5', '1', null), { stop_loss_pct: '8.00' }, false).stop_loss_pct,
+    ).toBe('8')
   })
 })
 

@@ -227,14 +227,20 @@ export function buildHeatmap(
   }
 }
 
-/** A row's parameters as the strategy form's query: "use these settings". */
-export function rowQuery(row: SweepRow, base: Record<string, unknown>): Record<string, string> {
+/** A row's parameters as the strategy form's query: "use these settings". A stop-loss the sweep did not vary is
+ * the base's. */
+export function rowQuery(
+  row: SweepRow,
+  base: Record<string, unknown>,
+  stopLossSwept = true,
+): Record<string, string> {
   const query: Record<string, string> = {}
   for (const key of ['symbol', ...PARAMETER_FIELDS]) {
     const value = base[key]
     if (value !== null && value !== undefined && typeof value !== 'object') query[key] = plain(String(value))
   }
   for (const field of SWEPT) {
+    if (field === 'stop_loss_pct' && !stopLossSwept) continue
     if (field === 'stop_loss_pct' && row.stop_loss_pct === null) query[field] = ''
     else query[field] = plain(String(row[field]))
   }
