@@ -7,6 +7,7 @@ an InvalidField 400 {field: message}, a ServiceUnavailable (or Redis not answeri
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import redis
@@ -166,4 +167,36 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, TooManyFilesSent):
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
         return Response({"files": [f"At most {limit} files in one upload."]}, status=status.HTTP_400_BAD_REQUEST)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, ValidationError) and response is not None and isinstance(response.data, dict):
+        response.data = flat_field_errors(response.data)
+    return response
+
+
+def flat_field_errors(errors: Mapping[str, Any], prefix: str = "") -> dict[str, list[str]]:
+    """A nested serializer's errors in the API's one error shape (field → messages, as the schema's FieldErrors
+    says): `parent.child` keys, and a list's item errors under the list's key, each message naming the item."""
+    flat: dict[str, list[str]] = {}
+    for key, value in errors.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and value and all(str(k).isdigit() for k in value):
+            flat.setdefault(name, []).extend(
+                f"Item {int(index) + 1}: {message}" for index, item in value.items() for message in _messages(item)
+            )
+        elif isinstance(value, Mapping):
+            flat.update(flat_field_errors(value, name))
+        elif isinstance(value, list) and any(isinstance(item, Mapping) for item in value):
+            for index, item in enumerate(value):
+                if isinstance(item, Mapping) and item:
+                    flat.update(flat_field_errors(item, f"{name}.{index}"))
+        else:
+            flat[name] = _messages(value)
+    return flat
+
+
+def _messages(value: Any) -> list[str]:
+    if isinstance(value, Mapping):
+        return [message for item in value.values() for message in _messages(item)]
+    if isinstance(value, list):
+        return [message for item in value for message in _messages(item)]
+    return [str(value)]

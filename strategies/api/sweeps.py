@@ -84,7 +84,9 @@ class SweepRequestSerializer(BacktestRequestSerializer):
         try:
             combinations = expand(swept, engine_config(base["parameters"]), settings.SWEEP_MAX_COMBINATIONS)
         except SweepGridError as exc:
-            raise ValidationError({"grid": {field: [message] for field, message in exc.errors.items()}}) from None
+            raise ValidationError(
+                {("grid" if field == "grid" else f"grid.{field}"): [message] for field, message in exc.errors.items()}
+            ) from None
         return {**base, "grid": swept, "combinations": len(combinations)}
 
 
@@ -223,7 +225,7 @@ class SweepViewSet(
     @extend_schema(parameters=[ORDER_PARAMETER], responses={200: SweepDetailSerializer})
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The sweep and its combinations done so far (all of them once done), ranked by ?order=."""
-        order = request.query_params.get("order", SweepOrder.TOTAL_PNL.value)
+        order = request.query_params.get("order") or SweepOrder.TOTAL_PNL.value
         if order not in {o.value for o in SweepOrder}:
             raise ValidationError({"order": [f"Must be one of {', '.join(o.value for o in SweepOrder)}."]})
         sweep = self.get_object()
