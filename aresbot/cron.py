@@ -8,6 +8,7 @@ from django.conf import settings
 from rq import cron
 
 from trading.backtests.rescue import RESCUE_INTERVAL
+from trading.events import PURGE_INTERVAL, purge_events
 from trading.runtime.jobs import rescue_lost_jobs, supervise
 from trading.runtime.queues import CONTROL_QUEUE
 from trading.tally import TALLY_INTERVAL, seal
@@ -45,4 +46,15 @@ cron.register(
     result_ttl=60,
     failure_ttl=24 * 3600,
     name="rescue-lost-backtest-jobs",
+)
+
+# Strategy events older than EVENT_RETENTION_DAYS (trading/events.py).
+cron.register(
+    purge_events,
+    queue_name=CONTROL_QUEUE,
+    interval=PURGE_INTERVAL,
+    ttl=2 * PURGE_INTERVAL,
+    result_ttl=60,
+    failure_ttl=24 * 3600,
+    name="purge-strategy-events",
 )

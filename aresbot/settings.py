@@ -254,6 +254,8 @@ STRATEGY_LOCK_TTL = envint("STRATEGY_LOCK_TTL", 30, minimum=3, maximum=86400)
 # A running strategy whose status has not been written for this long is taken to be dead: the supervisor
 # breaks its lease and starts it elsewhere, rather than waiting out the whole lease after a node dies.
 STRATEGY_STALE_AFTER = envfloat("STRATEGY_STALE_AFTER", 8.0, minimum=2, maximum=3600)
+# Days a strategy's events (its timeline, trading/events.py) are kept; a cron pass deletes older ones.
+EVENT_RETENTION_DAYS = envint("EVENT_RETENTION_DAYS", 90, minimum=1, maximum=3650)
 # Seconds between supervisor runs (the RQ cron job that restarts strategies that should run but do not).
 SUPERVISE_INTERVAL = envint("SUPERVISE_INTERVAL", 3, minimum=1, maximum=300)
 # The address other nodes see for this one, shown in workers:active and each strategy's status.

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from aresbot.admin import ReadOnlyAdminMixin, plain
 from trading.backtests.models import Backtest, BacktestDataset
-from trading.models import EngineState, Fill, Order, Position
+from trading.models import EngineState, Fill, Order, Position, StrategyEvent
 
 
 class FillInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -196,3 +196,12 @@ class BacktestAdmin(_ResultsAdmin):
 
 # Sweeps keep their admin beside their code.
 import trading.sweeps.admin  # noqa: E402, F401
+
+
+@admin.register(StrategyEvent)
+class StrategyEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "at", "strategy", "kind", "severity", "count", "first_at"]
+    list_filter = ["kind", "severity", "at"]
+    search_fields = ["strategy__name", "=dedupe_key"]
+    list_select_related = ["strategy"]
+    fields = readonly_fields = ("strategy", "kind", "severity", "at", "first_at", "count", "dedupe_key", "data")

@@ -22,7 +22,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from exchanges.base import ACTIVE_STATUSES, OrderStatus, OrderType, Side, plain_number
+from trading.core.events import Event
 from trading.core.types import FillRecord, JournalSnapshot, Lot, OrderRecord, Role
+from trading.events import write_events
 from trading.models import EngineState, Fill, Order, Position
 
 log = logging.getLogger(__name__)
@@ -140,6 +142,7 @@ class OrmJournal:
         fills: Sequence[FillRecord] = (),
         lots: Sequence[Lot] = (),
         anchor: Decimal | None = None,
+        events: Sequence[Event] = (),
     ) -> None:
         ids = dict(self._ids)
         booked: list[Fill] = []
@@ -158,6 +161,8 @@ class OrmJournal:
                 self._save_lot(lot, ids)
             if anchor is not None:
                 EngineState.objects.update_or_create(strategy_id=self.strategy_id, defaults={"anchor_price": anchor})
+            if events:
+                write_events(self.strategy_id, events)
         self._ids = ids  # only after commit: a rolled-back insert's pk must not be remembered
         if booked:
             self._log_fills(booked)

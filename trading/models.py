@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 
 from exchanges.base import OrderStatus, OrderType, Side
@@ -11,6 +12,7 @@ from exchanges.base import OrderStatus, OrderType, Side
 # The backtest models live with their code (trading/backtests/); importing them here registers them with the app.
 from trading.backtests.models import Backtest, BacktestChunk, BacktestDataset, DatasetChunk  # noqa: F401
 from trading.choices import choices_of
+from trading.core.events import EventKind, Severity
 from trading.core.types import ExitReason, Role
 from trading.sweeps.models import Sweep, SweepResult  # noqa: F401
 
@@ -208,3 +210,41 @@ class TallyMark(models.Model):
 
     def __str__(self) -> str:
         return f"sealed up to fill {self.sealed_id}"
+
+
+class StrategyEvent(models.Model):
+    """One thing a strategy's engine or runtime did, and why (trading/events.py). Written with the state change it
+    describes; a repeat (same `dedupe_key`, recent) grows `count` and `at` instead of adding a row. The id is
+    monotonic: the notifier reads the events above its watermark."""
+
+    id = models.BigAutoField(primary_key=True)
+    strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=choices_of(EventKind))
+    severity = models.CharField(max_length=8, choices=choices_of(Severity), default=Severity.INFO.value)
+    at = models.DateTimeField(help_text="When it happened (its latest repeat).")
+    first_at = models.DateTimeField(help_text="When it first happened.")
+    count = models.PositiveIntegerField(default=1)
+    dedupe_key = models.CharField(max_length=200, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # a strategy's timeline, newest first, by kind; and the repeat rule's look-up of the newest by key
+            models.Index(fields=["strategy", "kind", "id"], name="event_strategy_kind_idx"),
+            models.Index(fields=["strategy", "dedupe_key", "id"], name="event_strategy_key_idx"),
+            models.Index(fields=["at"], name="event_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ×{self.count} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class EventReadMark(models.Model):
+    """How far a user has read their events feed: every event with an id up to `last_read_id` is read."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="event_read_mark")
+    last_read_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"read up to event {self.last_read_id}"

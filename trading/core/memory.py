@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from trading.core.events import Event
 from trading.core.types import EngineStatus, FillRecord, JournalSnapshot, Lot, OrderRecord
 
 
@@ -17,6 +18,7 @@ class InMemoryJournal:
         self.fills: dict[tuple[str, str], FillRecord] = {}
         self.lots: dict[str, Lot] = {}
         self.anchor: Decimal | None = None
+        self.events: list[Event] = []  # as written, without the repeat rule (the ORM writer's)
         self.saves = 0
 
     def load(self, *, closed_since: datetime, last_closed: int) -> JournalSnapshot:
@@ -44,6 +46,7 @@ class InMemoryJournal:
         fills: Sequence[FillRecord] = (),
         lots: Sequence[Lot] = (),
         anchor: Decimal | None = None,
+        events: Sequence[Event] = (),
     ) -> None:
         for order in orders:
             self.orders[order.client_order_id] = order
@@ -53,6 +56,7 @@ class InMemoryJournal:
             self.lots[lot.entry_client_order_id] = lot
         if anchor is not None:
             self.anchor = anchor
+        self.events.extend(events)
         self.saves += 1
 
     def find_order(self, client_order_id: str) -> OrderRecord | None:

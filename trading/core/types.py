@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from exchanges.base import ACTIVE_STATUSES, ZERO, OrderStatus, OrderType, Side
+from trading.core.events import Event
 
 PRICE_QUANTUM = Decimal("1e-18")  # the models' 18 decimal places
 
@@ -200,10 +201,12 @@ class Journal(Protocol):
         fills: Sequence[FillRecord] = (),
         lots: Sequence[Lot] = (),
         anchor: Decimal | None = None,
+        events: Sequence[Event] = (),
     ) -> None:
         """Write all of it, or none of it. Orders and lots are upserted by client id / entry client id; a fill
         already recorded (same order and trade id) is skipped, so booking twice is harmless. A given anchor
-        replaces the stored one."""
+        replaces the stored one. The events describe these changes (or earlier ones of the tick): they commit with
+        them, repeats merged by key (trading.core.events)."""
         ...
 
     def find_order(self, client_order_id: str) -> OrderRecord | None: ...

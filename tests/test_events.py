@@ -1,0 +1,82 @@
+"""Strategy events on the ORM: the repeat rule, the transaction they share with the change they describe, the
+retention purge (trading/events.py)."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from tests.factories import make_paper_account, make_strategy
+from trading.events import REPEAT_WINDOW, EventKind, event, purge_events, record_events, write_events
+from trading.journal import OrmJournal
+from trading.models import EngineState, StrategyEvent
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def strategy(alice):
+    return make_strategy(alice, make_paper_account(alice))
+
+
+def test_an_error_repeating_every_tick_is_one_row_with_a_count(strategy):
+    for second in range(5):
+        error = event(EventKind.ERROR, T0 + timedelta(seconds=second), key="error:NetworkError", message=f"t{second}")
+        record_events(strategy.pk, [error])
+    row = StrategyEvent.objects.get()
+    assert (row.kind, row.severity, row.count) == ("error", "error", 5)
+    assert (row.first_at, row.at, row.data) == (T0, T0 + timedelta(seconds=4), {"message": "t4"})
+
+
+def test_a_repeat_after_the_window_or_with_another_key_is_a_new_row(strategy):
+    record_events(strategy.pk, [event(EventKind.ERROR, T0, key="error:A")])
+    record_events(strategy.pk, [event(EventKind.ERROR, T0 + timedelta(seconds=1), key="error:B")])
+    record_events(strategy.pk, [event(EventKind.ERROR, T0 + REPEAT_WINDOW + timedelta(seconds=1), key="error:A")])
+    assert list(StrategyEvent.objects.order_by("id").values_list("dedupe_key", "count")) == [
+        ("error:A", 1),
+        ("error:B", 1),
+        ("error:A", 1),
+    ]
+
+
+def test_events_without_a_key_are_never_merged_and_ids_follow_their_order(strategy):
+    fills = [event(EventKind.BUY_FILLED, T0, price=D("29700.00"), amount=D("0.001")) for _ in range(3)]
+    write_events(strategy.pk, fills + [event(EventKind.STOPPED, T0, by="alice")])
+    rows = list(StrategyEvent.objects.order_by("id"))
+    assert [r.kind for r in rows] == ["buy_filled"] * 3 + ["stopped"]
+    assert rows[0].data == {"price": "29700", "amount": "0.001"}  # money as plain decimal strings
+
+
+def test_an_event_saved_with_the_journal_rolls_back_with_it(strategy):
+    journal = OrmJournal(strategy.pk)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        journal.save(anchor=D("30000"), events=[event(EventKind.LADDER_PLACED, T0, anchor=D("30000"))])
+        raise RuntimeError("crash after the save, before the outer commit")
+    assert not StrategyEvent.objects.exists()
+    assert not EngineState.objects.exists()
+    journal.save(anchor=D("30000"), events=[event(EventKind.LADDER_PLACED, T0, anchor=D("30000"))])
+    assert StrategyEvent.objects.get().data == {"anchor": "30000"}
+
+
+def test_the_purge_deletes_only_events_older_than_the_retention(strategy, settings):
+    settings.EVENT_RETENTION_DAYS = 30
+    now = timezone.now()
+    record_events(
+        strategy.pk,
+        [
+            event(EventKind.STARTED, now - timedelta(days=31)),
+            event(EventKind.STOPPED, now - timedelta(days=29)),
+        ],
+    )
+    assert purge_events() == 1
+    assert list(StrategyEvent.objects.values_list("kind", flat=True)) == ["stopped"]
+
+
+def test_a_strategys_events_go_with_it(strategy):
+    record_events(strategy.pk, [event(EventKind.STARTED, T0, node="n1")])
+    strategy.delete()
+    assert not StrategyEvent.objects.exists()
