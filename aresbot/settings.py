@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "exchanges",
     "strategies",
     "trading",
+    "notifications",
     "frontend",
 ]
 

@@ -9,6 +9,7 @@ from accounts.api.views import ApiTokenViewSet, ExchangeAccountViewSet
 from aresbot import health
 from aresbot.api import api_not_found
 from frontend.views import spa
+from notifications.api import NotificationChannelViewSet
 from strategies.api.backtests import BacktestViewSet
 from strategies.api.sweeps import SweepViewSet
 from strategies.api.views import StrategyViewSet, WorkerListView
@@ -27,6 +28,7 @@ router.register("exchanges", ExchangeViewSet, basename="exchange")
 router.register("backtests/datasets", BacktestDatasetViewSet, basename="backtest-dataset")
 router.register("backtests", BacktestViewSet, basename="backtest")
 router.register("sweeps", SweepViewSet, basename="sweep")
+router.register("notifications/channels", NotificationChannelViewSet, basename="notification-channel")
 
 # One password door, allauth's (its server page and its JSON API for the SPA), which asks for the second factor and
 # counts failures: the admin's and the browsable API's own login forms would let a password alone in.
