@@ -8,6 +8,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from tests.core.harness import Harness
 from tests.factories import make_paper_account, make_strategy
 from trading.events import REPEAT_WINDOW, EventKind, event, purge_events, record_events, write_events
 from trading.journal import OrmJournal
@@ -45,7 +46,7 @@ def test_a_repeat_after_the_window_or_with_another_key_is_a_new_row(strategy):
 
 def test_events_without_a_key_are_never_merged_and_ids_follow_their_order(strategy):
     fills = [event(EventKind.BUY_FILLED, T0, price=D("29700.00"), amount=D("0.001")) for _ in range(3)]
-    write_events(strategy.pk, fills + [event(EventKind.STOPPED, T0, by="alice")])
+    write_events(strategy.pk, [*fills, event(EventKind.STOPPED, T0, by="alice")])
     rows = list(StrategyEvent.objects.order_by("id"))
     assert [r.kind for r in rows] == ["buy_filled"] * 3 + ["stopped"]
     assert rows[0].data == {"price": "29700", "amount": "0.001"}  # money as plain decimal strings
@@ -53,9 +54,14 @@ def test_events_without_a_key_are_never_merged_and_ids_follow_their_order(strate
 
 def test_an_event_saved_with_the_journal_rolls_back_with_it(strategy):
     journal = OrmJournal(strategy.pk)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        journal.save(anchor=D("30000"), events=[event(EventKind.LADDER_PLACED, T0, anchor=D("30000"))])
-        raise RuntimeError("crash after the save, before the outer commit")
+
+    def crash_after_the_save() -> None:
+        with transaction.atomic():
+            journal.save(anchor=D("30000"), events=[event(EventKind.LADDER_PLACED, T0, anchor=D("30000"))])
+            raise RuntimeError("crash after the save, before the outer commit")
+
+    with pytest.raises(RuntimeError):
+        crash_after_the_save()
     assert not StrategyEvent.objects.exists()
     assert not EngineState.objects.exists()
     journal.save(anchor=D("30000"), events=[event(EventKind.LADDER_PLACED, T0, anchor=D("30000"))])
@@ -80,3 +86,17 @@ def test_a_strategys_events_go_with_it(strategy):
     record_events(strategy.pk, [event(EventKind.STARTED, T0, node="n1")])
     strategy.delete()
     assert not StrategyEvent.objects.exists()
+
+
+def test_an_engine_on_the_orm_journal_writes_its_fills_events_with_the_fills(strategy):
+    h = Harness("30000", journal=OrmJournal(strategy.pk), strategy_id=strategy.pk, grid_levels=3)
+    h.start()
+    h.step("29650")
+    h.step("29997.01")
+    rows = list(StrategyEvent.objects.filter(strategy=strategy).order_by("id"))
+    assert [r.kind for r in rows] == ["ladder_placed", "buy_filled", "take_profit_filled"]
+    assert rows[2].data["lot_pnl"] == "0.15899301"
+    # a restart reconciles the same fills again: no event is written twice
+    h.restart()
+    h.step("29997.01")
+    assert StrategyEvent.objects.filter(strategy=strategy, kind__endswith="filled").count() == 2

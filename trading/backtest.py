@@ -281,7 +281,7 @@ class _Run:
             slippage_pct=options.slippage_pct,
             buy_fee_in_base=options.buy_fee_in_base,
         )
-        self.journal = InMemoryJournal()
+        self.journal = InMemoryJournal(keep_events=False)
         self.board = InMemoryStatusBoard()
         # The balance check compares the account with the lots, for trades made by hand beside the engine: there
         # are none here. It runs at the first tick only, so that what the engine reads never depends on how many

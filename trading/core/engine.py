@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from exchanges.base import (
@@ -52,6 +52,7 @@ from exchanges.base import (
 )
 from exchanges.clock import Clock
 from trading.core.book import OrderBook
+from trading.core.events import Event, EventKind, event
 from trading.core.gate import OrderGate, open_orders_problem
 from trading.core.grid import GridStrategy
 from trading.core.positions import PositionTracker
@@ -70,6 +71,21 @@ from trading.core.types import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def pause_cause(reason: str) -> str:
+    """The cause of a pause reason, as events name it: daily_loss_limit, cooldown, max_positions, insufficient_funds,
+    or market_rule (an exchange's refusal or rule of the moment)."""
+    head = reason.split(":", 1)[0]
+    return _PAUSE_CAUSES.get(head, "market_rule")
+
+
+_PAUSE_CAUSES = {
+    "daily loss limit": "daily_loss_limit",
+    "cooldown": "cooldown",
+    "max positions": "max_positions",
+    "waiting for funds": "insufficient_funds",
+}
 
 
 class TradingEngine:
@@ -105,6 +121,11 @@ class TradingEngine:
         self._notes: list[str] = []
         self._balance_note = ""
         self._balances: dict[str, Balance] | None = None  # read at most once a tick
+        # Events (trading.core.events) not yet journaled, and what the last tick's pause and skip events said: those
+        # are written when they change, not every tick.
+        self._events: list[Event] = []
+        self._pauses: dict[str, str] = {}
+        self._skips: tuple[str, ...] = ()
         self.gate = OrderGate(self.rules, config.loop_interval, self._read_balances)
         self._cap_note = self._open_orders_problem()
         self._load(OrderBook(), PositionTracker(self.rules))
@@ -175,6 +196,7 @@ class TradingEngine:
         except RetryableError as exc:
             self.reconciler.require()
             self._error(exc, now)
+            self._track_pauses(now, down=f"exchange down: {type(exc).__name__}: {exc}")
         except Exception as exc:
             # A fatal exchange error, a database error, a bug: the runtime decides; the status says what happened.
             self.reconciler.require()
@@ -182,6 +204,8 @@ class TradingEngine:
             self._error(exc, now)
             self.publish(now)
             raise
+        else:
+            self._track_pauses(now)
         return self.publish(now)
 
     def stop(self, *, cancel_all: bool = False) -> EngineStatus:
@@ -313,10 +337,29 @@ class TradingEngine:
             buys = self.book.with_role(Role.GRID_BUY)
             anchor = price
         if anchor != self.anchor:
-            self.journal.save(anchor=anchor)
+            symbol = self.config.symbol
+            if self.anchor is not None and anchor > self.anchor:
+                moved = event(EventKind.LADDER_TRAILED, now, symbol=symbol, from_anchor=self.anchor, to_anchor=anchor)
+            else:
+                moved = event(
+                    EventKind.LADDER_PLACED, now, symbol=symbol, anchor=anchor, levels=self.config.grid_levels
+                )
+            self.journal.save(anchor=anchor, events=[moved])
             self.anchor = anchor
         ladder = self.grid.ladder(anchor)
         self._skipped = ladder.skipped
+        if self._skipped != self._skips:
+            self._skips = self._skipped
+            if self._skipped:
+                self._events.append(
+                    event(
+                        EventKind.LEVEL_SKIPPED,
+                        now,
+                        key="level_skipped",
+                        symbol=self.config.symbol,
+                        reasons=self._skipped,
+                    )
+                )
         free_slots = self.config.grid_levels - len(buys)
         if free_slots <= 0:
             return
@@ -434,17 +477,76 @@ class TradingEngine:
         balance = self._read_balances().get(self.rules.base)
         held = self.positions.held + self.positions.dust_quantity
         have = balance.total if balance is not None else ZERO
+        gap = have < held
+        if gap and not self._balance_note:
+            self._events.append(
+                event(
+                    EventKind.BALANCE_GAP,
+                    self.clock.now(),
+                    key="balance_gap",
+                    asset=self.rules.base,
+                    held=held,
+                    have=have,
+                )
+            )
         self._balance_note = (
             f"balance gap: the open lots and the dust hold {held:f} {self.rules.base}, the account has {have:f}"
-            if have < held
+            if gap
             else ""
         )
 
     def _error(self, exc: BaseException, now: datetime) -> None:
         self.last_error = f"{now.astimezone(UTC):%Y-%m-%d %H:%M:%S} {type(exc).__name__}: {exc}"[:500]
         log.warning("strategy %s: %s", self.config.strategy_id, self.last_error)
+        name = type(exc).__name__
+        self._events.append(event(EventKind.ERROR, now, key=f"error:{name}", error_class=name, message=str(exc)[:500]))
+
+    def _track_pauses(self, now: datetime, down: str = "") -> None:
+        """A paused event for each pause reason that appeared since the last tick, a resumed one for each that went."""
+        reasons = {pause_cause(reason): reason for reason in self._paused}
+        if down:
+            reasons["exchange_down"] = down
+        if reasons.keys() == self._pauses.keys():
+            return
+        symbol = self.config.symbol
+        for cause in reasons.keys() - self._pauses.keys():
+            self._events.append(
+                event(
+                    EventKind.PAUSED,
+                    now,
+                    key=f"paused:{cause}",
+                    symbol=symbol,
+                    reason=cause,
+                    until=self._pause_until(cause, now),
+                    detail=reasons[cause],
+                )
+            )
+        for cause in self._pauses.keys() - reasons.keys():
+            self._events.append(event(EventKind.RESUMED, now, key=f"resumed:{cause}", symbol=symbol, reason=cause))
+        self._pauses = reasons
+
+    def _pause_until(self, cause: str, now: datetime) -> datetime | None:
+        if cause == "cooldown":
+            return self.risk.cooldown_until(self.exits)
+        if cause == "daily_loss_limit":
+            return self.risk.day_start(now) + timedelta(days=1)
+        return None
+
+    def _flush_events(self) -> None:
+        """Journal the events of the tick that no state change carried. A failed write (the database away) keeps
+        them for the next tick; it never fails the tick."""
+        if not self._events:
+            return
+        try:
+            self.journal.save(events=self._events)
+        except Exception as exc:
+            log.warning("strategy %s: events not written yet: %s", self.config.strategy_id, exc)
+            del self._events[:-100]  # a long outage keeps the latest, not an unbounded backlog
+            return
+        self._events = []
 
     def publish(self, now: datetime) -> EngineStatus:
+        self._flush_events()
         notes = tuple(dict.fromkeys(self._notes)) + self.positions.notes()
         if self._cap_note:
             notes += (self._cap_note,)

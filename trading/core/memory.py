@@ -13,7 +13,8 @@ from trading.core.types import EngineStatus, FillRecord, JournalSnapshot, Lot, O
 class InMemoryJournal:
     """Keeps every record ever saved, as the database would. Records are immutable, so nothing is copied."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_events: bool = True) -> None:
+        self.keep_events = keep_events  # the backtester reads no events: it keeps none
         self.orders: dict[str, OrderRecord] = {}
         self.fills: dict[tuple[str, str], FillRecord] = {}
         self.lots: dict[str, Lot] = {}
@@ -56,7 +57,8 @@ class InMemoryJournal:
             self.lots[lot.entry_client_order_id] = lot
         if anchor is not None:
             self.anchor = anchor
-        self.events.extend(events)
+        if self.keep_events:
+            self.events.extend(events)
         self.saves += 1
 
     def find_order(self, client_order_id: str) -> OrderRecord | None:

@@ -15,11 +15,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from exchanges.base import ACTIVE_STATUSES, ZERO, Exchange, OrderNotFound, OrderState, OrderStatus
+from exchanges.base import ACTIVE_STATUSES, ZERO, Exchange, OrderNotFound, OrderState, OrderStatus, Side
 from exchanges.clock import Clock
 from trading.core.book import OrderBook
+from trading.core.events import Event, EventKind, event
 from trading.core.positions import PositionTracker
-from trading.core.types import FillRecord, Journal, Lot, OrderRecord, Role
+from trading.core.types import ExitReason, FillRecord, Journal, Lot, OrderRecord, Role
+
+_EXIT_KINDS = {
+    str(ExitReason.TAKE_PROFIT): EventKind.TAKE_PROFIT_FILLED,
+    str(ExitReason.STOP_LOSS): EventKind.STOP_LOSS_SOLD,
+    str(ExitReason.TIME_STOP): EventKind.TIME_STOP_SOLD,
+}
 
 
 class Reconciler:
@@ -160,6 +167,7 @@ class Reconciler:
             closed_at=None if status in ACTIVE_STATUSES else (record.closed_at or now),
         )
         changed: dict[str, Lot] = {lot.entry_client_order_id: lot for lot in lots}
+        events = [self._fill_event(record, fill) for fill in fills if record.side is Side.BUY]
         if updated.role is Role.GRID_BUY:
             if not updated.is_active and updated.filled > 0:
                 changed.update((lot.entry_client_order_id, lot) for lot in self.positions.open_lot(updated))
@@ -170,8 +178,40 @@ class Reconciler:
                 changed[lot.entry_client_order_id] = lot  # the latest state of a lot passed in `lots` wins
                 if not lot.is_open:
                     self.lot_closed(lot, now)
-        self.journal.save(orders=[updated], fills=fills, lots=list(changed.values()))
+                    events.append(self._exit_event(updated, lot, now))
+        # The events commit with the fills and lots they describe: none without its fill, no fill without its event.
+        self.journal.save(orders=[updated], fills=fills, lots=list(changed.values()), events=events)
         self.book.update(updated, state)
+
+    def _fill_event(self, record: OrderRecord, fill: FillRecord) -> Event:
+        return event(
+            EventKind.BUY_FILLED,
+            fill.executed_at,
+            symbol=self.symbol,
+            price=fill.price,
+            amount=fill.amount,
+            fee=fill.fee,
+            fee_currency=fill.fee_currency,
+            client_order_id=record.client_order_id,
+        )
+
+    def _exit_event(self, order: OrderRecord, lot: Lot, now: datetime) -> Event:
+        """A closed lot: its take-profit filled, or a stop sold it, with the lot's PnL (a loss is negative)."""
+        return event(
+            _EXIT_KINDS.get(lot.exit_reason, EventKind.TAKE_PROFIT_FILLED),
+            order.last_fill_at or now,
+            symbol=self.symbol,
+            price=lot.exit_price,
+            amount=lot.sold_quantity,
+            fee=order.fee,
+            fee_currency=order.fee_currency,
+            client_order_id=order.client_order_id,
+            entry_client_order_id=lot.entry_client_order_id,
+            entry_price=lot.entry_price,
+            lot_pnl=lot.realized_pnl,
+            quote=self.symbol.split("/")[-1].split(":")[0],
+            reason=lot.exit_reason,
+        )
 
     def _new_fills(self, record: OrderRecord, state: OrderState) -> list[FillRecord]:
         if state.trades:
