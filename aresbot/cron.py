@@ -7,10 +7,11 @@ are busy running engines can never starve it.
 from django.conf import settings
 from rq import cron
 
+from notifications.outbox import notify_pass
 from trading.backtests.rescue import RESCUE_INTERVAL
 from trading.events import PURGE_INTERVAL, purge_events
 from trading.runtime.jobs import rescue_lost_jobs, supervise
-from trading.runtime.queues import CONTROL_QUEUE
+from trading.runtime.queues import CONTROL_QUEUE, NOTIFY_QUEUE
 from trading.tally import TALLY_INTERVAL, seal
 
 cron.register(
@@ -57,4 +58,16 @@ cron.register(
     result_ttl=60,
     failure_ttl=24 * 3600,
     name="purge-strategy-events",
+)
+
+# Notifications (notifications/outbox.py): new strategy events into the outbox, and a delivery job per channel with
+# messages due, on the notify queue's own worker.
+cron.register(
+    notify_pass,
+    queue_name=NOTIFY_QUEUE,
+    interval=settings.NOTIFY_INTERVAL,
+    ttl=2 * settings.NOTIFY_INTERVAL,
+    result_ttl=60,
+    failure_ttl=24 * 3600,
+    name="notify",
 )

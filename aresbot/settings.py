@@ -224,7 +224,13 @@ RQ_QUEUES = {
         **_rq_connection,
         "DEFAULT_TIMEOUT": envint("BACKTEST_JOB_TIMEOUT", 3600, minimum=10, maximum=7 * 24 * 3600),
     },
+    # Notification delivery (notifications/outbox.py): one short job per channel with messages due; its own worker,
+    # so a slow chat service never delays the supervisor or an engine.
+    "notify": {**_rq_connection, "DEFAULT_TIMEOUT": 120},
 }
+# Seconds between the notifier's passes (fan-out of new events to the outbox, delivery jobs queued).
+NOTIFY_INTERVAL = envint("NOTIFY_INTERVAL", 10, minimum=1, maximum=3600)
+NOTIFY_WORKERS = envint("NOTIFY_WORKERS", 1, minimum=0, maximum=16)
 RQ_SHOW_ADMIN_LINK = True
 
 # Django's cache (allauth's rate limits, the sign-in failure counts) lives in Redis, so that every web process

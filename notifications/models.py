@@ -72,3 +72,38 @@ class NotificationChannel(models.Model):
 
     def plain_url(self) -> str:
         return reveal(self.url)
+
+
+class OutboxMessage(models.Model):
+    """One event owed to one channel. Unique per (event, channel): a pass that reads an event twice adds nothing, so
+    each event is delivered to a channel once (at least once across crashes: see notifications/outbox.py)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        DEAD = "dead", "Given up"
+
+    event = models.ForeignKey("trading.StrategyEvent", on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="outbox")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "channel"], name="outbox_event_channel_unique")]
+        indexes = [models.Index(fields=["channel", "state", "next_attempt_at"], name="outbox_due_idx")]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} → channel {self.channel_id} ({self.state})"
+
+
+class FanOutMark(models.Model):
+    """The highest event id the fan-out pass has read (one row)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_event_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"events read up to {self.last_event_id}"

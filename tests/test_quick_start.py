@@ -131,10 +131,10 @@ def test_it_says_up_once_its_workers_listen_and_a_second_shell_reaches_its_redis
     tests_redis_db = redis.Redis.from_url(os.environ["REDIS_URL"]).connection_pool.connection_kwargs["db"]
     run = quick_start()
     run.console.wait_for("AresBot is up", STARTUP)
-    # At the moment it says so: both strategy workers, the backtest worker and the control worker take jobs, the
+    # At the moment it says so: both strategy workers, the backtest, notify and control workers take jobs, the
     # scheduler runs, the node is live, and the web server answers.
     family = set(descendants(run.pid))
-    assert len({w.pid for w in Worker.all(connection=get_rq_redis())} & family) == 4
+    assert len({w.pid for w in Worker.all(connection=get_rq_redis())} & family) == 5
     assert any(scheduler.pid in family for scheduler in CronScheduler.all(get_rq_redis()))
     ip, hostname = co.node_identity()
     assert co.active_workers(run.redis) == {ip: hostname}

@@ -18,12 +18,26 @@ class Receiver:
         self.bodies: list[dict[str, Any]] = []
         self.refused = 0
         self.failing = False
+        # stalling: a request is held (not recorded) until `release` is set, then refused: a sender killed meanwhile
+        self.stalling = False
+        self.stalled = 0
+        self.release = threading.Event()
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if receiver.stalling:
+                    with receiver.lock:
+                        receiver.stalled += 1
+                    receiver.release.wait(30)
+                    try:
+                        self.send_response(500)
+                        self.end_headers()
+                    except OSError:
+                        pass  # the sender is gone
+                    return
                 with receiver.lock:
                     if receiver.failing:
                         receiver.refused += 1
@@ -58,6 +72,7 @@ class Receiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 

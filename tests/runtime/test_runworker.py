@@ -82,11 +82,11 @@ def test_a_worker_killed_with_sigkill_is_replaced_and_its_strategy_moves_to_the_
 def test_runworker_says_its_workers_listen_only_once_they_do(private_redis: redis.Redis, runworker):
     node = runworker("--concurrency", "2")
     line = node.wait_for("1 control worker", 60)
-    assert "2 strategy workers, 1 backtest worker and 1 control worker listening" in line
-    # At the moment it says so, all four are registered with Redis and the node is in workers:active.
-    assert len(workers_of(node)) == 4
+    assert "2 strategy workers, 1 backtest worker, 1 notify worker and 1 control worker listening" in line
+    # At the moment it says so, all five are registered with Redis and the node is in workers:active.
+    assert len(workers_of(node)) == 5
     # Each queue has its own workers: a strategy worker never takes a backtest, nor a backtest worker an engine.
     queues = sorted(tuple(w.queue_names()) for w in Worker.all(connection=get_rq_redis()) if w.pid in workers_of(node))
-    assert queues == [("backtests",), ("control",), ("strategies",), ("strategies",)]
+    assert queues == [("backtests",), ("control",), ("notify",), ("strategies",), ("strategies",)]
     ip, hostname = co.node_identity()
     assert co.active_workers(private_redis) == {ip: hostname}

@@ -21,7 +21,7 @@ import redis
 from django.conf import settings
 from rq import Worker
 
-from trading.runtime.queues import BACKTEST_QUEUE, CONTROL_QUEUE, STRATEGY_QUEUE
+from trading.runtime.queues import BACKTEST_QUEUE, CONTROL_QUEUE, NOTIFY_QUEUE, STRATEGY_QUEUE
 
 # A worker that lived this long was healthy: it is replaced at once. One that died sooner (Redis away, a broken
 # setting) is replaced after 1, 2, 4 … up to MAX_RESTART_DELAY seconds, instead of in a tight loop.
@@ -62,6 +62,7 @@ class WorkerPool:
         *,
         control: bool = True,
         backtest_workers: int = 0,
+        notify_workers: int = 0,
         env: Mapping[str, str] | None = None,
         say: Callable[[str], None] = print,
     ) -> None:
@@ -88,8 +89,17 @@ class WorkerPool:
             )
             for n in range(1, backtest_workers + 1)
         )
+        # Notification delivery: a slow or dead chat service holds up only this worker.
+        self.slots.extend(
+            _Slot(
+                f"notify worker {n}",
+                [*manage, NOTIFY_QUEUE, "--worker-class", "trading.runtime.worker.NotifyWorker"],
+            )
+            for n in range(1, notify_workers + 1)
+        )
         self.strategy_workers = strategy_workers
         self.backtest_workers = backtest_workers
+        self.notify_workers = notify_workers
         self.control = control
         self.env = dict(env) if env is not None else None
         self.say = say
@@ -98,6 +108,8 @@ class WorkerPool:
         parts = [f"{self.strategy_workers} strategy worker{'s' if self.strategy_workers != 1 else ''}"]
         if self.backtest_workers:
             parts.append(f"{self.backtest_workers} backtest worker{'s' if self.backtest_workers != 1 else ''}")
+        if self.notify_workers:
+            parts.append(f"{self.notify_workers} notify worker{'s' if self.notify_workers != 1 else ''}")
         if self.control:
             parts.append("1 control worker")
         return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]

@@ -17,6 +17,7 @@ from trading.runtime import coordination as co
 STRATEGY_QUEUE = "strategies"
 CONTROL_QUEUE = "control"
 BACKTEST_QUEUE = "backtests"  # backtests, sweep chunks, data set downloads (never an engine)
+NOTIFY_QUEUE = "notify"  # notification delivery (notifications/outbox.py)
 # Kept for a day so that an operator can read why a run ended (`rq info`, the django-rq admin pages).
 RESULT_TTL = 24 * 3600
 FAILURE_TTL = 7 * 24 * 3600

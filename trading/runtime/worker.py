@@ -79,6 +79,15 @@ class ControlWorker(_NodeHeartbeat, SimpleWorker):
         return result
 
 
+class NotifyWorker(Worker):
+    """Delivers notifications from the `notify` queue (notifications/outbox.py): short jobs, each bounded by
+    apprise's timeouts, so a dead chat service holds up only this worker."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("worker_ttl", WORKER_TTL)
+        super().__init__(*args, **kwargs)
+
+
 class BacktestWorker(_NodeHeartbeat, Worker):
     """Runs backtests (and sweep chunks, data set downloads) from the `backtests` queue, one per forked work-horse:
     a run that exhausts memory takes down its horse, not the worker. A horse that dies mid-run leaves its backtest

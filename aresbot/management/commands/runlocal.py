@@ -173,7 +173,11 @@ class Command(BaseCommand):
         for app in self.apps:
             app.proc = self._spawn(app.argv)
         self.pool = WorkerPool(
-            settings.WORKER_CONCURRENCY, backtest_workers=settings.BACKTEST_WORKERS, env=self.env, say=self.say
+            settings.WORKER_CONCURRENCY,
+            backtest_workers=settings.BACKTEST_WORKERS,
+            notify_workers=settings.NOTIFY_WORKERS,
+            env=self.env,
+            say=self.say,
         )
         self.pool.start()
         connection = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)

@@ -23,7 +23,10 @@ from trading.runtime.pool import HANDOVER_GRACE, WorkerPool
 
 
 class Command(BaseCommand):
-    help = "Run this node's RQ workers: WORKER_CONCURRENCY strategy, BACKTEST_WORKERS backtest and one control worker."
+    help = (
+        "Run this node's RQ workers: WORKER_CONCURRENCY strategy, BACKTEST_WORKERS backtest, NOTIFY_WORKERS notify "
+        "and one control worker."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--concurrency", type=int, default=None, help="Default: WORKER_CONCURRENCY.")
@@ -48,6 +51,7 @@ class Command(BaseCommand):
             options["concurrency"] or settings.WORKER_CONCURRENCY,
             control=not options["no_control"],
             backtest_workers=settings.BACKTEST_WORKERS if options["backtests"] is None else options["backtests"],
+            notify_workers=settings.NOTIFY_WORKERS,
             say=lambda line: self.stdout.write(line),
         )
         pool.start()

@@ -1,0 +1,133 @@
+"""The outbox in this process (fan-out, rendering, digests, failures and backoff) against a real HTTP receiver on
+loopback reached through apprise's json:// URL, with the app's Redis for the per-channel send lock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal as D
+
+import pytest
+from django.utils import timezone
+
+from notifications import outbox
+from notifications.models import NotificationChannel, OutboxMessage
+from tests.factories import make_paper_account, make_strategy
+from tests.notifications.receiver import Receiver
+from trading.events import EventKind, event, record_events
+from trading.models import StrategyEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def make_channel(owner, url: str, **fields) -> NotificationChannel:
+    channel = NotificationChannel(owner=owner, name=fields.pop("name", "hook"), url=url, **fields)
+    channel.full_clean()
+    channel.save()
+    return channel
+
+
+def buy(strategy, price: str = "30000.10", amount: str = "0.00100") -> int:
+    record_events(
+        strategy.pk,
+        [event(EventKind.BUY_FILLED, timezone.now(), symbol=strategy.symbol, price=D(price), amount=D(amount))],
+    )
+    return StrategyEvent.objects.latest("id").pk
+
+
+@pytest.fixture
+def grid(alice):
+    return make_strategy(alice, make_paper_account(alice), name="grid")
+
+
+def deliver_all() -> None:
+    outbox.fan_out()
+    for channel_id in OutboxMessage.objects.values_list("channel_id", flat=True).distinct():
+        outbox.deliver_channel(channel_id)
+
+
+def test_each_event_reaches_each_subscribed_channel_once_however_often_it_is_read(
+    alice, grid, receiver: Receiver, redis_client
+):
+    channel = make_channel(alice, receiver.url, kinds=["buy_filled"])
+    make_channel(alice, receiver.url + "/other", name="errors only", kinds=["error"])
+    first, second = buy(grid), buy(grid, "29999.90")
+    for _ in range(3):
+        deliver_all()
+    assert receiver.event_ids() == [first, second]
+    assert set(OutboxMessage.objects.values_list("channel_id", "state")) == {(channel.pk, "sent")}
+    assert "grid (BTC/USDT): bought 0.001 at 30000.1" in receiver.messages()[0]
+
+
+def test_messages_are_in_the_channels_language(alice, grid, receiver: Receiver, redis_client):
+    make_channel(alice, receiver.url, kinds=["buy_filled"], language="zh-hans")
+    buy(grid)
+    deliver_all()
+    assert "以 30000.1 买入 0.001" in receiver.messages()[0]
+
+
+def test_another_users_events_never_reach_my_channel(alice, bob, grid, receiver: Receiver, redis_client):
+    make_channel(alice, receiver.url, kinds=["buy_filled"])
+    bobs = make_strategy(bob, make_paper_account(bob), name="bobs grid")
+    mine, _theirs = buy(grid), buy(bobs)
+    deliver_all()
+    assert receiver.event_ids() == [mine]
+    assert "bobs grid" not in "".join(receiver.messages())
+
+
+def test_a_burst_becomes_one_digest(alice, grid, receiver: Receiver, redis_client):
+    make_channel(alice, receiver.url, kinds=["buy_filled"])
+    ids = [buy(grid) for _ in range(outbox.BURST + 3)]
+    deliver_all()
+    assert len(receiver.bodies) == 1
+    assert receiver.bodies[0]["title"] == f"AresBot: {len(ids)} events"
+    assert receiver.event_ids() == ids
+
+
+def test_a_failing_channel_is_marked_backed_off_and_recovers_without_holding_up_another(
+    alice, grid, receiver: Receiver, redis_client
+):
+    with Receiver() as healthy:
+        dead = make_channel(alice, receiver.url, name="dead", kinds=["buy_filled"])
+        make_channel(alice, healthy.url, name="healthy", kinds=["buy_filled"])
+        receiver.failing = True
+        first = buy(grid)
+        deliver_all()
+        assert healthy.event_ids() == [first]
+        dead.refresh_from_db()
+        assert dead.status == "failing" and "500" in dead.last_failure
+        row = OutboxMessage.objects.get(channel=dead)
+        assert (row.state, row.attempts) == ("pending", 1)
+        assert row.next_attempt_at >= timezone.now() + outbox.BASE_BACKOFF - timedelta(seconds=2)
+        # not due yet: no send
+        assert outbox.deliver_channel(dead.pk) == 0 and receiver.refused == 1
+
+        receiver.failing = False
+        OutboxMessage.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())  # the backoff has passed
+        assert outbox.deliver_channel(dead.pk) == 1
+        assert receiver.event_ids() == [first]
+        dead.refresh_from_db()
+        assert dead.status == "ok"
+
+
+def test_backoff_doubles_and_is_capped():
+    assert [outbox.backoff(n).total_seconds() for n in (1, 2, 3)] == [10, 20, 40]
+    assert outbox.backoff(30) == outbox.MAX_BACKOFF
+
+
+def test_a_message_given_up_after_the_last_attempt_is_dead(alice, grid, receiver: Receiver, redis_client):
+    channel = make_channel(alice, receiver.url, kinds=["buy_filled"])
+    receiver.failing = True
+    buy(grid)
+    outbox.fan_out()
+    OutboxMessage.objects.update(attempts=outbox.MAX_ATTEMPTS - 1)
+    outbox.deliver_channel(channel.pk)
+    assert OutboxMessage.objects.get().state == "dead"
+
+
+def test_a_channel_added_later_does_not_receive_the_backlog(alice, grid, receiver: Receiver, redis_client):
+    buy(grid)
+    outbox.fan_out()
+    make_channel(alice, receiver.url, kinds=["buy_filled"])
+    outbox.FanOutMark.objects.update(last_event_id=0)  # read everything again
+    deliver_all()
+    assert receiver.bodies == []
