@@ -5,7 +5,7 @@ Named by the STRATEGY_SOURCE setting: the runtime reads strategies through it wi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -14,7 +14,9 @@ from django.core.exceptions import ValidationError
 from strategies.backtesting import resolve_parameters
 from strategies.choices import DesiredState
 from strategies.models import BOUNDS, Strategy
+from trading.core.events import Event
 from trading.core.types import EngineConfig
+from trading.events import record_events
 from trading.runtime.spec import StrategySettings, StrategySpec
 
 
@@ -71,6 +73,9 @@ class OrmStrategySource:
 
     def wanted_ids(self) -> list[int]:
         return list(Strategy.objects.filter(desired_state=DesiredState.RUNNING).values_list("pk", flat=True))
+
+    def record_events(self, strategy_id: int, events: Sequence[Event]) -> None:
+        record_events(strategy_id, events)
 
     def parameter_defaults(self) -> dict[str, Any]:
         new = Strategy()

@@ -100,3 +100,15 @@ def test_an_engine_on_the_orm_journal_writes_its_fills_events_with_the_fills(str
     h.restart()
     h.step("29997.01")
     assert StrategyEvent.objects.filter(strategy=strategy, kind__endswith="filled").count() == 2
+
+
+def test_a_stop_that_finds_no_engine_running_records_who_stopped_and_what_it_cancelled(
+    strategy, redis_client, monkeypatch
+):
+    from trading.runtime import jobs
+
+    # The job closes its connection first (a worker's is stale); the test's transaction must stay open.
+    monkeypatch.setattr(jobs, "close_old_connections", lambda: None)
+    assert jobs.stop_without_engine(strategy.pk, cancel_all=True) == "stopped"
+    [stopped] = StrategyEvent.objects.filter(strategy=strategy)
+    assert (stopped.kind, stopped.data) == ("stopped", {"by": "owner", "cancel_mode": "all"})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from trading.core.events import Event
 from trading.core.types import EngineConfig
 from trading.runtime.spec import AccountSpec, StrategySettings, StrategySpec
 
@@ -90,6 +91,7 @@ class FakeSource:
     clock: FakeClock
     edits: dict[float, Callable[[StrategySpec], StrategySpec | None]] = field(default_factory=dict)
     reads: list[float] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
     def current(self) -> StrategySpec | None:
         spec: StrategySpec | None = self.spec
@@ -104,6 +106,9 @@ class FakeSource:
     def settings(self, strategy_id: int) -> StrategySettings | None:
         self.reads.append(self.clock.monotonic())
         return self.current()
+
+    def record_events(self, strategy_id: int, events: Sequence[Event]) -> None:
+        self.events.extend(events)
 
     def wanted_ids(self) -> list[int]:
         current = self.current()

@@ -22,9 +22,12 @@ from strategies.models import Strategy
 from strategies.services import start_strategy, stop_strategy
 from tests.processes import RedisServer, wait_until
 from tests.runtime.cluster import Worker, resumed_elsewhere, running_on, status, walking_strategy, worker_env
-from trading.models import Order
+from trading.core.events import EventKind
+from trading.models import Order, StrategyEvent
 from trading.runtime import coordination as co
 from trading.runtime.jobs import enqueue_run
+
+RUNTIME_KINDS = [EventKind.STARTED, EventKind.STOPPED, EventKind.HANDED_OVER, EventKind.FAILED_OVER]
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -124,6 +127,10 @@ def test_stop_ends_the_engine_between_its_ticks_and_cancels_its_buys(alice, priv
     record_property("stop_seconds", round(time.monotonic() - began, 3))  # the measured figure, in the JUnit XML
     assert not Order.objects.filter(strategy=strategy, side="buy", status__in=["open", "pending"]).exists()
     assert not PaperOrderRecord.objects.filter(side="buy", status="open").exists()
+    events = list(StrategyEvent.objects.filter(strategy=strategy).order_by("id"))
+    started = next(e for e in events if e.kind == "started")
+    assert started.data["node"] == co.node_identity()[1] and started.data["job"]
+    assert events[-1].kind == "stopped" and events[-1].data["cancel_mode"] == "buys"
 
 
 def test_a_killed_node_fails_over_and_nothing_is_sent_twice(alice, private_redis, workers):
@@ -148,6 +155,10 @@ def test_a_killed_node_fails_over_and_nothing_is_sent_twice(alice, private_redis
         "the fills made during the outage to be booked",
     )
     assert_each_order_sent_by_one_engine(strategy)
+    [failover] = StrategyEvent.objects.filter(strategy=strategy, kind="failed_over")
+    assert failover.data["from_job"] == first["task_id"]
+    assert failover.data["from_node"] and failover.data["to_node"]
+    assert failover.data["gap_seconds"] > 0  # the dead node's silence, until the survivor took over
 
 
 def test_an_engine_that_loses_its_lease_places_no_further_order(alice, private_redis, workers):
@@ -227,6 +238,8 @@ def test_a_worker_shutting_down_hands_its_strategy_over(alice, private_redis, wo
     # A handover is not a stop: the buys that were resting were not cancelled by the leaving worker.
     canceled = Order.objects.filter(pk__in=open_buys, status="canceled", updated_at__lt=first_seen(resumed))
     assert not canceled.exists()
+    kinds = list(StrategyEvent.objects.filter(strategy=strategy, kind__in=RUNTIME_KINDS).values_list("kind", flat=True))
+    assert kinds[::-1] == ["started", "handed_over", "started"]  # newest first; a handover is no failover
 
 
 def first_seen(status_hash):

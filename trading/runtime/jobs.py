@@ -10,10 +10,12 @@ import uuid
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 from rq import get_current_job
 
 from aresbot.redis import get_redis
 from trading.backtests import downloads, rescue, runs
+from trading.core.events import EventKind, event
 from trading.runtime import coordination as co
 from trading.runtime.build import build_engine
 from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
@@ -89,6 +91,10 @@ def stop_without_engine(strategy_id: int, cancel_all: bool = False) -> str:
         engine = build_engine(spec, status_board=board, wrap_exchange=lambda ex: FencedExchange(ex, fence))
         engine.start(first_tick=False)
         engine.stop(cancel_all=cancel_all)
+        stopped = event(
+            EventKind.STOPPED, timezone.now(), by="owner", cancel_mode="all" if cancel_all else "buys", node=None
+        )
+        strategy_source().record_events(strategy_id, [stopped])
         co.delete_status(client, strategy_id)
         co.clear_stop(client, strategy_id)
         return str(RunOutcome.STOPPED)

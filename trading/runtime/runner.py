@@ -24,6 +24,7 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -33,6 +34,7 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from exchanges.base import Exchange, ExchangeError, FatalExchangeError, NetworkError, OrderRequest, OrderState
 from trading.core.engine import TradingEngine
+from trading.core.events import Event, EventKind, event
 from trading.core.types import EngineState, EngineStatus
 from trading.runtime import coordination as co
 from trading.runtime.build import build_engine
@@ -240,6 +242,7 @@ class StrategyRunner:
         if not self.lease.acquire():
             return RunResult(RunOutcome.NOT_STARTED, f"held by {self.lease.holder_now()}")
         self._last_renew = self.clock.monotonic()
+        previous = self._previous_run()
         co.clear_enqueued(self.client, self.strategy_id)
         board = LeasedStatusBoard(
             self.lease,
@@ -265,7 +268,7 @@ class StrategyRunner:
                 engine = build_engine(
                     spec, status_board=board, wrap_exchange=lambda inner: FencedExchange(inner, self.fence)
                 )
-                result = self._loop(spec, engine, board)
+                result = self._loop(spec, engine, board, previous)
         except LeaseLost as exc:
             log.warning("strategy %s: %s; this job stops without touching the exchange", self.strategy_id, exc)
             # Not "stopped": the stop signal and the status hash may already belong to the new holder.
@@ -288,8 +291,11 @@ class StrategyRunner:
             self._release(result)
         return result
 
-    def _loop(self, spec: StrategySpec, engine: TradingEngine, board: LeasedStatusBoard) -> RunResult:
+    def _loop(
+        self, spec: StrategySpec, engine: TradingEngine, board: LeasedStatusBoard, previous: dict[str, str]
+    ) -> RunResult:
         engine.start()
+        self._record(self._start_events(previous))
         try:
             co.clear_failures(self.client, self.strategy_id)
         except redis.RedisError:
@@ -322,6 +328,7 @@ class StrategyRunner:
                 # Not a stop: the strategy should keep running, elsewhere. Orders stay as they are; the next
                 # engine reconciles them. Releasing the lease now lets the supervisor move it at once.
                 log.info("strategy %s: %s, handing the strategy over", self.strategy_id, handover)
+                self._record([self._event(EventKind.HANDED_OVER, node=self.hostname, reason=handover)])
                 return RunResult(RunOutcome.HANDED_OVER, handover)
             if stop:
                 board.touch(status=EngineState.STOPPING)
@@ -329,6 +336,9 @@ class StrategyRunner:
                 engine.stop(cancel_all=cancel_all)
                 cancelled = "every open order" if cancel_all else "its open buys"
                 log.info("strategy %s: stopped, %s cancelled", self.strategy_id, cancelled)
+                # Stops come from the strategy's owner (the API, the admin) through the signal or desired_state.
+                cancel_mode = "all" if cancel_all else "buys"
+                self._record([self._event(EventKind.STOPPED, by="owner", cancel_mode=cancel_mode, node=self.hostname)])
                 return RunResult(RunOutcome.STOPPED)
             if now >= next_tick:
                 next_tick = max(next_tick + interval, now)  # a slow tick delays the next, never a burst
@@ -336,6 +346,47 @@ class StrategyRunner:
             self.check_lease()
             self._heartbeat()
             self.clock.sleep(max(0.0, min(self.poll, next_tick - self.clock.monotonic())))
+
+    # --- the runtime's events ----------------------------------------------------------------------------------------
+    def _previous_run(self) -> dict[str, str]:
+        """The status hash a previous run left behind, read before this run overwrites it. A run that ended cleanly
+        (stopped, handed over) deletes it; one still marked running or stopping under another job died."""
+        try:
+            return co.read_status(self.client, self.strategy_id)
+        except redis.RedisError:
+            return {}
+
+    def _start_events(self, previous: dict[str, str]) -> list[Event]:
+        events = [self._event(EventKind.STARTED, node=self.hostname, ip=self.ip, job=self.holder)]
+        died = previous.get("status") in (EngineState.RUNNING, EngineState.STOPPING)
+        if died and previous.get("task_id") not in (None, self.holder):
+            try:
+                gap: float | None = round(self.clock.time() - float(previous.get("updated_at", "")), 3)
+            except ValueError:
+                gap = None
+            events.append(
+                self._event(
+                    EventKind.FAILED_OVER,
+                    from_node=previous.get("worker_hostname", ""),
+                    from_ip=previous.get("worker_ip", ""),
+                    from_job=previous.get("task_id", ""),
+                    to_node=self.hostname,
+                    to_ip=self.ip,
+                    gap_seconds=gap,
+                )
+            )
+        return events
+
+    def _event(self, kind: EventKind, **data: Any) -> Event:
+        return event(kind, datetime.fromtimestamp(self.clock.time(), UTC), **data)
+
+    def _record(self, events: list[Event]) -> None:
+        """The runtime's events change no trading state: one that cannot be written (the database away) is logged,
+        never worth failing the run over."""
+        try:
+            self.source.record_events(self.strategy_id, events)
+        except DatabaseError as exc:
+            log.warning("strategy %s: events %s not written: %s", self.strategy_id, [str(e.kind) for e in events], exc)
 
     def _stop_signal(self) -> co.StopMode | None:
         try:

@@ -8,7 +8,7 @@ implements it. The implementation is named by the `STRATEGY_SOURCE` setting (a d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -19,6 +19,7 @@ from django.utils.module_loading import import_string
 
 from exchanges import registry
 from exchanges.paper.sources import PriceSource
+from trading.core.events import Event
 from trading.core.types import EngineConfig
 
 
@@ -95,6 +96,10 @@ class StrategySource(Protocol):
 
     def wanted_ids(self) -> list[int]:
         """Every strategy that should be running, for the supervisor (one query, whatever their number)."""
+        ...
+
+    def record_events(self, strategy_id: int, events: Sequence[Event]) -> None:
+        """Write the runtime's own events (started, stopped, handed over, failed over) in a transaction."""
         ...
 
 
