@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from aresbot.logging import redact
@@ -28,13 +29,13 @@ _EVENT: dict[str, dict[str, str]] = {
         "take_profit_filled": "take-profit sold {amount} at {price}, lot PnL {lot_pnl} {quote}",
         "stop_loss_sold": "stop-loss sold {amount} at {price}, lot PnL {lot_pnl} {quote}",
         "time_stop_sold": "time-stop sold {amount} at {price}, lot PnL {lot_pnl} {quote}",
-        "ladder_placed": "ladder placed",
-        "ladder_trailed": "ladder trailed up from {from} to {to}",
-        "paused": "paused: {reason}",
-        "resumed": "resumed",
-        "level_skipped": "level skipped: {reason}",
+        "ladder_placed": "ladder placed at {anchor} ({levels} levels)",
+        "ladder_trailed": "ladder trailed up from {from_anchor} to {to_anchor}",
+        "paused": "paused ({reason}): {detail}",
+        "resumed": "resumed ({reason})",
+        "level_skipped": "levels skipped: {reasons}",
         "error": "error {error_class}: {message}",
-        "balance_gap": "balance gap found",
+        "balance_gap": "balance gap: the lots hold {held} {asset}, the account has {have}",
     },
     "zh-hans": {
         "started": "已在 {node} 上启动",
@@ -45,13 +46,13 @@ _EVENT: dict[str, dict[str, str]] = {
         "take_profit_filled": "止盈以 {price} 卖出 {amount}，本笔盈亏 {lot_pnl} {quote}",
         "stop_loss_sold": "止损以 {price} 卖出 {amount}，本笔盈亏 {lot_pnl} {quote}",
         "time_stop_sold": "超时以 {price} 卖出 {amount}，本笔盈亏 {lot_pnl} {quote}",
-        "ladder_placed": "已挂出网格",
-        "ladder_trailed": "网格从 {from} 上移到 {to}",
-        "paused": "已暂停：{reason}",
-        "resumed": "已恢复",
-        "level_skipped": "跳过档位：{reason}",
+        "ladder_placed": "已在 {anchor} 挂出网格（{levels} 档）",
+        "ladder_trailed": "网格从 {from_anchor} 上移到 {to_anchor}",
+        "paused": "已暂停（{reason}）：{detail}",
+        "resumed": "已恢复（{reason}）",
+        "level_skipped": "跳过档位：{reasons}",
         "error": "错误 {error_class}：{message}",
-        "balance_gap": "发现余额缺口",
+        "balance_gap": "余额缺口：持仓 {held} {asset}，账户只有 {have}",
     },
 }
 _REPEATS = {"en": " (×{count})", "zh-hans": "（×{count}）"}
@@ -73,6 +74,25 @@ class EventFacts:
     data: Mapping[str, Any]
 
 
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value)
+    return str(value)
+
+
+def at_price_precision(amount: str, price: str) -> str:
+    """A quote amount (a lot's PnL, computed to many places) at the places of the market's price (its tick), at
+    least 2: the precision the trader sees prices in."""
+    try:
+        value = Decimal(amount)
+        places = max(2, -Decimal(price).normalize().as_tuple().exponent) if price else 8  # type: ignore[operator]
+    except InvalidOperation:
+        return amount
+    return f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):f}"
+
+
 def test_message(language: str, channel_name: str) -> tuple[str, str]:
     title, body = _TEST.get(language, _TEST["en"])
     return title, body.format(name=channel_name)
@@ -82,7 +102,9 @@ def event_line(language: str, facts: EventFacts) -> str:
     """One line: the strategy, what happened, the repeat count, and the event's id (`(#123)`) to tell them apart."""
     texts = _EVENT.get(language, _EVENT["en"])
     template = texts.get(facts.kind, facts.kind)
-    values = _Facts({k: redact(str(v))[:300] for k, v in facts.data.items() if not isinstance(v, dict | list)})
+    values = _Facts({k: redact(_text(v))[:300] for k, v in facts.data.items()})
+    if "lot_pnl" in facts.data:
+        values["lot_pnl"] = at_price_precision(str(facts.data["lot_pnl"]), str(facts.data.get("price", "")))
     line = f"{facts.strategy} ({facts.data.get('symbol') or facts.symbol}): {template.format_map(values)}"
     if facts.count > 1:
         line += _REPEATS.get(language, _REPEATS["en"]).format(count=facts.count)

@@ -131,3 +131,45 @@ def test_a_channel_added_later_does_not_receive_the_backlog(alice, grid, receive
     outbox.FanOutMark.objects.update(last_event_id=0)  # read everything again
     deliver_all()
     assert receiver.bodies == []
+
+
+@pytest.mark.parametrize(
+    ("language", "kind", "data", "expected"),
+    [
+        (
+            "en",
+            "take_profit_filled",
+            {"symbol": "BTC/USDT", "price": "30300.10", "amount": "0.001", "lot_pnl": "0.29987654321", "quote": "USDT"},
+            "grid (BTC/USDT): take-profit sold 0.001 at 30300.10, lot PnL 0.30 USDT (#7)",
+        ),
+        (
+            "zh-hans",
+            "stop_loss_sold",
+            {"symbol": "DOGE/USDT", "price": "0.07123", "amount": "100", "lot_pnl": "-0.1234567", "quote": "USDT"},
+            "grid (DOGE/USDT): 止损以 0.07123 卖出 100，本笔盈亏 -0.12346 USDT (#7)",
+        ),
+        (
+            "en",
+            "error",
+            {"error_class": "AuthenticationError", "message": "bad request apiKey=abcdef123456 rejected"},
+            "grid (BTC/USDT): error AuthenticationError: bad request apiKey=[redacted] rejected (#7)",
+        ),
+        (
+            "en",
+            "ladder_trailed",
+            {"symbol": "BTC/USDT", "from_anchor": "30000", "to_anchor": "30500"},
+            "grid (BTC/USDT): ladder trailed up from 30000 to 30500 (#7)",
+        ),
+    ],
+)
+def test_event_lines(language, kind, data, expected):
+    from notifications.render import EventFacts, event_line
+
+    assert event_line(language, EventFacts(7, kind, 1, "grid", "BTC/USDT", data)) == expected
+
+
+def test_a_repeated_error_shows_its_count():
+    from notifications.render import EventFacts, event_line
+
+    line = event_line("en", EventFacts(3, "error", 12, "grid", "BTC/USDT", {"error_class": "X", "message": "m"}))
+    assert line.endswith("(×12) (#3)")
