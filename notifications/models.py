@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from accounts.fields import EncryptedTextField, reveal
@@ -32,6 +33,12 @@ class NotificationChannel(models.Model):
     kinds = models.JSONField(default=_default_kinds, help_text="The event kinds (and daily_summary) it receives.")
     language = models.CharField(max_length=8, choices=Language.choices, default=Language.EN)
     enabled = models.BooleanField(default=True)
+    summary_hour = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MinValueValidator(0), MaxValueValidator(23)],
+        help_text="The hour (0–23, in TIME_ZONE) the daily summary is sent, when daily_summary is among the kinds.",
+    )
+    last_summary_on = models.DateField(null=True, blank=True, help_text="The day whose summary went out last.")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OK)
     last_failure = models.CharField(max_length=500, blank=True, default="")
     last_failure_at = models.DateTimeField(null=True, blank=True)
