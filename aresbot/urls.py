@@ -14,6 +14,7 @@ from strategies.api.backtests import BacktestViewSet
 from strategies.api.sweeps import SweepViewSet
 from strategies.api.views import StrategyViewSet, WorkerListView
 from trading.api.datasets import BacktestDatasetViewSet
+from trading.api.events import EventViewSet
 from trading.api.exchanges import ExchangeViewSet
 from trading.api.views import TradeViewSet
 
@@ -22,6 +23,7 @@ router = DefaultRouter(trailing_slash=False)
 router.register("accounts", ExchangeAccountViewSet, basename="account")
 router.register("strategies", StrategyViewSet, basename="strategy")
 router.register("trades", TradeViewSet, basename="trade")
+router.register("events", EventViewSet, basename="event")
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("exchanges", ExchangeViewSet, basename="exchange")
 # Before "backtests": its paths are under /api/backtests/ too (a backtest's id is a number, a data set's path not).

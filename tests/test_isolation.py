@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import ExchangeAccount
 from strategies.models import Strategy
 from tests.factories import make_fill, make_order, make_paper_account, make_strategy
+from trading.events import EventKind, event, record_events
 
 
 @pytest.fixture
@@ -17,11 +18,12 @@ def bobs_things(bob):
     account = make_paper_account(bob, name="bob paper")
     strategy = make_strategy(bob, account, name="bob grid")
     fill = make_fill(make_order(strategy, "buy", "100", "0.1"), timezone.now() - timedelta(minutes=1))
+    record_events(strategy.pk, [event(EventKind.STARTED, timezone.now(), node="bob-node")])
     return account, strategy, fill
 
 
 def test_alice_lists_none_of_bobs_rows(alice_client, bobs_things):
-    for url in ("/api/accounts", "/api/strategies", "/api/trades"):
+    for url in ("/api/accounts", "/api/strategies", "/api/trades", "/api/events"):
         r = alice_client.get(url)
         assert r.status_code == 200
         assert r.json()["count"] == 0, url
@@ -30,6 +32,7 @@ def test_alice_lists_none_of_bobs_rows(alice_client, bobs_things):
 
 def test_bobs_ids_are_not_found_for_alice(alice_client, bobs_things):
     account, strategy, fill = bobs_things
+    assert alice_client.get(f"/api/strategies/{strategy.id}/events").status_code == 404
     for url in (f"/api/accounts/{account.id}", f"/api/strategies/{strategy.id}", f"/api/trades/{fill.id}"):
         assert alice_client.get(url).status_code == 404, url
         assert alice_client.patch(url, {"name": "mine"}, format="json").status_code in (404, 405), url

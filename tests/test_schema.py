@@ -31,6 +31,9 @@ def test_the_schema_generates_without_warnings():
         "/api/exchanges/{id}/markets",
         "/api/sweeps",
         "/api/sweeps/{id}",
+        "/api/strategies/{id}/events",
+        "/api/events",
+        "/api/events/read",
     ):
         assert f"  {path}:" in schema, path
     assert "tokenAuth" in schema

@@ -11,8 +11,9 @@ error raised every tick for an hour is one row with a count, and the same error 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -31,6 +32,7 @@ __all__ = [
     "event",
     "purge_events",
     "record_events",
+    "summary",
     "write_events",
 ]
 
@@ -88,3 +90,49 @@ def purge_events() -> int:
         if not ids:
             return deleted
         deleted += StrategyEvent.objects.filter(pk__in=ids).delete()[0]
+
+
+def _money(data: Mapping[str, Any], amount: str, currency: str = "") -> str:
+    value = data.get(amount)
+    return f"{value} {data.get(currency, '')}".strip() if value is not None else "?"
+
+
+_SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    EventKind.STARTED: lambda d: f"Started on {d.get('node', '?')}",
+    EventKind.STOPPED: lambda d: f"Stopped by {d.get('by', '?')}, cancelling {d.get('cancel_mode', 'buys')}",
+    EventKind.HANDED_OVER: lambda d: f"Handed over by {d.get('node', '?')}: {d.get('reason', '')}",
+    EventKind.FAILED_OVER: lambda d: (
+        f"Failed over from {d.get('from_node', '?')} to {d.get('to_node', '?')} after {d.get('gap_seconds', '?')} s"
+    ),
+    EventKind.BUY_FILLED: lambda d: f"Bought {d.get('amount', '?')} {d.get('symbol', '')} at {d.get('price', '?')}",
+    EventKind.TAKE_PROFIT_FILLED: lambda d: (
+        f"Take-profit sold {d.get('amount', '?')} {d.get('symbol', '')} at {d.get('price', '?')}, "
+        f"PnL {_money(d, 'lot_pnl', 'quote')}"
+    ),
+    EventKind.STOP_LOSS_SOLD: lambda d: (
+        f"Stop-loss sold {d.get('amount', '?')} {d.get('symbol', '')} at {d.get('price', '?')}, "
+        f"PnL {_money(d, 'lot_pnl', 'quote')}"
+    ),
+    EventKind.TIME_STOP_SOLD: lambda d: (
+        f"Time stop sold {d.get('amount', '?')} {d.get('symbol', '')} at {d.get('price', '?')}, "
+        f"PnL {_money(d, 'lot_pnl', 'quote')}"
+    ),
+    EventKind.LADDER_PLACED: lambda d: f"Ladder placed below {d.get('anchor', '?')}",
+    EventKind.LADDER_TRAILED: lambda d: (
+        f"Ladder trailed up from {d.get('from_anchor', '?')} to {d.get('to_anchor', '?')}"
+    ),
+    EventKind.PAUSED: lambda d: f"Buys paused: {d.get('detail') or d.get('reason', '?')}",
+    EventKind.RESUMED: lambda d: f"Buys resumed ({d.get('reason', '?')} over)",
+    EventKind.LEVEL_SKIPPED: lambda d: "Levels skipped: " + "; ".join(d.get("reasons", [])),
+    EventKind.ERROR: lambda d: f"{d.get('error_class', 'Error')}: {d.get('message', '')}",
+    EventKind.BALANCE_GAP: lambda d: (
+        f"Balance gap: the lots hold {d.get('held', '?')} {d.get('asset', '')}, the account has {d.get('have', '?')}"
+    ),
+}
+
+
+def summary(kind: str, data: Mapping[str, Any], count: int = 1) -> str:
+    """An English line for an event (the API's `summary`; the web app and the notifier may render their own)."""
+    render = _SUMMARIES.get(kind)
+    text = render(data) if render is not None else kind
+    return f"{text} (×{count})" if count > 1 else text

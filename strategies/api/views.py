@@ -23,11 +23,17 @@ from strategies.dashboard import dashboard
 from strategies.models import Strategy
 from strategies.services import delete_strategy, running_list, start_strategy, stop_strategy
 from strategies.status import runtime_view, worker_view
+from trading.api.events import StrategyEventsAction
 from trading.runtime import coordination as co
 
 
 class StrategyViewSet(
-    OwnedQuerysetMixin, StrategyRecordActions, StrategyRiskAction, StrategyPreviewAction, viewsets.ModelViewSet
+    OwnedQuerysetMixin,
+    StrategyRecordActions,
+    StrategyEventsAction,
+    StrategyRiskAction,
+    StrategyPreviewAction,
+    viewsets.ModelViewSet,
 ):
     """Your grid strategies: the market they trade, their grid and their risk limits.
 
