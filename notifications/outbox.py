@@ -87,9 +87,9 @@ def enqueue_due(now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     channel_ids = sorted(
         set(
-            OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING, next_attempt_at__lte=now).values_list(
-                "channel_id", flat=True
-            )
+            OutboxMessage.objects.filter(
+                state=OutboxMessage.State.PENDING, next_attempt_at__lte=now, channel__enabled=True
+            ).values_list("channel_id", flat=True)
         )
     )
     queued = []
