@@ -8,6 +8,7 @@ from django.conf import settings
 from rq import cron
 
 from notifications.outbox import notify_pass
+from notifications.summary import SUMMARY_INTERVAL, send_summaries
 from trading.backtests.rescue import RESCUE_INTERVAL
 from trading.events import PURGE_INTERVAL, purge_events
 from trading.runtime.jobs import rescue_lost_jobs, supervise
@@ -70,4 +71,15 @@ cron.register(
     result_ttl=60,
     failure_ttl=24 * 3600,
     name="notify",
+)
+
+# Each channel's daily summary at its hour in TIME_ZONE (notifications/summary.py), once a day.
+cron.register(
+    send_summaries,
+    queue_name=NOTIFY_QUEUE,
+    interval=SUMMARY_INTERVAL,
+    ttl=2 * SUMMARY_INTERVAL,
+    result_ttl=60,
+    failure_ttl=24 * 3600,
+    name="notify-daily-summary",
 )

@@ -477,5 +477,10 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "ccxt": {"level": "WARNING"},
+        # apprise's own lines can carry a channel's token (its DEBUG lines print the service's POST URL): they never
+        # reach a handler. notifications/apprise_urls.py captures them per send and logs the reason scrubbed.
+        "apprise": {"level": "WARNING", "handlers": [], "propagate": False},
+        # its DEBUG lines name each request's path, which for a webhook or a chat bot holds the token
+        "urllib3": {"level": "WARNING"},
     },
 }

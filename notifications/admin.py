@@ -25,7 +25,7 @@ class NotificationChannelAdminForm(forms.ModelForm):
 
     class Meta:
         model = NotificationChannel
-        fields = ["owner", "name", "url", "kinds", "language", "enabled"]
+        fields = ["owner", "name", "url", "kinds", "language", "enabled", "summary_hour"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -65,6 +65,7 @@ class NotificationChannelSerializer(ValidatedModelSerializer):
             "kinds",
             "language",
             "enabled",
+            "summary_hour",
             "status",
             "last_failure",
             "last_failure_at",

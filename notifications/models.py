@@ -6,11 +6,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from accounts.fields import EncryptedTextField, reveal
 from notifications.apprise_urls import MAX_URL_LENGTH, service_for
 from notifications.kinds import CHANNEL_KINDS, DEFAULT_KINDS
+from trading.models import StrategyEvent
 
 
 def _default_kinds() -> list[str]:
@@ -32,6 +34,15 @@ class NotificationChannel(models.Model):
     kinds = models.JSONField(default=_default_kinds, help_text="The event kinds (and daily_summary) it receives.")
     language = models.CharField(max_length=8, choices=Language.choices, default=Language.EN)
     enabled = models.BooleanField(default=True)
+    summary_hour = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MinValueValidator(0), MaxValueValidator(23)],
+        help_text="The hour (0–23, in TIME_ZONE) the daily summary is sent, when daily_summary is among the kinds.",
+    )
+    last_summary_on = models.DateField(null=True, blank=True, help_text="The day whose summary went out last.")
+    # The newest event id when the channel was added: it receives what comes after, never the backlog (by id, not by
+    # the events' times, which are the engine's clock's).
+    after_event_id = models.BigIntegerField(default=0, editable=False)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OK)
     last_failure = models.CharField(max_length=500, blank=True, default="")
     last_failure_at = models.DateTimeField(null=True, blank=True)
@@ -44,6 +55,11 @@ class NotificationChannel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding and not self.after_event_id:
+            self.after_event_id = StrategyEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

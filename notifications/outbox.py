@@ -62,19 +62,19 @@ def fan_out(now: datetime | None = None) -> int:
     events = list(
         StrategyEvent.objects.filter(id__gt=max(0, mark.last_event_id - RESCAN_IDS))
         .order_by("id")
-        .values_list("id", "kind", "first_at", "strategy__owner_id")[:FAN_OUT_BATCH]
+        .values_list("id", "kind", "strategy__owner_id")[:FAN_OUT_BATCH]
     )
     if not events:
         return 0
     channels: dict[int, list[NotificationChannel]] = {}
-    for channel in NotificationChannel.objects.filter(enabled=True, owner_id__in={e[3] for e in events}):
+    for channel in NotificationChannel.objects.filter(enabled=True, owner_id__in={e[2] for e in events}):
         channels.setdefault(channel.owner_id, []).append(channel)
     rows = [
         OutboxMessage(event_id=event_id, channel_id=channel.pk, next_attempt_at=now)
-        for event_id, kind, first_at, owner_id in events
+        for event_id, kind, owner_id in events
         for channel in channels.get(owner_id, ())
         # a channel receives what happened after it was added, not the backlog re-read below the mark
-        if kind in channel.kinds and first_at >= channel.created_at
+        if kind in channel.kinds and event_id > channel.after_event_id
     ]
     with transaction.atomic():
         OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
@@ -87,9 +87,9 @@ def enqueue_due(now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     channel_ids = sorted(
         set(
-            OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING, next_attempt_at__lte=now).values_list(
-                "channel_id", flat=True
-            )
+            OutboxMessage.objects.filter(
+                state=OutboxMessage.State.PENDING, next_attempt_at__lte=now, channel__enabled=True
+            ).values_list("channel_id", flat=True)
         )
     )
     queued = []

@@ -23,7 +23,7 @@ _EVENT: dict[str, dict[str, str]] = {
     "en": {
         "started": "started on {node}",
         "stopped": "stopped by {by}",
-        "handed_over": "handed over by {from_node}",
+        "handed_over": "handed over by {node}",
         "failed_over": "failed over from {from_node} to {to_node} after {gap_seconds} s",
         "buy_filled": "bought {amount} at {price}",
         "take_profit_filled": "take-profit sold {amount} at {price}, lot PnL {lot_pnl} {quote}",
@@ -40,7 +40,7 @@ _EVENT: dict[str, dict[str, str]] = {
     "zh-hans": {
         "started": "已在 {node} 上启动",
         "stopped": "已由 {by} 停止",
-        "handed_over": "已由 {from_node} 交接",
+        "handed_over": "已由 {node} 交接",
         "failed_over": "已从 {from_node} 故障转移到 {to_node}，中断 {gap_seconds} 秒",
         "buy_filled": "以 {price} 买入 {amount}",
         "take_profit_filled": "止盈以 {price} 卖出 {amount}，本笔盈亏 {lot_pnl} {quote}",
@@ -118,3 +118,42 @@ def event_message(language: str, events: Sequence[EventFacts]) -> tuple[str, str
         return f"AresBot · {events[0].strategy}", lines[0]
     title = _DIGEST_TITLE.get(language, _DIGEST_TITLE["en"]).format(count=len(events))
     return title, "\n".join(lines)
+
+
+_SUMMARY = {
+    "en": {
+        "title": "AresBot daily summary {day}",
+        "pnl": "PnL {amount} {quote}",
+        "none": "no closed lots",
+        "body": "{pnl}\nfills: {fills}, cycles: {cycles}, open positions: {open}, errors: {errors}",
+    },
+    "zh-hans": {
+        "title": "AresBot 每日汇总 {day}",
+        "pnl": "盈亏 {amount} {quote}",
+        "none": "没有平仓",
+        "body": "{pnl}\n成交：{fills}，完成循环：{cycles}，持仓：{open}，错误：{errors}",
+    },
+}
+
+
+@dataclass(frozen=True)
+class DailyFacts:
+    pnl: Mapping[str, str]  # per quote currency, at its precision
+    fills: int
+    cycles: int
+    open_positions: int
+    errors: int
+
+
+def summary_message(language: str, day: str, facts: DailyFacts) -> tuple[str, str]:
+    """The daily summary: PnL per quote currency, fills, cycles, open positions, errors."""
+    texts = _SUMMARY.get(language, _SUMMARY["en"])
+    lines = [texts["pnl"].format(amount=amount, quote=quote) for quote, amount in sorted(facts.pnl.items())]
+    body = texts["body"].format(
+        pnl="\n".join(lines) or texts["none"],
+        fills=facts.fills,
+        cycles=facts.cycles,
+        open=facts.open_positions,
+        errors=facts.errors,
+    )
+    return texts["title"].format(day=day), body

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 EVENT_REF = re.compile(r"\(#(\d+)\)")
 
@@ -44,7 +45,10 @@ class Receiver:
                         self.send_response(500)
                         self.end_headers()
                         return
-                    receiver.bodies.append(json.loads(raw))
+                    if self.headers.get("Content-Type", "").startswith("application/json"):
+                        receiver.bodies.append(json.loads(raw))
+                    else:  # form:// posts the same fields form-encoded
+                        receiver.bodies.append({k: v[0] for k, v in parse_qs(raw.decode()).items()})
                 self.send_response(200)
                 self.end_headers()
 

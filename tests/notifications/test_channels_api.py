@@ -143,3 +143,23 @@ def test_the_admin_shows_only_the_mask(admin_client):
         r = admin_client.get(page)
         assert r.status_code == 200
         assert TOKEN not in r.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_failed_delivery_logs_its_reason_without_the_channels_token(alice_client, receiver: Receiver, caplog):
+    from notifications import apprise_urls
+
+    caplog.set_level(logging.DEBUG)
+    url = receiver.url + "/" + TOKEN
+    receiver.failing = True
+    result = apprise_urls.send(url, "t", "b")
+    assert not result.ok and "500" in result.reason
+    assert TOKEN not in result.reason and TOKEN not in caplog.text
+
+
+@pytest.mark.django_db
+def test_send_test_through_a_form_webhook(alice_client, receiver: Receiver):
+    channel_id = _create(alice_client, url=f"form://127.0.0.1:{receiver.port}/hook").json()["id"]
+    assert alice_client.post(f"/api/notifications/channels/{channel_id}/test").json()["ok"] is True
+    (body,) = receiver.bodies
+    assert body["title"] == "AresBot test message" and "phone" in body["message"]

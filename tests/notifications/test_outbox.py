@@ -173,3 +173,25 @@ def test_a_repeated_error_shows_its_count():
 
     line = event_line("en", EventFacts(3, "error", 12, "grid", "BTC/USDT", {"error_class": "X", "message": "m"}))
     assert line.endswith("(×12) (#3)")
+
+
+def test_an_engines_events_arrive_once_each_rendered_from_their_data(alice, grid, receiver: Receiver, redis_client):
+    """A real engine (tests/core/harness.py) on the ORM journal: its events, read twice, arrive once each, in the
+    channel's words with every fact filled in (no `?` for a key the message expects and the event lacks)."""
+    from notifications.kinds import EVENT_KINDS
+    from tests.core.harness import Harness
+    from trading.journal import OrmJournal
+
+    make_channel(alice, receiver.url, kinds=list(EVENT_KINDS))
+    h = Harness("30000", journal=OrmJournal(grid.pk), strategy_id=grid.pk, grid_levels=3)
+    h.start()
+    h.step("29650")
+    h.step("29997.01")
+    deliver_all()
+    outbox.FanOutMark.objects.update(last_event_id=0)
+    deliver_all()
+    ids = list(StrategyEvent.objects.filter(strategy=grid).order_by("id").values_list("id", flat=True))
+    assert len(ids) >= 3 and receiver.event_ids() == ids
+    text = "\n".join(receiver.messages())
+    assert "?" not in text
+    assert "take-profit sold" in text and "lot PnL 0.16 USDT" in text

@@ -49,7 +49,7 @@ def workers_of(node: Console) -> set[int]:
 def test_a_worker_killed_with_sigkill_is_replaced_and_its_strategy_moves_to_the_new_one(
     alice, private_redis: redis.Redis, runworker
 ):
-    node = runworker("--concurrency", "1", "--no-control", "--backtests", "0")
+    node = runworker("--concurrency", "1", "--no-control", "--backtests", "0", "--notify", "0")
     wait_until(lambda: workers_of(node), 60, "the worker to register")
     strategy = walking_strategy(alice)
     start_strategy(strategy)

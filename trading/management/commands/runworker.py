@@ -37,6 +37,12 @@ class Command(BaseCommand):
             default=None,
             help="Backtest workers on this node (0: none). Default: BACKTEST_WORKERS.",
         )
+        parser.add_argument(
+            "--notify",
+            type=int,
+            default=None,
+            help="Notify workers on this node (0: none). Default: NOTIFY_WORKERS.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         signals = 0
@@ -51,7 +57,7 @@ class Command(BaseCommand):
             options["concurrency"] or settings.WORKER_CONCURRENCY,
             control=not options["no_control"],
             backtest_workers=settings.BACKTEST_WORKERS if options["backtests"] is None else options["backtests"],
-            notify_workers=settings.NOTIFY_WORKERS,
+            notify_workers=settings.NOTIFY_WORKERS if options["notify"] is None else options["notify"],
             say=lambda line: self.stdout.write(line),
         )
         pool.start()
