@@ -81,6 +81,7 @@ def test_a_kind_that_does_not_exist_is_a_400_naming_the_kinds(alice_client, grid
     r = alice_client.get(f"/api/strategies/{grid.pk}/events", {"kind": "exploded"})
     assert r.status_code == 400
     assert "buy_filled" in r.json()["kind"][0]
+    assert alice_client.get(f"/api/strategies/{grid.pk}/events", {"kind": ""}).status_code == 200  # not given
     r = alice_client.get(f"/api/strategies/{grid.pk}/events", {"since": "yesterday"})
     assert r.status_code == 400 and "since" in r.json()
 
@@ -97,6 +98,7 @@ def test_the_feed_counts_unread_events_and_the_read_mark_only_moves_forward(alic
     assert alice_client.get("/api/events").json()["unread"] == 2
     assert alice_client.post("/api/events/read", {}, format="json").json()["unread"] == 0
     assert alice_client.post("/api/events/read", {"up_to": -1}, format="json").status_code == 400
+    assert alice_client.post("/api/events/read", {"up_to": 2**63}, format="json").status_code == 400
 
 
 def test_alice_sees_none_of_bobs_events(alice_client, grid, bobs_grid):

@@ -41,6 +41,13 @@ class EventFilter(django_filters.FilterSet):
         model = StrategyEvent
         fields = ["kind", "since", "until"]
 
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        if data is not None and hasattr(data, "getlist"):
+            # A blank kind means "not given", as for every other filter (the schema's allowEmptyValue).
+            data = data.copy()
+            data.setlist("kind", [kind for kind in data.getlist("kind") if kind.strip()])
+        super().__init__(data, *args, **kwargs)
+
 
 class FeedFilter(EventFilter):
     strategy = IdFilter(field_name="strategy_id", help_text="The id of one of your strategies.")
@@ -86,6 +93,7 @@ class ReadMarkSerializer(serializers.Serializer):
     up_to = serializers.IntegerField(
         required=False,
         min_value=0,
+        max_value=2**63 - 1,  # the id column's range
         help_text="The id of the newest event read; by default your newest event (everything read).",
     )
 
