@@ -8,6 +8,7 @@
  * candle whose span holds its `executed_at`, so fills and candles share one clock on a replay too.
  */
 import type { CandleChart, PnlSeries, StrategyOrder, Trade } from '@/api/detail'
+import type { StrategyEvent } from '@/api/events'
 import type { ChartOption } from '@/charts/echarts'
 import { escapeHtml } from '@/charts/preview'
 import { formatDecimal, formatTime } from '@/format'
@@ -31,6 +32,8 @@ export interface PriceChartText {
   close: string
   marketTime: string
   fill: (side: string) => string
+  /** An event's line in the page's language (events are drawn when given). */
+  event?: (event: ChartEvent) => string
 }
 
 export interface PriceChartInput {
@@ -48,7 +51,14 @@ export interface PriceChartInput {
   window?: number
   /** Label the axis with the date too (a backtest's bars span days). */
   dateAxis?: boolean
+  /** The strategy's events other than fills (those are the fill markers), as pins on their candle. */
+  events?: ChartEvent[]
 }
+
+/** What an event pin needs. */
+export type ChartEvent = Pick<StrategyEvent, 'id' | 'kind' | 'severity' | 'at' | 'data' | 'count' | 'summary'>
+
+export const EVENT_COLORS: Record<string, string> = { info: '#409eff', warning: '#e6a23c', error: '#f56c6c' }
 
 /** What a fill marker needs: a strategy's trade, or a backtest's fill. */
 export type ChartFill = Pick<Trade, 'id' | 'side' | 'price' | 'amount' | 'executed_at'>
@@ -57,6 +67,8 @@ export interface PriceChart {
   option: ChartOption
   /** Fill markers drawn (fills older than the first candle have no place on the chart). */
   fillCount: number
+  /** Event pins drawn. */
+  eventCount: number
 }
 
 const ms = (iso: string) => Date.parse(iso)
@@ -113,6 +125,27 @@ export function priceChartOption(input: PriceChartInput, text: PriceChartText): 
     if (index < 0) return
     fillsAt.set(index, [...(fillsAt.get(index) ?? []), fill])
     ;(fill.side === 'buy' ? buyPoints : sellPoints).push([index, Number(fill.price), fill.id])
+  })
+
+  // Events: one pin per candle (the newest event's severity colours it), every event in the candle's tooltip.
+  const events = text.event ? (input.events ?? []) : []
+  const placedEvents = placeFills(
+    times,
+    events.map((e) => ({ executed_at: e.at })),
+  )
+  const eventsAt = new Map<number, ChartEvent[]>()
+  events.forEach((event, i) => {
+    const index = placedEvents[i]!
+    if (index >= 0) eventsAt.set(index, [...(eventsAt.get(index) ?? []), event])
+  })
+  const RANK: Record<string, number> = { info: 0, warning: 1, error: 2 }
+  const eventPins = [...eventsAt.entries()].map(([index, here]) => {
+    const worst = here.reduce((a, b) => ((RANK[b.severity] ?? 0) > (RANK[a.severity] ?? 0) ? b : a))
+    return {
+      coord: [index, Number(candles[index]!.high)],
+      value: here.length > 1 ? String(here.length) : '',
+      itemStyle: { color: EVENT_COLORS[worst.severity] ?? EVENT_COLORS.info },
+    }
   })
 
   // Resting limit orders: one line per price and side (two buys at one price are one line, labelled once).
@@ -188,6 +221,11 @@ export function priceChartOption(input: PriceChartInput, text: PriceChartText): 
         `<span style="color:${fill.side === 'buy' ? DETAIL_COLORS.buy : DETAIL_COLORS.sell}">●</span> ` +
           `${escapeHtml(text.fill(fill.side))} ${amount(fill.amount)} ${escapeHtml(input.base)} @ ${price(fill.price)}` +
           ` · ${escapeHtml(label(fill.executed_at, true))}`,
+      )
+    for (const event of eventsAt.get(index) ?? [])
+      lines.push(
+        `<span style="color:${EVENT_COLORS[event.severity] ?? EVENT_COLORS.info}">◆</span> ` +
+          `${escapeHtml(text.event!(event))} · ${escapeHtml(label(event.at, true))}`,
       )
     return lines.join('<br>')
   }
@@ -268,12 +306,20 @@ export function priceChartOption(input: PriceChartInput, text: PriceChartText): 
         // ECharts' candle: [open, close, low, high].
         data: candles.map((c) => [Number(c.open), Number(c.close), Number(c.low), Number(c.high)]),
         markLine: { symbol: 'none', silent: true, animation: false, data: [...gridLines, ...priceLine] },
+        markPoint: {
+          symbol: 'pin',
+          symbolSize: 26,
+          silent: true,
+          animation: false,
+          label: { color: '#fff', fontSize: 10 },
+          data: eventPins,
+        },
       },
       fillSeries(text.fill('buy'), buyPoints, DETAIL_COLORS.buy, true),
       fillSeries(text.fill('sell'), sellPoints, DETAIL_COLORS.sell, false),
     ],
   }
-  return { option, fillCount: buyPoints.length + sellPoints.length }
+  return { option, fillCount: buyPoints.length + sellPoints.length, eventCount: eventPins.length }
 }
 
 export interface PnlChartText {
