@@ -273,6 +273,8 @@ def test_a_strategys_parameters_are_taken_and_the_given_ones_replace_them(alice,
         ({"symbol": "ETH/USDT"}, "dataset", "It holds BTC/USDT candles"),
         ({"dataset": "sample:nope"}, "dataset", "No sample data set named 'nope'"),
         ({"dataset": "abc"}, "dataset", 'or "sample:<name>"'),
+        ({"dataset": "\u00b9"}, "dataset", 'or "sample:<name>"'),  # a digit to str.isdigit, not to int
+        ({"dataset": "9" * 40}, "dataset", 'or "sample:<name>"'),
         ({"initial_quote": "0"}, "initial_quote", "Must be between 0.00000001 and 1000000000000"),
         ({"slippage_pct": "11"}, "slippage_pct", "Must be between 0 and 10 %."),
         ({"taker_fee_pct": "-1"}, "taker_fee_pct", "Must be between 0 and 10 %."),

@@ -169,7 +169,8 @@ def dataset_choice(owner: Any, value: str) -> dict[str, Any]:
         }
         info["candles"] = facts.candles
         return {"dataset": None, "sample": name, "info": info}
-    if not value.isdigit():
+    # ASCII digits only ("¹" is a digit to str.isdigit, not to int), and within the id column's range.
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
         raise ValidationError('Must be the id of one of your data sets, or "sample:<name>".')
     dataset = BacktestDataset.objects.filter(owner=owner, pk=int(value)).first()
     if dataset is None:
