@@ -72,6 +72,11 @@ class EventSerializer(serializers.ModelSerializer):
         return summary(obj.kind, obj.data, obj.count)
 
 
+class FeedEventSerializer(EventSerializer):
+    """The feed's events: a schema component of its own, since the feed's pages carry `unread` and a strategy's
+    timeline's do not (one name for both would describe one of them wrongly)."""
+
+
 class FeedPagination(Pagination):
     """A page of the feed, with how many of the caller's events are newer than their read mark."""
 
@@ -119,7 +124,7 @@ class EventViewSet(OwnedQuerysetMixin, viewsets.GenericViewSet):
     than your read mark; `POST /api/events/read` moves it."""
 
     model = StrategyEvent
-    serializer_class = EventSerializer
+    serializer_class = FeedEventSerializer
     filterset_class = FeedFilter
     pagination_class = FeedPagination
 
