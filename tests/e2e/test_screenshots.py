@@ -54,6 +54,13 @@ PAGES = [
         steps=({"waitFor": "main [data-test=daily-pnl-chart] canvas"},),
     ),
     Page("notifications", "/notifications", wait_for="main [data-test=channels]"),
+    Page(
+        "notifications-form",
+        "/notifications",
+        wait_for="main [data-test=channels]",
+        steps=({"click": "main [data-test=new-channel]"}, {"waitFor": "[data-test=channel-url]"}),
+        text_of="body",
+    ),
     Page("security", "/security"),
     Page("not-found", "/no/such/page"),
     Page("sign-in", "/sign-in?next=/workers", wait_for=".sign-in", signed_in=False, text_of="body"),
@@ -248,6 +255,9 @@ def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp
         for seen in ("Phone (Telegram)", "Team webhook", "Failing", "HTTP 502 from hooks.example.com", "Send test"):
             assert seen in notifications, (width, seen)
         assert "123456:AAbbCCddEEff" not in notifications, width
+        form = shots[f"notifications-form-{width}-light"].text
+        for seen in ("Apprise URL", "tgram://bottoken/ChatID", "Take-profit filled", "Daily summary"):
+            assert seen in form, (width, seen)
     assert "Sign in to AresBot" in shots["sign-in-phone-dark"].text
 
 
