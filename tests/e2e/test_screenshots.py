@@ -17,11 +17,13 @@ import pytest
 import redis
 
 from exchanges.paper.store import DbPaperStore, book_key
+from notifications.models import NotificationChannel
 from strategies.models import Strategy
 from tests.e2e.webapp import Page, WebApp, shoot
 from tests.factories import make_fill, make_order, make_paper_account, make_position, make_strategy
 from tests.processes import free_port
 from tests.test_runtime_api import fake_engine
+from trading.events import EventKind, event, record_events
 from trading.models import Order
 from trading.runtime import coordination as co
 
@@ -42,6 +44,7 @@ PAGES = [
             {"waitFor": "main [data-test=open-lots]"},
             {"waitFor": "main [data-test=detail-trades]"},
             {"waitFor": "main [data-test=daily-loss]"},
+            {"waitFor": "main [data-test=events]"},
         ),
     ),
     Page(
@@ -49,6 +52,14 @@ PAGES = [
         "/trades",
         wait_for="main [data-test=trades-table]",
         steps=({"waitFor": "main [data-test=daily-pnl-chart] canvas"},),
+    ),
+    Page("notifications", "/notifications", wait_for="main [data-test=channels]"),
+    Page(
+        "notifications-form",
+        "/notifications",
+        wait_for="main [data-test=channels]",
+        steps=({"click": "main [data-test=new-channel]"}, {"waitFor": "[data-test=channel-url]"}),
+        text_of="body",
     ),
     Page("security", "/security"),
     Page("not-found", "/no/such/page"),
@@ -133,6 +144,55 @@ def a_trading_day(alice, redis_client: redis.Redis) -> Strategy:
     held = make_order(stopped, "buy", "29000", "0.001")
     make_fill(held, now - timedelta(hours=3), fee=D("0.000001"), fee_currency="BTC")
     make_position(held)
+    # Its timeline: started, a ladder placed and trailed, a pause for the loss streak, and an error seen 3 times.
+    record_events(
+        running.pk,
+        [
+            event(EventKind.STARTED, now - timedelta(minutes=40), node="node-7", ip="10.0.0.7", job="j-1"),
+            event(EventKind.LADDER_PLACED, now - timedelta(minutes=39), symbol="BTC/USDT", anchor="39480", levels=5),
+            event(
+                EventKind.LADDER_TRAILED,
+                now - timedelta(minutes=25),
+                symbol="BTC/USDT",
+                from_anchor="39480",
+                to_anchor="39550",
+            ),
+            event(
+                EventKind.PAUSED,
+                now - timedelta(minutes=12),
+                key="paused:cooldown",
+                symbol="BTC/USDT",
+                reason="cooldown",
+                detail="3 losses in a row",
+            ),
+        ],
+    )
+    for minutes in (6, 4, 2):
+        record_events(
+            running.pk,
+            [
+                event(
+                    EventKind.ERROR,
+                    now - timedelta(minutes=minutes),
+                    key="error:NetworkError",
+                    error_class="NetworkError",
+                    message="binance GET /api/v3/ticker timed out",
+                )
+            ],
+        )
+    for name, url, status, failure in (
+        ("Phone (Telegram)", "tgram://123456:AAbbCCddEEff/987654", "ok", ""),
+        ("Team webhook", "json://hooks.example.com/aresbot", "failing", "HTTP 502 from hooks.example.com"),
+    ):
+        channel = NotificationChannel(owner=alice, name=name, url=url)
+        channel.full_clean()
+        channel.save()
+        NotificationChannel.objects.filter(pk=channel.pk).update(
+            status=status,
+            last_failure=failure,
+            last_failure_at=now - timedelta(minutes=3) if failure else None,
+            last_success_at=now - timedelta(hours=2),
+        )
     return running
 
 
@@ -186,6 +246,18 @@ def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp
         assert "7 fills" in detail, width
         assert re.search(r"Fills on chart:\s*3\b", detail), (width, detail[detail.find("Fills on") :][:40])
         assert "Daily loss used" in detail, width
+        # The timeline in the reader's words, a repeat counted once; the events other than fills as pins.
+        for seen in ("Started on node-7", "Ladder of 5 levels placed below 39480", "Buys paused: loss-streak cooldown"):
+            assert seen in detail, (width, seen)
+        assert "NetworkError: binance GET /api/v3/ticker timed out (×3)" in detail, width
+        assert re.search(r"Events shown\s*[1-9]", detail), (width, detail[detail.find("Events shown") :][:40])
+        notifications = shots[f"notifications-{width}-light"].text
+        for seen in ("Phone (Telegram)", "Team webhook", "Failing", "HTTP 502 from hooks.example.com", "Send test"):
+            assert seen in notifications, (width, seen)
+        assert "123456:AAbbCCddEEff" not in notifications, width
+        form = shots[f"notifications-form-{width}-light"].text
+        for seen in ("Apprise URL", "tgram://bottoken/ChatID", "Take-profit filled", "Daily summary"):
+            assert seen in form, (width, seen)
     assert "Sign in to AresBot" in shots["sign-in-phone-dark"].text
 
 
@@ -208,7 +280,7 @@ def test_the_language_switch_reaches_every_word(web_apps: Callable[..., WebApp],
     for seen in ("8 笔成交", "每日盈亏", "胜率", "止盈", "导出 CSV"):
         assert seen in trades, seen
     detail = shots["strategy-desktop-light-zh-CN"].text
-    for seen in ("当前挂单", "4 个挂单", "持仓", "风控", "当日亏损已用", "7 笔成交", "图上成交："):
+    for seen in ("当前挂单", "4 个挂单", "持仓", "风控", "当日亏损已用", "7 笔成交", "图上成交：", "在 node-7 上启动"):
         assert seen in detail, seen
 
 

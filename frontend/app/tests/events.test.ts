@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createI18n } from 'vue-i18n'
 import { EVENT_KINDS, type StrategyEvent } from '@/api/events'
-import { priceChartOption } from '@/charts/detail'
+import { priceChartOption, type ChartEvent } from '@/charts/detail'
 import { eventMessage, type Translate } from '@/events/messages'
 import en from '@/i18n/locales/en.json'
 import zhCN from '@/i18n/locales/zh-CN.json'
@@ -120,7 +120,7 @@ describe('event pins on the price chart', () => {
     close: 'C',
     marketTime: 'M',
     fill: (s: string) => s,
-    event: (e: StrategyEvent) => eventMessage(e, en_),
+    event: (e: ChartEvent) => eventMessage(e, en_),
   }
 
   it('puts one pin per candle at its high, coloured by the worst severity, and lists them in the tooltip', () => {

@@ -88,6 +88,12 @@ export const routes: RouteRecordRaw[] = [
     meta: { title: 'nav.workers' },
   },
   {
+    path: '/notifications',
+    name: 'notifications',
+    component: () => import('@/pages/NotificationsPage.vue'),
+    meta: { title: 'nav.notifications' },
+  },
+  {
     path: '/security',
     name: 'security',
     component: () => import('@/pages/SecurityPage.vue'),
