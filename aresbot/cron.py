@@ -4,6 +4,8 @@ The supervisor runs on the control queue, which has a worker of its own on every
 are busy running engines can never starve it.
 """
 
+from collections.abc import Callable
+
 from django.conf import settings
 from rq import cron
 
@@ -15,71 +17,37 @@ from trading.runtime.jobs import rescue_lost_jobs, supervise
 from trading.runtime.queues import CONTROL_QUEUE, NOTIFY_QUEUE
 from trading.tally import TALLY_INTERVAL, seal
 
-cron.register(
-    supervise,
-    queue_name=CONTROL_QUEUE,
-    interval=settings.SUPERVISE_INTERVAL,
-    # A pass that waited longer than two intervals is out of date: drop it, the next one is coming.
-    ttl=2 * settings.SUPERVISE_INTERVAL,
-    result_ttl=60,
-    failure_ttl=24 * 3600,
-    name="supervise",
-)
+
+def _every(func: Callable[[], object], interval: int, name: str, queue: str = CONTROL_QUEUE) -> None:
+    """Run `func` every `interval` seconds on `queue`. A pass that waited longer than two intervals is out of date:
+    dropped, the next one is coming."""
+    cron.register(
+        func,
+        queue_name=queue,
+        interval=interval,
+        ttl=2 * interval,
+        result_ttl=60,
+        failure_ttl=24 * 3600,
+        name=name,
+    )
+
+
+_every(supervise, settings.SUPERVISE_INTERVAL, "supervise")
 
 # The fills' daily tallies for the trade statistics (trading/tally.py): a minute behind at most, read together with
 # the fills above their watermark, so the statistics never wait for it.
-cron.register(
-    seal,
-    queue_name=CONTROL_QUEUE,
-    interval=TALLY_INTERVAL,
-    ttl=2 * TALLY_INTERVAL,
-    result_ttl=60,
-    failure_ttl=24 * 3600,
-    name="seal-fill-tallies",
-)
+_every(seal, TALLY_INTERVAL, "seal-fill-tallies")
 
 # Backtests, sweep chunks and downloads whose RQ job was lost (Redis flushed or restarted empty, a job expired): queued
 # again once, failed with the reason after a second loss (trading/backtests/rescue.py).
-cron.register(
-    rescue_lost_jobs,
-    queue_name=CONTROL_QUEUE,
-    interval=RESCUE_INTERVAL,
-    ttl=2 * RESCUE_INTERVAL,
-    result_ttl=60,
-    failure_ttl=24 * 3600,
-    name="rescue-lost-backtest-jobs",
-)
+_every(rescue_lost_jobs, RESCUE_INTERVAL, "rescue-lost-backtest-jobs")
 
 # Strategy events older than EVENT_RETENTION_DAYS (trading/events.py).
-cron.register(
-    purge_events,
-    queue_name=CONTROL_QUEUE,
-    interval=PURGE_INTERVAL,
-    ttl=2 * PURGE_INTERVAL,
-    result_ttl=60,
-    failure_ttl=24 * 3600,
-    name="purge-strategy-events",
-)
+_every(purge_events, PURGE_INTERVAL, "purge-strategy-events")
 
 # Notifications (notifications/outbox.py): new strategy events into the outbox, and a delivery job per channel with
 # messages due, on the notify queue's own worker.
-cron.register(
-    notify_pass,
-    queue_name=NOTIFY_QUEUE,
-    interval=settings.NOTIFY_INTERVAL,
-    ttl=2 * settings.NOTIFY_INTERVAL,
-    result_ttl=60,
-    failure_ttl=24 * 3600,
-    name="notify",
-)
+_every(notify_pass, settings.NOTIFY_INTERVAL, "notify", queue=NOTIFY_QUEUE)
 
 # Each channel's daily summary at its hour in TIME_ZONE (notifications/summary.py), once a day.
-cron.register(
-    send_summaries,
-    queue_name=NOTIFY_QUEUE,
-    interval=SUMMARY_INTERVAL,
-    ttl=2 * SUMMARY_INTERVAL,
-    result_ttl=60,
-    failure_ttl=24 * 3600,
-    name="notify-daily-summary",
-)
+_every(send_summaries, SUMMARY_INTERVAL, "notify-daily-summary", queue=NOTIFY_QUEUE)
