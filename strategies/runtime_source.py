@@ -44,6 +44,7 @@ def settings_of(strategy: Strategy) -> StrategySettings:
         strategy_id=strategy.pk,
         running=strategy.desired_state == DesiredState.RUNNING,
         cancel_all_on_stop=strategy.cancel_all_on_stop,
+        stopped_by=strategy.stopped_by,
         version=strategy.updated_at,
         config=engine_config_for(strategy),
     )
@@ -54,6 +55,7 @@ def spec_of(strategy: Strategy) -> StrategySpec:
         strategy_id=strategy.pk,
         running=strategy.desired_state == DesiredState.RUNNING,
         cancel_all_on_stop=strategy.cancel_all_on_stop,
+        stopped_by=strategy.stopped_by,
         version=strategy.updated_at,
         config=engine_config_for(strategy),
         owner_id=strategy.owner_id,

@@ -109,6 +109,7 @@ def test_a_stop_that_finds_no_engine_running_records_who_stopped_and_what_it_can
 
     # The job closes its connection first (a worker's is stale); the test's transaction must stay open.
     monkeypatch.setattr(jobs, "close_old_connections", lambda: None)
+    strategy.__class__.objects.filter(pk=strategy.pk).update(stopped_by="admin")  # as the admin's stop records it
     assert jobs.stop_without_engine(strategy.pk, cancel_all=True) == "stopped"
     [stopped] = StrategyEvent.objects.filter(strategy=strategy)
-    assert (stopped.kind, stopped.data) == ("stopped", {"by": "owner", "cancel_mode": "all"})
+    assert (stopped.kind, stopped.data) == ("stopped", {"by": "admin", "cancel_mode": "all"})

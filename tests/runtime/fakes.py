@@ -126,11 +126,11 @@ def edited(**changes: object) -> Callable[[StrategySpec], StrategySpec]:
 
 
 def stopped(spec: StrategySpec) -> StrategySpec:
-    return replace(spec, running=False)
+    return replace(spec, running=False, stopped_by="owner")
 
 
 def stopped_cancelling_all(spec: StrategySpec) -> StrategySpec:
-    return replace(spec, running=False, cancel_all_on_stop=True)
+    return replace(spec, running=False, cancel_all_on_stop=True, stopped_by="admin")
 
 
 class FakeEngine:

@@ -96,6 +96,7 @@ def test_the_runner_reads_the_strategy_every_few_seconds_applies_edits_and_stops
     assert [(at, config.grid_levels) for at, config in engine.reconfigured] == [(10, 5)]
     assert engine.ticks == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14]  # every second, then every two
     assert engine.stopped == [(15, False)]  # desired state stopped: the buys go, the take-profits stay
+    assert (source.events[-1].kind, source.events[-1].data["by"]) == ("stopped", "owner")
     assert not redis_client.exists(RUNNING_KEY)
     assert redis_client.get(f"strategy:lock:{SID}") is None
 
@@ -120,3 +121,35 @@ def test_a_stop_seen_only_in_the_database_cancels_what_it_was_asked_to(redis_cli
     result = make_runner(redis_client, clock, source, lock_ttl=3600, poll_interval=0.5).run()
     assert result.outcome is RunOutcome.STOPPED
     assert engine.stopped == [(5, True)]  # at the first database check after the stop: take-profits go too
+    assert source.events[-1].data == {"by": "admin", "cancel_mode": "all", "node": runner_node()}
+    assert source.reads == [0, 5]  # who stopped it came with the check that found the stop: no second read
+
+
+def runner_node() -> str:
+    return co.node_identity()[1]
+
+
+def test_a_strategy_deleted_while_running_is_stopped_by_the_system(redis_client, monkeypatch):
+    clock = FakeClock()
+    source = FakeSource(make_spec(SID), clock, edits={3: lambda spec: None})
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: FakeEngine(clock))
+    assert (
+        make_runner(redis_client, clock, source, lock_ttl=3600, poll_interval=0.5).run().outcome is RunOutcome.STOPPED
+    )
+    assert source.events[-1].data["by"] == "system"
+
+
+def test_a_stop_signal_reads_who_stopped_once_from_the_database(redis_client, monkeypatch):
+    clock = FakeClock()
+    source = FakeSource(make_spec(SID), clock, edits={2: stopped})
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: FakeEngine(clock))
+    runner = make_runner(redis_client, clock, source, lock_ttl=3600, poll_interval=0.5)
+    clock_at_signal = 2.0
+
+    def signal_at_two() -> co.StopMode | None:
+        return co.StopMode.CANCEL_BUYS if clock.monotonic() >= clock_at_signal else None
+
+    monkeypatch.setattr(runner, "_stop_signal", signal_at_two)
+    assert runner.run().outcome is RunOutcome.STOPPED
+    assert source.reads == [0, 2]  # the start's read, then one read at the stop (before the first check at 5)
+    assert source.events[-1].data["by"] == "owner"

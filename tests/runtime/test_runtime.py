@@ -130,7 +130,7 @@ def test_stop_ends_the_engine_between_its_ticks_and_cancels_its_buys(alice, priv
     events = list(StrategyEvent.objects.filter(strategy=strategy).order_by("id"))
     started = next(e for e in events if e.kind == "started")
     assert started.data["node"] == co.node_identity()[1] and started.data["job"]
-    assert events[-1].kind == "stopped" and events[-1].data["cancel_mode"] == "buys"
+    assert (events[-1].kind, events[-1].data["cancel_mode"], events[-1].data["by"]) == ("stopped", "buys", "owner")
 
 
 def test_a_killed_node_fails_over_and_nothing_is_sent_twice(alice, private_redis, workers):

@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 # How often the runner reads the strategy row: to notice a stop the Redis signal missed, and edits.
 DB_CHECK_SECONDS = 5.0
 NODE_HEARTBEAT_SECONDS = 5.0
+# A stopped event's `by` beside the strategies app's own values (owner, admin, system): the stop came with the
+# strategy's deletion, or who stopped it cannot be read (the database away).
+STOPPED_BY_SYSTEM = "system"
+STOPPED_BY_UNKNOWN = "unknown"
 
 
 # Set by SIGTERM in the work-horse (the worker is shutting down): engines hand their strategies over.
@@ -309,6 +313,7 @@ class StrategyRunner:
         while True:
             self._progress = now = self.clock.monotonic()
             stop = self._stop_signal()
+            row: StrategySettings | _Unknown | None = UNKNOWN
             if now >= next_db_check:
                 next_db_check = now + DB_CHECK_SECONDS
                 row = self._read_settings()
@@ -336,9 +341,9 @@ class StrategyRunner:
                 engine.stop(cancel_all=cancel_all)
                 cancelled = "every open order" if cancel_all else "its open buys"
                 log.info("strategy %s: stopped, %s cancelled", self.strategy_id, cancelled)
-                # Stops come from the strategy's owner (the API, the admin) through the signal or desired_state.
                 cancel_mode = "all" if cancel_all else "buys"
-                self._record([self._event(EventKind.STOPPED, by="owner", cancel_mode=cancel_mode, node=self.hostname)])
+                by = self._stopped_by(row)
+                self._record([self._event(EventKind.STOPPED, by=by, cancel_mode=cancel_mode, node=self.hostname)])
                 return RunResult(RunOutcome.STOPPED)
             if now >= next_tick:
                 next_tick = max(next_tick + interval, now)  # a slow tick delays the next, never a burst
@@ -376,6 +381,17 @@ class StrategyRunner:
                 )
             )
         return events
+
+    def _stopped_by(self, row: StrategySettings | _Unknown | None) -> str:
+        """Who stopped the strategy, for its stopped event. The Redis signal usually arrives before the next database
+        check, so the row is read once more unless this pass just read it."""
+        if isinstance(row, _Unknown):
+            row = self._read_settings()
+        if row is None:
+            return STOPPED_BY_SYSTEM  # deleted: nobody's stop, the strategy is gone
+        if isinstance(row, _Unknown) or not row.stopped_by:
+            return STOPPED_BY_UNKNOWN  # the database is away (or a stop recorded before stopped_by existed)
+        return row.stopped_by
 
     def _event(self, kind: EventKind, **data: Any) -> Event:
         return event(kind, datetime.fromtimestamp(self.clock.time(), UTC), **data)

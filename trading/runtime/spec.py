@@ -68,6 +68,8 @@ class StrategySettings:
     config: EngineConfig
     # Once stopped: whether the stop also cancels the take-profits, as the Redis stop signal would have said.
     cancel_all_on_stop: bool = field(default=False, kw_only=True)
+    # Once stopped: who stopped it (owner, admin, system), for the stopped event; empty while it should run.
+    stopped_by: str = field(default="", kw_only=True)
 
 
 @dataclass(frozen=True)
