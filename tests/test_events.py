@@ -5,11 +5,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from exchanges.paper.faults import Fault, FaultInjector
 from tests.core.harness import Harness
 from tests.factories import make_paper_account, make_strategy
+from trading.core.types import EngineState as CoreState
 from trading.events import REPEAT_WINDOW, EventKind, event, purge_events, record_events, write_events
 from trading.journal import OrmJournal
 from trading.models import EngineState, StrategyEvent
@@ -31,6 +34,39 @@ def test_an_error_repeating_every_tick_is_one_row_with_a_count(strategy):
     row = StrategyEvent.objects.get()
     assert (row.kind, row.severity, row.count) == ("error", "error", 5)
     assert (row.first_at, row.at, row.data) == (T0, T0 + timedelta(seconds=4), {"message": "t4"})
+
+
+def test_an_error_on_100_ticks_in_10_s_is_one_insert_and_at_most_one_update_with_the_exact_count(strategy):
+    faults = FaultInjector()
+    h = Harness("30000", faults=faults, journal=OrmJournal(strategy.pk), strategy_id=strategy.pk)
+    h.start()
+    faults.add("fetch_price", Fault.NETWORK, times=100)
+    writes = CaptureQueriesContext(connection)
+    with writes:
+        for _ in range(100):
+            h.step("30000", seconds=0.1)
+    changes = [q["sql"] for q in writes.captured_queries if StrategyEvent._meta.db_table in q["sql"]]
+    inserts = [q for q in changes if q.lstrip().upper().startswith("INSERT")]
+    updates = [q for q in changes if q.lstrip().upper().startswith("UPDATE")]
+    assert len(inserts) == 2 and len(updates) == 0  # the error, and the "exchange down" pause it began
+    row = StrategyEvent.objects.get(kind="error")
+    assert row.count == 1  # the 99 repeats are held back, not written tick by tick
+    h.step("30000", seconds=30)  # a healthy tick REPEAT_FLUSH later hands them on: one UPDATE
+    row.refresh_from_db()
+    assert row.count == 100 and row.dedupe_key == "error:NetworkError"
+    assert StrategyEvent.objects.filter(kind="error").count() == 1
+
+
+def test_a_fatal_error_writes_the_repeats_held_back_before_it(strategy):
+    faults = FaultInjector()
+    h = Harness("30000", faults=faults, journal=OrmJournal(strategy.pk), strategy_id=strategy.pk)
+    h.start()
+    faults.add("fetch_price", Fault.NETWORK, times=5)
+    for _ in range(5):
+        h.step("30000")
+    h.engine.state = CoreState.STOPPED  # as a stop or a fatal error leaves it: no tick will follow
+    h.engine.publish(h.clock.now())
+    assert StrategyEvent.objects.get(kind="error").count == 5
 
 
 def test_a_repeat_after_the_window_or_with_another_key_is_a_new_row(strategy):

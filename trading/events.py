@@ -5,8 +5,10 @@ describe; the runtime's (started, stopped, handed over, failed over) through `re
 their own. The records are trading.core.events.Event; the model is trading.models.StrategyEvent.
 
 The repeat rule: an event with a key is added to the newest event of its strategy with the same key when that one
-happened at most REPEAT_WINDOW before it (count + 1, `at` and `data` the latest); otherwise it is a new row. So an
-error raised every tick for an hour is one row with a count, and the same error the next day is a new one.
+happened at most REPEAT_WINDOW before it (count + its count, `at` and `data` the latest); otherwise it is a new row.
+So an error raised every tick for an hour is one row with a count, and the same error the next day is a new one. The
+engine throttles its repeats before they get here (trading.core.events.RepeatThrottle): an error every tick is one
+UPDATE per REPEAT_FLUSH, carrying the count of the repeats in between, not one per tick.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ def write_events(strategy_id: int, events: Sequence[Event]) -> None:
                 .first()
             )
             if newest is not None and ev.at - newest[1] <= REPEAT_WINDOW:
-                StrategyEvent.objects.filter(pk=newest[0]).update(count=F("count") + 1, at=ev.at, data=dict(ev.data))
+                StrategyEvent.objects.filter(pk=newest[0]).update(
+                    count=F("count") + ev.count, at=ev.at, data=dict(ev.data)
+                )
                 continue
         new.append(
             StrategyEvent(
@@ -65,6 +69,7 @@ def write_events(strategy_id: int, events: Sequence[Event]) -> None:
                 at=ev.at,
                 first_at=ev.at,
                 dedupe_key=ev.key[:200],
+                count=ev.count,
                 data=dict(ev.data),
             )
         )
