@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from exchanges.paper.faults import Fault, FaultInjector
+from strategies.runtime_source import OrmStrategySource
 from tests.core.harness import Harness
 from tests.factories import make_paper_account, make_strategy
 from trading.core.types import EngineState as CoreState
@@ -149,3 +150,21 @@ def test_a_stop_that_finds_no_engine_running_records_who_stopped_and_what_it_can
     assert jobs.stop_without_engine(strategy.pk, cancel_all=True) == "stopped"
     [stopped] = StrategyEvent.objects.filter(strategy=strategy)
     assert (stopped.kind, stopped.data) == ("stopped", {"by": "admin", "cancel_mode": "all"})
+
+
+def test_the_last_run_event_is_the_latest_start_stop_or_handover_and_a_failed_run_is_noted_on_its_start(strategy):
+    source = OrmStrategySource()
+    assert source.last_run_event(strategy.pk) is None
+    record_events(strategy.pk, [event(EventKind.STARTED, T0, node="a", job="job-1")])
+    record_events(strategy.pk, [event(EventKind.ERROR, T0, key="error:X"), event(EventKind.BUY_FILLED, T0)])
+    last = source.last_run_event(strategy.pk)
+    assert last is not None and (last.kind, last.data) == (EventKind.STARTED, {"node": "a", "job": "job-1"})
+    source.run_ended_on_error(strategy.pk, "job-other")  # not the latest run: nothing to note
+    assert "ended" not in source.last_run_event(strategy.pk).data  # type: ignore[union-attr]
+    source.run_ended_on_error(strategy.pk, "job-1")
+    assert source.last_run_event(strategy.pk).data["ended"] == "error"  # type: ignore[union-attr]
+    record_events(strategy.pk, [event(EventKind.STARTED, T0, job="job-2"), event(EventKind.HANDED_OVER, T0)])
+    assert source.last_run_event(strategy.pk).kind == EventKind.HANDED_OVER  # type: ignore[union-attr]
+    with CaptureQueriesContext(connection) as reads:
+        source.last_run_event(strategy.pk)
+    assert len(reads.captured_queries) == 1

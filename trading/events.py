@@ -27,11 +27,15 @@ from trading.models import StrategyEvent
 
 __all__ = [
     "REPEAT_WINDOW",
+    "RUN_ENDED_ON_ERROR",
+    "RUN_KINDS",
     "SEVERITY",
     "Event",
     "EventKind",
     "Severity",
     "event",
+    "last_run_event",
+    "mark_run_ended_on_error",
     "purge_events",
     "record_events",
     "summary",
@@ -83,6 +87,38 @@ def record_events(strategy_id: int, events: Sequence[Event]) -> None:
     """Write events that change no trading state (the runtime's), in a transaction of their own."""
     with transaction.atomic():
         write_events(strategy_id, events)
+
+
+# The runtime's record of a strategy's runs: the latest of these says how its last run ended, or that it did not.
+RUN_KINDS = (EventKind.STARTED, EventKind.STOPPED, EventKind.HANDED_OVER)
+# A started event's data["ended"] once its run ended on an error: it did not die, the supervisor backs off and retries.
+RUN_ENDED_ON_ERROR = "error"
+
+
+def last_run_event(strategy_id: int) -> Event | None:
+    """The strategy's latest started, stopped or handed-over event (one indexed query), or None. Failed-over events
+    are not needed: each is written with the started event of the run it describes."""
+    row = (
+        StrategyEvent.objects.filter(strategy_id=strategy_id, kind__in=RUN_KINDS)
+        .order_by("-id")
+        .values_list("kind", "at", "data")
+        .first()
+    )
+    return None if row is None else Event(EventKind(row[0]), row[1], row[2] or {})
+
+
+def mark_run_ended_on_error(strategy_id: int, job: str) -> None:
+    """Note on the run's started event that it ended on an error (the runtime's own, not a node that died)."""
+    with transaction.atomic():
+        started = (
+            StrategyEvent.objects.select_for_update()
+            .filter(strategy_id=strategy_id, kind=EventKind.STARTED)
+            .order_by("-id")
+            .first()
+        )
+        if started is not None and started.data.get("job") == job:
+            started.data = {**started.data, "ended": RUN_ENDED_ON_ERROR}
+            started.save(update_fields=["data"])
 
 
 def purge_events() -> int:

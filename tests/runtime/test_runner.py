@@ -4,12 +4,14 @@ hang detection, and the database check that picks up edits and stops. Real Redis
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import redis
 
+from exchanges.base import FatalExchangeError
 from tests.runtime.fakes import (
     EPOCH,
     FakeClock,
@@ -20,6 +22,7 @@ from tests.runtime.fakes import (
     stopped,
     stopped_cancelling_all,
 )
+from trading.core.events import EventKind, event
 from trading.runtime import coordination as co
 from trading.runtime import runner as runtime
 from trading.runtime.runner import LeaseLost, RunOutcome, StrategyRunner
@@ -153,3 +156,85 @@ def test_a_stop_signal_reads_who_stopped_once_from_the_database(redis_client, mo
     assert runner.run().outcome is RunOutcome.STOPPED
     assert source.reads == [0, 2]  # the start's read, then one read at the stop (before the first check at 5)
     assert source.events[-1].data["by"] == "owner"
+
+
+# --- failover seen from the database when the dead run's status hash is gone ------------------------------------------
+
+
+class FatalEngine(FakeEngine):
+    def tick(self) -> None:
+        super().tick()
+        raise FatalExchangeError("invalid API key")
+
+
+def run_once(client: redis.Redis, clock: FakeClock, source: FakeSource, job: str, monkeypatch, engine=None) -> Any:
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: engine or FakeEngine(clock))
+    runner = StrategyRunner(SID, job, client=client, source=source, clock=clock, lock_ttl=3600, poll_interval=0.5)
+    try:
+        return runner.run()
+    except FatalExchangeError:
+        return None
+
+
+def died(client: redis.Redis, source: FakeSource, job: str, node: str = "node-a") -> None:
+    """A run of `job` on `node` that died: its started event is written, its lease and status hash expired."""
+    source.events.append(event(EventKind.STARTED, EPOCH_DT, node=node, ip="10.0.0.1", job=job))
+    client.delete(RUNNING_KEY, f"strategy:lock:{SID}")
+
+
+EPOCH_DT = datetime.fromtimestamp(EPOCH, UTC)
+
+
+def test_a_start_after_a_run_that_died_with_its_status_expired_fails_over_with_an_unknown_gap(
+    redis_client, monkeypatch
+):
+    clock = FakeClock()
+    source = FakeSource(make_spec(SID), clock, edits={3: stopped})
+    died(redis_client, source, "job-dead")
+    run_once(redis_client, clock, source, "job-2", monkeypatch)
+    kinds = [str(e.kind) for e in source.events]
+    assert kinds == ["started", "started", "failed_over", "stopped"]
+    failed_over = source.events[2]
+    assert failed_over.data == {
+        "from_node": "node-a",
+        "from_ip": "10.0.0.1",
+        "from_job": "job-dead",
+        "to_node": co.node_identity()[1],
+        "to_ip": co.node_identity()[0],
+        "gap_seconds": None,  # no sign of life left to measure from
+    }
+
+
+def test_a_start_after_a_clean_stop_or_handover_is_no_failover(redis_client, monkeypatch):
+    for clean_end in (EventKind.STOPPED, EventKind.HANDED_OVER):
+        clock = FakeClock()
+        source = FakeSource(make_spec(SID), clock, edits={3: stopped})
+        died(redis_client, source, "job-1")
+        source.events.append(event(clean_end, EPOCH_DT, node="node-a"))
+        run_once(redis_client, clock, source, "job-2", monkeypatch)
+        assert "failed_over" not in [str(e.kind) for e in source.events], clean_end
+
+
+def test_a_restart_after_a_fatal_exchange_error_is_no_failover_even_once_the_status_expired(redis_client, monkeypatch):
+    clock = FakeClock()
+    source = FakeSource(make_spec(SID), clock, edits={30: stopped})
+    first = run_once(redis_client, clock, source, "job-1", monkeypatch, engine=FatalEngine(clock))
+    assert first.outcome is RunOutcome.ERROR
+    assert redis_client.hget(RUNNING_KEY, "status") == "error"
+    redis_client.delete(RUNNING_KEY)  # the backoff outlasted the status hash
+    co.clear_failures(redis_client, SID)
+    run_once(redis_client, clock, source, "job-2", monkeypatch)
+    assert [str(e.kind) for e in source.events] == ["started", "started", "stopped"]
+    assert source.events[0].data["ended"] == "error"
+
+
+def test_a_failover_seen_in_the_status_hash_measures_the_gap_from_its_last_write(redis_client, monkeypatch):
+    clock = FakeClock()
+    source = FakeSource(make_spec(SID), clock, edits={3: stopped})
+    redis_client.hset(
+        RUNNING_KEY,
+        mapping={"status": "running", "task_id": "job-dead", "worker_hostname": "node-b", "updated_at": EPOCH - 42},
+    )
+    run_once(redis_client, clock, source, "job-2", monkeypatch)
+    [failed_over] = [e for e in source.events if e.kind == "failed_over"]
+    assert (failed_over.data["from_node"], failed_over.data["gap_seconds"]) == ("node-b", 42.0)

@@ -161,6 +161,23 @@ def test_a_killed_node_fails_over_and_nothing_is_sent_twice(alice, private_redis
     assert failover.data["gap_seconds"] > 0  # the dead node's silence, until the survivor took over
 
 
+def test_a_killed_node_whose_status_expired_is_still_seen_to_have_failed_over(alice, private_redis, workers):
+    doomed = workers(1)[0]
+    strategy = walking_strategy(alice)
+    start_strategy(strategy)
+    first = wait_until(lambda: running_on(private_redis, strategy.pk), 20, "the strategy to run")
+    doomed.kill_node()
+    private_redis.delete(f"strategy:running:{strategy.pk}")  # as if its TTL ran out while no node was up
+    workers(1)
+    # Without a status hash the supervisor cannot see the engine is stale: it waits for the lease (5 s) to lapse.
+    wait_until(
+        lambda: resumed_elsewhere(private_redis, strategy.pk, first["task_id"]), 30, "another worker to resume", 0.5
+    )
+    [failover] = StrategyEvent.objects.filter(strategy=strategy, kind="failed_over")
+    assert failover.data["from_job"] == first["task_id"] and failover.data["from_node"] == first["worker_hostname"]
+    assert failover.data["to_node"] and failover.data["gap_seconds"] is None  # no sign of life left to measure from
+
+
 def test_an_engine_that_loses_its_lease_places_no_further_order(alice, private_redis, workers):
     workers(1)
     strategy = walking_strategy(alice, reprice_threshold_pct=Decimal("0.05"))  # re-places buys all the time

@@ -23,7 +23,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -278,12 +278,14 @@ class StrategyRunner:
             # Not "stopped": the stop signal and the status hash may already belong to the new holder.
             result = RunResult(RunOutcome.LEASE_LOST, str(exc))
         except FatalExchangeError as exc:
+            self._ended_on_error()
             retry = self._record_failure(str(exc))
             self._safe_touch(board, status=EngineState.ERROR, last_error=f"fatal: {exc}")
             log.error("strategy %s: %s; %s", self.strategy_id, exc, retry)
             result = RunResult(RunOutcome.ERROR, str(exc))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
+            self._ended_on_error()
             retry = self._record_failure(error)
             self._safe_touch(board, status=EngineState.ERROR, last_error=error)
             # One line here; the traceback is the job's (RQ logs it with the failed job, or the command prints it).
@@ -363,24 +365,56 @@ class StrategyRunner:
 
     def _start_events(self, previous: dict[str, str]) -> list[Event]:
         events = [self._event(EventKind.STARTED, node=self.hostname, ip=self.ip, job=self.holder)]
-        died = previous.get("status") in (EngineState.RUNNING, EngineState.STOPPING)
-        if died and previous.get("task_id") not in (None, self.holder):
+        dead = self._dead_run(previous)
+        if dead is not None:
             try:
                 gap: float | None = round(self.clock.time() - float(previous.get("updated_at", "")), 3)
             except ValueError:
-                gap = None
-            events.append(
-                self._event(
-                    EventKind.FAILED_OVER,
-                    from_node=previous.get("worker_hostname", ""),
-                    from_ip=previous.get("worker_ip", ""),
-                    from_job=previous.get("task_id", ""),
-                    to_node=self.hostname,
-                    to_ip=self.ip,
-                    gap_seconds=gap,
-                )
-            )
+                gap = None  # no sign of life is left (the hash expired): the web app and messages say "unknown"
+            failed_over = self._event(EventKind.FAILED_OVER, **dead, to_node=self.hostname, to_ip=self.ip)
+            events.append(replace(failed_over, data={**failed_over.data, "gap_seconds": gap}))
         return events
+
+    def _dead_run(self, previous: dict[str, str]) -> dict[str, str] | None:
+        """The node, address and job of a previous run that died (no clean end), or None.
+
+        The status hash it left says so while it lasts. Once it has expired (every node down for longer than its
+        TTL, or Redis restarted empty) the database still does: the strategy's latest run event is a start by
+        another job with no stop or handover after it, and no note that it ended on an error (a run that failed
+        fatally is retried after a backoff; that is no failover).
+        """
+        if previous.get("status"):
+            if previous["status"] in (EngineState.RUNNING, EngineState.STOPPING) and previous.get("task_id") not in (
+                None,
+                self.holder,
+            ):
+                return {
+                    "from_node": previous.get("worker_hostname", ""),
+                    "from_ip": previous.get("worker_ip", ""),
+                    "from_job": previous.get("task_id", ""),
+                }
+            return None
+        try:
+            last = self.source.last_run_event(self.strategy_id)
+        except DatabaseError as exc:
+            log.warning("strategy %s: last run not read: %s", self.strategy_id, exc)
+            return None
+        if last is None or last.kind != EventKind.STARTED or last.data.get("ended"):
+            return None
+        if last.data.get("job") in (None, "", self.holder):
+            return None
+        return {
+            "from_node": str(last.data.get("node", "")),
+            "from_ip": str(last.data.get("ip", "")),
+            "from_job": str(last.data["job"]),
+        }
+
+    def _ended_on_error(self) -> None:
+        try:
+            self.source.run_ended_on_error(self.strategy_id, self.holder)
+        except DatabaseError as exc:
+            # The next start may then call the restart a failover: a wrong word, never a wrong action.
+            log.warning("strategy %s: failed run not noted: %s", self.strategy_id, exc)
 
     def _stopped_by(self, row: StrategySettings | _Unknown | None) -> str:
         """Who stopped the strategy, for its stopped event. The Redis signal usually arrives before the next database

@@ -104,6 +104,15 @@ class StrategySource(Protocol):
         """Write the runtime's own events (started, stopped, handed over, failed over) in a transaction."""
         ...
 
+    def last_run_event(self, strategy_id: int) -> Event | None:
+        """The latest started, stopped or handed-over event (one cheap query): how the last run ended, if it did."""
+        ...
+
+    def run_ended_on_error(self, strategy_id: int, job: str) -> None:
+        """Note that the run `job` (its started event) ended on an error: a restart after the backoff is no
+        failover."""
+        ...
+
 
 @cache
 def strategy_source() -> StrategySource:
