@@ -14,7 +14,15 @@ from strategies.runtime_source import OrmStrategySource
 from tests.core.harness import Harness
 from tests.factories import make_paper_account, make_strategy
 from trading.core.types import EngineState as CoreState
-from trading.events import REPEAT_WINDOW, EventKind, event, purge_events, record_events, write_events
+from trading.events import (
+    REPEAT_WINDOW,
+    EventKind,
+    event,
+    purge_events,
+    record_events,
+    summary,
+    write_events,
+)
 from trading.journal import OrmJournal
 from trading.models import EngineState, StrategyEvent
 
@@ -168,3 +176,8 @@ def test_the_last_run_event_is_the_latest_start_stop_or_handover_and_a_failed_ru
     with CaptureQueriesContext(connection) as reads:
         source.last_run_event(strategy.pk)
     assert len(reads.captured_queries) == 1
+
+
+def test_the_summary_of_a_failover_without_a_gap_says_it_is_unknown():
+    assert summary("failed_over", {"from_node": "a", "to_node": "b", "gap_seconds": None}).endswith("an unknown gap")
+    assert summary("failed_over", {"from_node": "a", "to_node": "b", "gap_seconds": 3.5}).endswith("after 3.5 s")

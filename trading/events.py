@@ -143,7 +143,9 @@ _SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     EventKind.STOPPED: lambda d: f"Stopped by {d.get('by', '?')}, cancelling {d.get('cancel_mode', 'buys')}",
     EventKind.HANDED_OVER: lambda d: f"Handed over by {d.get('node', '?')}: {d.get('reason', '')}",
     EventKind.FAILED_OVER: lambda d: (
-        f"Failed over from {d.get('from_node', '?')} to {d.get('to_node', '?')} after {d.get('gap_seconds', '?')} s"
+        f"Failed over from {d.get('from_node', '?')} to {d.get('to_node', '?')} after "
+        # null: the dead run left no sign of life to measure from (its status hash had expired)
+        + (f"{d['gap_seconds']} s" if d.get("gap_seconds") is not None else "an unknown gap")
     ),
     EventKind.BUY_FILLED: lambda d: f"Bought {d.get('amount', '?')} {d.get('symbol', '')} at {d.get('price', '?')}",
     EventKind.TAKE_PROFIT_FILLED: lambda d: (
