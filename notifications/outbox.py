@@ -5,9 +5,9 @@
   queued per channel with rows due.
 - `deliver_channel` (notify queue): takes the channel's send lock in Redis (one sender per channel, in event order),
   sends its due rows — more than BURST of them as one digest message — and marks them sent after the service
-  accepted them. A failure backs the rows off exponentially (NOTIFY_BASE_BACKOFF_SECONDS·2ⁿ, up to MAX_BACKOFF; given up after
-  MAX_ATTEMPTS) and marks the channel failing with the reason; the next success marks it ok. Each channel has its own
-  job and lock, so a dead one never delays another, and nothing here runs in an engine.
+  accepted them. A failure backs the rows off exponentially (settings.NOTIFY_BASE_BACKOFF_SECONDS·2ⁿ, up to
+  MAX_BACKOFF; given up after MAX_ATTEMPTS) and marks the channel failing with the reason; the next success marks it
+  ok. Each channel has its own job and lock, so a dead one never delays another, and nothing here runs in an engine.
 
 At least once: a worker killed after the service took a message and before the row was marked sends it again; the
 event id in every line (`(#123)`) lets a reader (or a webhook) tell a repeat. No transaction is held across a send.
