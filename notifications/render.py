@@ -83,8 +83,8 @@ def _text(value: Any) -> str:
 
 
 def at_price_precision(amount: str, price: str) -> str:
-    """A quote amount (a lot's PnL, computed to many places) at the places of the market's price (its tick), at
-    least 2: the precision the trader sees prices in."""
+    """A quote amount (a lot's PnL, computed to many places) at the places of the market's tick (or, for events
+    written before they carried it, of a price), at least 2: the precision the trader sees prices in."""
     try:
         value = Decimal(amount)
         places = max(2, -Decimal(price).normalize().as_tuple().exponent) if price else 8  # type: ignore[operator]
@@ -104,7 +104,8 @@ def event_line(language: str, facts: EventFacts) -> str:
     template = texts.get(facts.kind, facts.kind)
     values = _Facts({k: redact(_text(v))[:300] for k, v in facts.data.items()})
     if "lot_pnl" in facts.data:
-        values["lot_pnl"] = at_price_precision(str(facts.data["lot_pnl"]), str(facts.data.get("price", "")))
+        places_of = facts.data.get("tick") or facts.data.get("price", "")
+        values["lot_pnl"] = at_price_precision(str(facts.data["lot_pnl"]), str(places_of))
     line = f"{facts.strategy} ({facts.data.get('symbol') or facts.symbol}): {template.format_map(values)}"
     if facts.count > 1:
         line += _REPEATS.get(language, _REPEATS["en"]).format(count=facts.count)

@@ -36,6 +36,7 @@ def test_a_round_trip_places_fills_and_trails_the_ladder_with_its_facts():
         "client_order_id": "ab7-1",
     }
     assert (sold.data["lot_pnl"], sold.data["quote"], sold.data["price"]) == ("0.15899301", "USDT", "29997")
+    assert sold.data["tick"] == "0.01"  # the market's, for the PnL's places in messages
     assert sold.data["entry_client_order_id"] == "ab7-1"
     assert (trailed.data["from_anchor"], trailed.data["to_anchor"]) == ("30000", "30400")
 

@@ -155,6 +155,13 @@ def test_a_channel_added_later_does_not_receive_the_backlog(alice, grid, receive
         ),
         (
             "en",
+            "take_profit_filled",
+            # the recorded price lost its trailing zero (0.07120): the tick says five places
+            {"price": "0.0712", "amount": "100", "lot_pnl": "0.1234567", "quote": "USDT", "tick": "0.00001"},
+            "grid (BTC/USDT): take-profit sold 100 at 0.0712, lot PnL 0.12346 USDT (#7)",
+        ),
+        (
+            "en",
             "error",
             {"error_class": "AuthenticationError", "message": "bad request apiKey=abcdef123456 rejected"},
             "grid (BTC/USDT): error AuthenticationError: bad request apiKey=[redacted] rejected (#7)",
