@@ -311,7 +311,9 @@ def test_a_real_run_notifies_every_event_kind_once_per_channel_in_its_language(
         assert len(EVENT_REF.findall(digest["message"])) > outbox.BURST
         assert re.fullmatch(r"AresBot: \d+ events", digest["title"]), digest["title"]
 
-        # The runtime's events name what they are about.
+        # The runtime's events name what they are about, and each run's timeline begins with its start.
+        for strategy in (ladder, keeper, bobs):
+            assert StrategyEvent.objects.filter(strategy=strategy).earliest("id").kind == "started"
         [handed] = events(keeper, "handed_over")
         assert handed.data["node"]
         [failover] = events(keeper, "failed_over")
