@@ -115,6 +115,20 @@ def test_a_stop_signal_with_cancel_all_stops_the_engine_at_the_first_poll(redis_
     assert co.stop_requested(redis_client, SID) is None  # consumed by the engine that acted on it
 
 
+def test_the_started_event_precedes_what_the_engines_first_tick_journals(redis_client, monkeypatch):
+    clock = FakeClock()
+    source = FakeSource(make_spec(SID), clock, edits={1: stopped})
+    seen_at_start: list[str] = []
+
+    class FirstTick(FakeEngine):
+        def start(self, *, first_tick: bool = True) -> None:
+            seen_at_start.extend(str(e.kind) for e in source.events)
+
+    monkeypatch.setattr(runtime, "build_engine", lambda *args, **kwargs: FirstTick(clock))
+    make_runner(redis_client, clock, source, lock_ttl=3600, poll_interval=0.5).run()
+    assert seen_at_start == ["started"]
+
+
 def test_a_stop_seen_only_in_the_database_cancels_what_it_was_asked_to(redis_client, monkeypatch):
     """The stop signal never reached Redis: the database check finds the strategy stopped with cancel_all."""
     clock = FakeClock()

@@ -300,8 +300,10 @@ class StrategyRunner:
     def _loop(
         self, spec: StrategySpec, engine: TradingEngine, board: LeasedStatusBoard, previous: dict[str, str]
     ) -> RunResult:
-        engine.start()
+        # Recorded before the engine's first tick, whose events (the ladder placed, a fill found by reconcile, a
+        # balance gap) follow it on the timeline; a start that fails shows as started, then the error.
         self._record(self._start_events(previous))
+        engine.start()
         try:
             co.clear_failures(self.client, self.strategy_id)
         except redis.RedisError:
