@@ -67,8 +67,8 @@ PHRASES = {
         "time_stop_sold": "time-stop sold ",
         "ladder_placed": "ladder placed at ",
         "ladder_trailed": "ladder trailed up from ",
-        "paused": "paused (",
-        "resumed": "resumed (",
+        "paused": "buys paused: ",
+        "resumed": "buys resumed: ",
         "level_skipped": "levels skipped: ",
         "error": "error ",
         "balance_gap": "balance gap: ",
@@ -84,8 +84,8 @@ PHRASES = {
         "time_stop_sold": "超时以",
         "ladder_placed": "挂出网格",
         "ladder_trailed": "网格从",
-        "paused": "已暂停（",
-        "resumed": "已恢复（",
+        "paused": "暂停买入：",
+        "resumed": "恢复买入：",
         "level_skipped": "跳过档位：",
         "error": "错误 ",
         "balance_gap": "余额缺口：",
@@ -320,6 +320,6 @@ def test_a_real_run_notifies_every_event_kind_once_per_channel_in_its_language(
         assert (failover.data["from_ip"], failover.data["to_ip"]) == (second["worker_ip"], third["worker_ip"])
         assert failover.data["from_node"] and failover.data["to_node"] and failover.data["gap_seconds"] > 0
         for strategy in (keeper, ladder, bobs):
-            assert events(strategy, "stopped")[-1].data.get("by")
+            assert events(strategy, "stopped")[-1].data["by"] == "owner"  # stop_strategy: the owner's stop
         assert events(keeper, "level_skipped")[0].data["reasons"]
         assert {e.data["reason"] for e in events(ladder, "paused")} >= {"exchange_down"}
