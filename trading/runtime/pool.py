@@ -1,4 +1,5 @@
-"""WorkerPool: a node's RQ worker processes (engine hosts, control, backtest and notify workers) — started, replaced when one dies, and stopped so engines hand over.
+"""WorkerPool: a node's RQ worker processes (engine hosts, control, backtest and notify workers) — started, replaced
+when one dies, and stopped so engines hand over.
 
 `manage.py runworker` runs one on every worker node, `manage.py runlocal` one in the quick start. Each worker is
 `manage.py rqworker` in a session of its own, so a Ctrl-C at the terminal reaches only the pool's process, which
