@@ -21,7 +21,9 @@ round (every STRATEGY_STOP_POLL_INTERVAL) for all its engines at once:
   so a slow or hanging exchange holds up a few threads, never the others' ticks;
 - an engine that makes no progress for its hang_after is dropped alone: its lease is no longer renewed and
   lapses, another host takes the strategy over, the fence keeps the hung one from sending should it wake, and
-  the pool starts a thread in place of the one it holds.
+  the pool starts a thread in place of the one it holds;
+- start a new round of shared prices: the engines on one CCXT exchange (or paper accounts following it) get
+  their prices from one `fetch_tickers` per round (trading/runtime/prices.py).
 
 SIGTERM hands every strategy over at once (each records handed_over, the leases are released in one pipeline),
 then the worker exits; lost Redis fences every engine (no send while its lease is unconfirmed, and after a
@@ -58,6 +60,8 @@ from rq.worker.base import WorkerStatus
 from aresbot.redis import get_redis
 from trading.runtime import coordination as co
 from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
+from trading.runtime.prices import RoundPrices
+from trading.runtime.prices import install as install_prices
 from trading.runtime.queues import RUN_STRATEGY
 from trading.runtime.runner import NODE_HEARTBEAT_SECONDS, RunOutcome, RunResult, StrategyRunner
 from trading.runtime.worker import WORKER_TTL, _NodeHeartbeat
@@ -246,6 +250,7 @@ class EngineHost:
         self.finished = finished
         self.keep_jobs_alive = keep_jobs_alive
         self.observe = observe
+        self.prices = RoundPrices()
         self.engines: dict[int, HostedEngine] = {}  # by id(): one strategy may come twice (the loser ends at once)
         self._lock = threading.Lock()
         # Held while the round writes the statuses and while a run that ended writes its last status, so that a
@@ -256,6 +261,7 @@ class EngineHost:
         self._thread: threading.Thread | None = None
         self._last_node_beat = 0.0
         self._last_job_beat = 0.0
+        self._redis_down = False
 
     # --- admission ---------------------------------------------------------------------------------------------------
     def free_slots(self) -> int:
@@ -307,6 +313,7 @@ class EngineHost:
     def round(self) -> HostRound:
         now = self.clock.monotonic()
         stats = HostRound(started=now)
+        self.prices.next_round()
         with self._lock:
             engines = list(self.engines.values())
         stats.engines = len(engines)
@@ -325,10 +332,13 @@ class EngineHost:
                 engine.stop = stop
             self._write_statuses(running)
             self._beat(engines)
+            self._redis_down = False
         except redis.RedisError as exc:
             # No renew: each engine's fence refuses sends, and after a lease TTL its next step ends it (lease lost).
             stats.redis_errors += 1
-            log.warning("engine host: Redis unreachable this round: %s", exc)
+            if not self._redis_down:  # once per outage, not every round
+                log.warning("engine host: Redis unreachable, no lease can be renewed: %s", exc)
+            self._redis_down = True
         self._dispatch([e for e in live if e.phase is Phase.RUNNING], stats)
         stats.seconds = self.clock.monotonic() - now
         if self.observe is not None:
@@ -526,6 +536,7 @@ class EngineHostWorker(_NodeHeartbeat, SimpleWorker):
         )
         self._job_lock = threading.Lock()
         self._cold = False
+        install_prices(self.host.prices)  # this process's exchanges share their prices within a round
 
     # --- RQ's loop ---------------------------------------------------------------------------------------------------
     def work(self, *args: Any, **kwargs: Any) -> bool:
@@ -550,7 +561,13 @@ class EngineHostWorker(_NodeHeartbeat, SimpleWorker):
         execution = self.prepare_execution(job)
         self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
         job.started_at = now()
-        self.host.admit(int(job.args[0]), job.id, (job, queue, execution))
+        try:
+            strategy_id = int(job.args[0])
+        except (IndexError, TypeError, ValueError):  # a job queued by hand: it fails, the host goes on
+            job.ended_at = now()
+            self._finalize_failure(job, queue, execution, sys.exc_info())
+        else:
+            self.host.admit(strategy_id, job.id, (job, queue, execution))
         self.set_state(WorkerStatus.IDLE)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
