@@ -221,7 +221,7 @@ class DbPaperStore:
     def _sql(template: str) -> str:
         quote = connection.ops.quote_name
         names = {"table": PaperBookRecord._meta.db_table}
-        names.update((f.name, f.column) for f in PaperBookRecord._meta.concrete_fields)
+        names.update((f.name, f.column) for f in PaperBookRecord._meta.concrete_fields if f.column)
         return template.format(**{k: quote(v) for k, v in names.items()})
 
     @contextmanager
