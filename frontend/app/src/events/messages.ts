@@ -21,6 +21,9 @@ function text(value: unknown): string {
   return Array.isArray(value) ? value.map(text).join('; ') : String(value)
 }
 
+// Who stopped it (the `stopped` event's `by`); anything else reads as unknown rather than as a raw word.
+const STOPPERS = new Set(['owner', 'admin', 'system', 'unknown'])
+
 type Params = (data: Record<string, unknown>, t: Translate) => Record<string, string>
 
 const trade: Params = (d) => ({
@@ -39,11 +42,19 @@ function reason(d: Record<string, unknown>, t: Translate): string {
 const PARAMS: Record<string, Params> = {
   started: (d) => ({ node: text(d.node), job: text(d.job) }),
   stopped: (d, t) => ({
-    by: text(d.by),
+    who: t(`events.stoppedBy.${STOPPERS.has(String(d.by)) ? String(d.by) : 'unknown'}`),
     mode: t(d.cancel_mode === 'all' ? 'events.cancelAll' : 'events.cancelBuys'),
   }),
   handed_over: (d) => ({ node: text(d.node), reason: text(d.reason) }),
-  failed_over: (d) => ({ from: text(d.from_node), to: text(d.to_node), gap: text(d.gap_seconds) }),
+  failed_over: (d, t) => ({
+    from: text(d.from_node),
+    to: text(d.to_node),
+    // null: the runtime could not tell how long the strategy went unattended.
+    gap:
+      d.gap_seconds === null || d.gap_seconds === undefined
+        ? t('events.gapUnknown')
+        : t('events.gapSeconds', { seconds: text(d.gap_seconds) }),
+  }),
   buy_filled: trade,
   take_profit_filled: trade,
   stop_loss_sold: trade,
