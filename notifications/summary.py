@@ -2,7 +2,8 @@
 realized PnL per quote currency, fills, cycles (lots closed), open positions now, errors.
 
 Claimed with one conditional UPDATE per channel and day, so two passes never both send it; a send that fails
-gives the claim back, and the next pass (a minute later) tries again, until the next day's summary replaces it.
+gives the claim back, and a pass tries again once the channel has not failed for SUMMARY_RETRY (a dead service
+would otherwise cost the notify worker its timeouts every minute), until the next day's summary replaces it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from trading.models import Fill, Position, StrategyEvent
 
 # Seconds between the summary passes (aresbot/cron.py).
 SUMMARY_INTERVAL = 60
+# A failing channel's summary waits this long after its last failure before the next try.
+SUMMARY_RETRY = timedelta(minutes=10)
 
 
 def summary_for(owner_id: int, start: datetime, end: datetime) -> DailyFacts:
@@ -53,8 +56,10 @@ def send_summaries(now: datetime | None = None) -> list[int]:
     local = timezone.localtime(now)
     today = local.date()
     sent = []
-    candidates = NotificationChannel.objects.filter(enabled=True, summary_hour__lte=local.hour).filter(
-        Q(last_summary_on__isnull=True) | Q(last_summary_on__lt=today)
+    candidates = (
+        NotificationChannel.objects.filter(enabled=True, summary_hour__lte=local.hour)
+        .filter(Q(last_summary_on__isnull=True) | Q(last_summary_on__lt=today))
+        .exclude(status=NotificationChannel.Status.FAILING, last_failure_at__gt=now - SUMMARY_RETRY)
     )
     for channel in candidates:
         if DAILY_SUMMARY not in channel.kinds:
@@ -73,7 +78,7 @@ def send_summaries(now: datetime | None = None) -> list[int]:
         facts = summary_for(channel.owner_id, end - timedelta(days=1), end)
         title, body = summary_message(channel.language, today.isoformat(), facts)
         result = apprise_urls.send(channel.plain_url(), title, body)
-        record_outcome(channel, result, timezone.now())
+        record_outcome(channel, result, now)
         if result.ok:
             sent.append(channel.pk)
         else:

@@ -97,7 +97,7 @@ def test_a_failing_channel_is_marked_backed_off_and_recovers_without_holding_up_
         assert dead.status == "failing" and "500" in dead.last_failure
         row = OutboxMessage.objects.get(channel=dead)
         assert (row.state, row.attempts) == ("pending", 1)
-        assert row.next_attempt_at >= timezone.now() + outbox.BASE_BACKOFF - timedelta(seconds=2)
+        assert row.next_attempt_at >= timezone.now() + outbox.backoff(1) - timedelta(seconds=2)
         # not due yet: no send
         assert outbox.deliver_channel(dead.pk) == 0 and receiver.refused == 1
 
@@ -112,6 +112,11 @@ def test_a_failing_channel_is_marked_backed_off_and_recovers_without_holding_up_
 def test_backoff_doubles_and_is_capped():
     assert [outbox.backoff(n).total_seconds() for n in (1, 2, 3)] == [10, 20, 40]
     assert outbox.backoff(30) == outbox.MAX_BACKOFF
+
+
+def test_backoff_starts_from_the_setting_read_at_each_call(settings):
+    settings.NOTIFY_BASE_BACKOFF_SECONDS = 0.5
+    assert [outbox.backoff(n).total_seconds() for n in (1, 2, 3)] == [0.5, 1, 2]
 
 
 def test_a_message_given_up_after_the_last_attempt_is_dead(alice, grid, receiver: Receiver, redis_client):
@@ -147,6 +152,13 @@ def test_a_channel_added_later_does_not_receive_the_backlog(alice, grid, receive
             "stop_loss_sold",
             {"symbol": "DOGE/USDT", "price": "0.07123", "amount": "100", "lot_pnl": "-0.1234567", "quote": "USDT"},
             "grid (DOGE/USDT): 止损以 0.07123 卖出 100，本笔盈亏 -0.12346 USDT (#7)",
+        ),
+        (
+            "en",
+            "take_profit_filled",
+            # the recorded price lost its trailing zero (0.07120): the tick says five places
+            {"price": "0.0712", "amount": "100", "lot_pnl": "0.1234567", "quote": "USDT", "tick": "0.00001"},
+            "grid (BTC/USDT): take-profit sold 100 at 0.0712, lot PnL 0.12346 USDT (#7)",
         ),
         (
             "en",

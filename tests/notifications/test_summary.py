@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from notifications.models import NotificationChannel
-from notifications.summary import send_summaries
+from notifications.summary import SUMMARY_RETRY, send_summaries
 from tests.factories import make_fill, make_order, make_paper_account, make_position, make_strategy
 from tests.notifications.receiver import Receiver
 from tests.notifications.test_outbox import make_channel
@@ -73,14 +73,18 @@ def test_the_summary_in_chinese_and_only_for_channels_that_want_it(alice, trades
     assert "成交：0" in body["message"]  # the 24 hours before 08:00 held no trade
 
 
-def test_a_failed_summary_is_tried_again(alice, trades, receiver: Receiver):
+def test_a_failed_summary_is_tried_again_after_a_pause(alice, trades, receiver: Receiver):
     channel = make_channel(alice, receiver.url, kinds=["daily_summary"], summary_hour=20)
     receiver.failing = True
     assert send_summaries(EIGHT_PM) == []
     assert NotificationChannel.objects.get(pk=channel.pk).status == "failing"
     receiver.failing = False
-    assert send_summaries(EIGHT_PM + timedelta(minutes=1)) == [channel.pk]
+    # not every minute: a dead service would cost the notify worker its timeouts each pass
+    assert send_summaries(EIGHT_PM + timedelta(minutes=1)) == []
+    assert receiver.refused == 1
+    assert send_summaries(EIGHT_PM + SUMMARY_RETRY + timedelta(minutes=1)) == [channel.pk]
     assert len(receiver.bodies) == 1
+    assert NotificationChannel.objects.get(pk=channel.pk).status == "ok"
 
 
 def test_a_summary_hour_out_of_range_is_a_400(alice_client):

@@ -209,7 +209,10 @@ class Reconciler:
             entry_client_order_id=lot.entry_client_order_id,
             entry_price=lot.entry_price,
             lot_pnl=lot.realized_pnl,
-            quote=self.symbol.split("/")[-1].split(":")[0],
+            quote=self.positions.rules.quote,
+            # the market's tick: readers show the PnL, a quote amount, at its places (a recorded price's own
+            # places may be fewer, its trailing zeros gone)
+            tick=self.positions.rules.tick_size,
             reason=lot.exit_reason,
         )
 
