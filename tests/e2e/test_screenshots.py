@@ -229,6 +229,8 @@ def a_trading_day(alice, redis_client: redis.Redis) -> Strategy:
     return running
 
 
+# Every page × 2 widths × 2 themes (+ zh-CN), each with axe: some 5 minutes on a busy 2-core machine.
+@pytest.mark.timeout(900)
 def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp], alice, redis_client):
     running = a_trading_day(alice, redis_client)
     app = web_apps()

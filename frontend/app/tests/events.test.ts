@@ -133,6 +133,15 @@ describe('who stopped it, and a failover of unknown length', () => {
     expect(eventMessage(zero, en_)).toBe('Failed over from node-a to node-b after 0 s')
     expect(eventMessage(zero, zh)).toBe('从 node-a 故障转移到 node-b，中断 0 秒')
   })
+
+  it('names the addresses of a failover between two workers of one machine', () => {
+    const data = { from_node: 'vm', from_ip: '10.0.0.5', to_node: 'vm', to_ip: '10.0.0.6', gap_seconds: 4 }
+    expect(eventMessage(event('failed_over', data), en_)).toBe(
+      'Failed over from vm (10.0.0.5) to vm (10.0.0.6) after 4 s',
+    )
+    const apart = { from_node: 'a', from_ip: '1', to_node: 'b', to_ip: '2', gap_seconds: 4 }
+    expect(eventMessage(event('failed_over', apart), en_)).toBe('Failed over from a to b after 4 s')
+  })
 })
 
 describe("the timeline's kind filter", () => {

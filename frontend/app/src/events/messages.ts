@@ -39,6 +39,14 @@ function reason(d: Record<string, unknown>, t: Translate): string {
   return REASONS.has(cause) ? t(`events.reason.${cause}`) : text(d.detail ?? d.reason)
 }
 
+/** The two nodes of a failover; two workers of one machine share its name, so their addresses tell them apart. */
+function nodes(d: Record<string, unknown>): { from: string; to: string } {
+  const from = text(d.from_node)
+  const to = text(d.to_node)
+  if (from !== to || !d.from_ip || !d.to_ip || d.from_ip === d.to_ip) return { from, to }
+  return { from: `${from} (${text(d.from_ip)})`, to: `${to} (${text(d.to_ip)})` }
+}
+
 const PARAMS: Record<string, Params> = {
   started: (d) => ({ node: text(d.node), job: text(d.job) }),
   stopped: (d, t) => ({
@@ -47,8 +55,7 @@ const PARAMS: Record<string, Params> = {
   }),
   handed_over: (d) => ({ node: text(d.node), reason: text(d.reason) }),
   failed_over: (d, t) => ({
-    from: text(d.from_node),
-    to: text(d.to_node),
+    ...nodes(d),
     // null: the runtime could not tell how long the strategy went unattended.
     gap:
       d.gap_seconds === null || d.gap_seconds === undefined
