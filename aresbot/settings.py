@@ -231,6 +231,8 @@ RQ_QUEUES = {
 # Seconds between the notifier's passes (fan-out of new events to the outbox, delivery jobs queued).
 NOTIFY_INTERVAL = envint("NOTIFY_INTERVAL", 10, minimum=1, maximum=3600)
 NOTIFY_WORKERS = envint("NOTIFY_WORKERS", 1, minimum=0, maximum=16)
+# Seconds a failed delivery waits before its first retry; each further failure doubles it (up to an hour).
+NOTIFY_BASE_BACKOFF_SECONDS = envfloat("NOTIFY_BASE_BACKOFF_SECONDS", 10.0, minimum=0.1, maximum=3600)
 RQ_SHOW_ADMIN_LINK = True
 
 # Django's cache (allauth's rate limits, the sign-in failure counts) lives in Redis, so that every web process

@@ -5,9 +5,9 @@
   queued per channel with rows due.
 - `deliver_channel` (notify queue): takes the channel's send lock in Redis (one sender per channel, in event order),
   sends its due rows — more than BURST of them as one digest message — and marks them sent after the service
-  accepted them. A failure backs the rows off exponentially (BASE_BACKOFF·2ⁿ, up to MAX_BACKOFF; given up after
-  MAX_ATTEMPTS) and marks the channel failing with the reason; the next success marks it ok. Each channel has its own
-  job and lock, so a dead one never delays another, and nothing here runs in an engine.
+  accepted them. A failure backs the rows off exponentially (settings.NOTIFY_BASE_BACKOFF_SECONDS·2ⁿ, up to
+  MAX_BACKOFF; given up after MAX_ATTEMPTS) and marks the channel failing with the reason; the next success marks it
+  ok. Each channel has its own job and lock, so a dead one never delays another, and nothing here runs in an engine.
 
 At least once: a worker killed after the service took a message and before the row was marked sends it again; the
 event id in every line (`(#123)`) lets a reader (or a webhook) tell a repeat. No transaction is held across a send.
@@ -19,6 +19,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -39,7 +40,6 @@ BURST = 5
 # Rows one delivery job sends at most (one digest); the rest go in the next job, queued at once.
 MAX_BATCH = 200
 MAX_ATTEMPTS = 8
-BASE_BACKOFF = timedelta(seconds=10)
 MAX_BACKOFF = timedelta(hours=1)
 # Event ids behind the mark that each pass reads again: an event whose transaction committed after a higher id was
 # read is still fanned out (the unique row makes the second read a no-op).
@@ -52,7 +52,9 @@ _QUEUED_TTL = 120
 
 
 def backoff(attempts: int) -> timedelta:
-    return min(MAX_BACKOFF, BASE_BACKOFF * 2 ** max(0, attempts - 1))
+    # The base is read at each call, not at import: a setting, so a test's worker process can shorten it.
+    base = timedelta(seconds=settings.NOTIFY_BASE_BACKOFF_SECONDS)
+    return min(MAX_BACKOFF, base * 2 ** max(0, attempts - 1))
 
 
 def fan_out(now: datetime | None = None) -> int:

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from accounts.models import ExchangeAccount
 from aresbot.admin import LoadsFirstAdmin, LoadsFirstForm, ServiceDeleteAdmin
 from aresbot.errors import DomainError
+from strategies.choices import StoppedBy
 from strategies.models import Strategy
 from strategies.services import delete_strategy, start_strategy, stop_strategy
 from trading.models import Fill, Order, Position
@@ -38,7 +39,7 @@ class StrategyAdmin(LoadsFirstAdmin, ServiceDeleteAdmin):
     list_select_related = ["owner", "account"]
     autocomplete_fields = ["owner", "account"]
     # desired_state changes only through start/stop, which also coordinate the workers.
-    readonly_fields = ["desired_state", "created_at", "updated_at"]
+    readonly_fields = ["desired_state", "stopped_by", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["owner", "account", "name", "symbol"]}),
         (
@@ -67,7 +68,7 @@ class StrategyAdmin(LoadsFirstAdmin, ServiceDeleteAdmin):
                 ]
             },
         ),
-        ("State", {"fields": ["desired_state", "created_at", "updated_at"]}),
+        ("State", {"fields": ["desired_state", "stopped_by", "created_at", "updated_at"]}),
     ]
 
     actions = ["delete_selected", "start_selected", "stop_selected"]
@@ -103,7 +104,7 @@ class StrategyAdmin(LoadsFirstAdmin, ServiceDeleteAdmin):
         stopped = 0
         for strategy in queryset:
             try:
-                stop_strategy(strategy)
+                stop_strategy(strategy, by=StoppedBy.ADMIN)
                 stopped += 1
             except DomainError as exc:
                 self.message_user(request, f"{strategy.name}: {exc.message}", messages.WARNING)

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from aresbot.errors import ServiceUnavailable
-from strategies.choices import DesiredState
+from strategies.choices import DesiredState, StoppedBy
 from trading.core.gate import open_orders_problem
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")
@@ -98,6 +98,13 @@ class Strategy(models.Model):
         default=False,
         help_text="The last stop also cancels the take-profits (stop with cancel_all). Kept beside desired_state "
         "so that an engine that misses the Redis stop signal still stops as it was asked to.",
+    )
+    stopped_by = models.CharField(
+        max_length=10,
+        choices=StoppedBy.choices,
+        blank=True,
+        default="",
+        help_text="Who made the last stop (the stopped event says it); empty while running or never stopped.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -16,7 +16,7 @@ from strategies.choices import DesiredState
 from strategies.models import BOUNDS, Strategy
 from trading.core.events import Event
 from trading.core.types import EngineConfig
-from trading.events import record_events
+from trading.events import last_run_event, mark_run_ended_on_error, record_events
 from trading.runtime.spec import StrategySettings, StrategySpec
 
 
@@ -44,6 +44,7 @@ def settings_of(strategy: Strategy) -> StrategySettings:
         strategy_id=strategy.pk,
         running=strategy.desired_state == DesiredState.RUNNING,
         cancel_all_on_stop=strategy.cancel_all_on_stop,
+        stopped_by=strategy.stopped_by,
         version=strategy.updated_at,
         config=engine_config_for(strategy),
     )
@@ -54,6 +55,7 @@ def spec_of(strategy: Strategy) -> StrategySpec:
         strategy_id=strategy.pk,
         running=strategy.desired_state == DesiredState.RUNNING,
         cancel_all_on_stop=strategy.cancel_all_on_stop,
+        stopped_by=strategy.stopped_by,
         version=strategy.updated_at,
         config=engine_config_for(strategy),
         owner_id=strategy.owner_id,
@@ -76,6 +78,12 @@ class OrmStrategySource:
 
     def record_events(self, strategy_id: int, events: Sequence[Event]) -> None:
         record_events(strategy_id, events)
+
+    def last_run_event(self, strategy_id: int) -> Event | None:
+        return last_run_event(strategy_id)
+
+    def run_ended_on_error(self, strategy_id: int, job: str) -> None:
+        mark_run_ended_on_error(strategy_id, job)
 
     def parameter_defaults(self) -> dict[str, Any]:
         new = Strategy()

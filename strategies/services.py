@@ -18,7 +18,7 @@ from rest_framework.renderers import JSONRenderer
 from aresbot.errors import RedisUnavailable
 from aresbot.redis import get_redis
 from exchanges.base import ACTIVE_STATUSES
-from strategies.choices import DesiredState
+from strategies.choices import DesiredState, StoppedBy
 from strategies.errors import StrategyAlreadyRunning, StrategyIsRunning
 from strategies.models import Strategy
 from strategies.status import StrategyRef, runtime_view
@@ -100,7 +100,7 @@ def start_strategy(strategy: Strategy) -> Strategy:
     with transaction.atomic():
         # Conditional update: of two simultaneous starts, exactly one changes the row.
         changed = Strategy.objects.filter(pk=strategy.pk, desired_state=DesiredState.STOPPED).update(
-            desired_state=DesiredState.RUNNING, cancel_all_on_stop=False
+            desired_state=DesiredState.RUNNING, cancel_all_on_stop=False, stopped_by=""
         )
         if changed != 1:
             raise StrategyAlreadyRunning(strategy.name)
@@ -126,10 +126,11 @@ def _after_start(strategy_id: int, owner_id: int) -> None:
     forget_running(owner_id)
 
 
-def stop_strategy(strategy: Strategy, *, cancel_all: bool = False) -> Strategy:
+def stop_strategy(strategy: Strategy, *, cancel_all: bool = False, by: StoppedBy = StoppedBy.OWNER) -> Strategy:
     """Idempotent. The engine sees the signal within STRATEGY_STOP_POLL_INTERVAL, cancels its open buys (and
     with `cancel_all` its take-profits), writes its last status and releases the lease. When no engine holds
-    the strategy, a control job does the cancelling instead, so nothing is left resting.
+    the strategy, a control job does the cancelling instead, so nothing is left resting. `by` is who asks: the
+    stopped event says it (the API: the owner; the admin and the operator's command: an admin).
 
     When Redis does not answer nothing changes (RedisUnavailable). The stop, with its
     cancel_all, is recorded in the database before the signal goes out, so should Redis fail in between, the
@@ -137,7 +138,7 @@ def stop_strategy(strategy: Strategy, *, cancel_all: bool = False) -> Strategy:
     _require_redis()
     with transaction.atomic():
         Strategy.objects.filter(pk=strategy.pk).update(
-            desired_state=DesiredState.STOPPED, cancel_all_on_stop=cancel_all
+            desired_state=DesiredState.STOPPED, cancel_all_on_stop=cancel_all, stopped_by=by
         )
         transaction.on_commit(lambda: _after_stop(strategy.pk, strategy.owner_id, cancel_all))
     strategy.refresh_from_db()

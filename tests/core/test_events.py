@@ -1,13 +1,13 @@
 """The engine's events over a paper exchange: each kind the engine emits, with its facts, written once (the pure
 core; tests/test_events.py covers the ORM writer and tests/runtime the runtime's own events)."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 from exchanges.base import OrderRequest, OrderType, Side
 from exchanges.paper.faults import Fault, FaultInjector
 from tests.core.harness import Harness
-from trading.core.events import Event, EventKind
+from trading.core.events import REPEAT_FLUSH, Event, EventKind, RepeatThrottle, event
 
 
 def kinds(h: Harness) -> list[str]:
@@ -80,21 +80,71 @@ def test_buys_waiting_for_funds_pause_for_insufficient_funds():
     assert "waiting for funds" in paused.data["detail"]
 
 
-def test_an_error_every_tick_is_one_keyed_event_per_tick_and_the_exchange_down_pause_ends_with_a_resume():
+def test_an_error_every_tick_is_handed_on_once_per_repeat_flush_with_its_count_and_the_pause_ends_with_a_resume():
     faults = FaultInjector()
     h = Harness("30000", faults=faults)
     h.start()
     faults.add("fetch_price", Fault.NETWORK, times=3)
     for _ in range(3):
         h.step("30000")
-    errors = of(h, EventKind.ERROR)
-    assert len(errors) == 3 and {e.key for e in errors} == {"error:NetworkError"}  # the writer counts them on one row
-    assert errors[0].data["error_class"] == "NetworkError"
+    [error] = of(h, EventKind.ERROR)  # the repeats wait in memory for REPEAT_FLUSH
+    assert (error.key, error.count, error.data["error_class"]) == ("error:NetworkError", 1, "NetworkError")
     [paused] = of(h, EventKind.PAUSED)
     assert paused.data["reason"] == "exchange_down"
     h.step("30000")
     [resumed] = of(h, EventKind.RESUMED)
     assert resumed.data["reason"] == "exchange_down"
+    h.step("30000", seconds=REPEAT_FLUSH.total_seconds())
+    first, repeats = of(h, EventKind.ERROR)
+    assert (repeats.key, repeats.count, repeats.at) == ("error:NetworkError", 2, first.at + timedelta(seconds=2))
+
+
+def test_the_throttle_hands_on_the_first_at_once_and_the_repeats_as_one_count():
+    throttle = RepeatThrottle(timedelta(seconds=30))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def error(second: float) -> Event:
+        return event(EventKind.ERROR, t0 + timedelta(seconds=second), key="error:X", message=f"t{second}")
+
+    fill = event(EventKind.BUY_FILLED, t0, price=D(1))
+    assert throttle.admit([error(0), fill], t0) == [error(0), fill]  # unkeyed events always pass
+    for second in range(1, 30):
+        assert throttle.admit([error(second)], t0 + timedelta(seconds=second)) == []
+    [due] = throttle.admit([], t0 + timedelta(seconds=30))
+    assert (due.count, due.data["message"]) == (29, "t29")
+    assert throttle.admit([error(31)], t0 + timedelta(seconds=31)) == []
+    [flushed] = throttle.admit([], t0 + timedelta(seconds=32), flush=True)
+    assert flushed.count == 1
+    assert throttle.admit([error(100)], t0 + timedelta(seconds=100)) == [error(100)]  # quiet long enough: at once
+
+
+def test_a_pause_that_comes_back_after_its_resume_is_handed_on_at_once_not_held_as_a_repeat():
+    throttle = RepeatThrottle(timedelta(seconds=30))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def turn(kind: EventKind, second: float) -> Event:
+        prefix = "paused" if kind is EventKind.PAUSED else "resumed"
+        return event(kind, t0 + timedelta(seconds=second), key=f"{prefix}:max_positions", reason="max_positions")
+
+    handed = [
+        ev
+        for second, kind in enumerate([EventKind.PAUSED, EventKind.RESUMED, EventKind.PAUSED, EventKind.RESUMED])
+        for ev in throttle.admit([turn(kind, second)], t0 + timedelta(seconds=second))
+    ]
+    # in order, each at once: the timeline ends on what is true now
+    assert [(ev.kind, ev.count) for ev in handed] == [
+        (EventKind.PAUSED, 1),
+        (EventKind.RESUMED, 1),
+        (EventKind.PAUSED, 1),
+        (EventKind.RESUMED, 1),
+    ]
+    # the same key again without a turn is a repeat as before
+    assert throttle.admit([turn(EventKind.RESUMED, 5)], t0 + timedelta(seconds=5)) == []
+    # and a turn hands on what was held first, then itself
+    assert [(ev.kind, ev.count) for ev in throttle.admit([turn(EventKind.PAUSED, 6)], t0 + timedelta(seconds=6))] == [
+        (EventKind.RESUMED, 1),
+        (EventKind.PAUSED, 1),
+    ]
 
 
 def test_coins_sold_behind_the_engines_back_raise_one_balance_gap_event():

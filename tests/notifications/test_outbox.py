@@ -97,7 +97,7 @@ def test_a_failing_channel_is_marked_backed_off_and_recovers_without_holding_up_
         assert dead.status == "failing" and "500" in dead.last_failure
         row = OutboxMessage.objects.get(channel=dead)
         assert (row.state, row.attempts) == ("pending", 1)
-        assert row.next_attempt_at >= timezone.now() + outbox.BASE_BACKOFF - timedelta(seconds=2)
+        assert row.next_attempt_at >= timezone.now() + outbox.backoff(1) - timedelta(seconds=2)
         # not due yet: no send
         assert outbox.deliver_channel(dead.pk) == 0 and receiver.refused == 1
 
@@ -112,6 +112,11 @@ def test_a_failing_channel_is_marked_backed_off_and_recovers_without_holding_up_
 def test_backoff_doubles_and_is_capped():
     assert [outbox.backoff(n).total_seconds() for n in (1, 2, 3)] == [10, 20, 40]
     assert outbox.backoff(30) == outbox.MAX_BACKOFF
+
+
+def test_backoff_starts_from_the_setting_read_at_each_call(settings):
+    settings.NOTIFY_BASE_BACKOFF_SECONDS = 0.5
+    assert [outbox.backoff(n).total_seconds() for n in (1, 2, 3)] == [0.5, 1, 2]
 
 
 def test_a_message_given_up_after_the_last_attempt_is_dead(alice, grid, receiver: Receiver, redis_client):

@@ -110,6 +110,18 @@ class FakeSource:
     def record_events(self, strategy_id: int, events: Sequence[Event]) -> None:
         self.events.extend(events)
 
+    def last_run_event(self, strategy_id: int) -> Event | None:
+        runs = [e for e in self.events if e.kind in ("started", "stopped", "handed_over")]
+        return runs[-1] if runs else None
+
+    def run_ended_on_error(self, strategy_id: int, job: str) -> None:
+        for index in range(len(self.events) - 1, -1, -1):
+            started = self.events[index]
+            if started.kind == "started":
+                if started.data.get("job") == job:
+                    self.events[index] = replace(started, data={**started.data, "ended": "error"})
+                return
+
     def wanted_ids(self) -> list[int]:
         current = self.current()
         return [current.strategy_id] if current is not None and current.running else []
@@ -126,11 +138,11 @@ def edited(**changes: object) -> Callable[[StrategySpec], StrategySpec]:
 
 
 def stopped(spec: StrategySpec) -> StrategySpec:
-    return replace(spec, running=False)
+    return replace(spec, running=False, stopped_by="owner")
 
 
 def stopped_cancelling_all(spec: StrategySpec) -> StrategySpec:
-    return replace(spec, running=False, cancel_all_on_stop=True)
+    return replace(spec, running=False, cancel_all_on_stop=True, stopped_by="admin")
 
 
 class FakeEngine:

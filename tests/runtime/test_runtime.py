@@ -130,7 +130,7 @@ def test_stop_ends_the_engine_between_its_ticks_and_cancels_its_buys(alice, priv
     events = list(StrategyEvent.objects.filter(strategy=strategy).order_by("id"))
     started = next(e for e in events if e.kind == "started")
     assert started.data["node"] == co.node_identity()[1] and started.data["job"]
-    assert events[-1].kind == "stopped" and events[-1].data["cancel_mode"] == "buys"
+    assert (events[-1].kind, events[-1].data["cancel_mode"], events[-1].data["by"]) == ("stopped", "buys", "owner")
 
 
 def test_a_killed_node_fails_over_and_nothing_is_sent_twice(alice, private_redis, workers):
@@ -159,6 +159,23 @@ def test_a_killed_node_fails_over_and_nothing_is_sent_twice(alice, private_redis
     assert failover.data["from_job"] == first["task_id"]
     assert failover.data["from_node"] and failover.data["to_node"]
     assert failover.data["gap_seconds"] > 0  # the dead node's silence, until the survivor took over
+
+
+def test_a_killed_node_whose_status_expired_is_still_seen_to_have_failed_over(alice, private_redis, workers):
+    doomed = workers(1)[0]
+    strategy = walking_strategy(alice)
+    start_strategy(strategy)
+    first = wait_until(lambda: running_on(private_redis, strategy.pk), 20, "the strategy to run")
+    doomed.kill_node()
+    private_redis.delete(f"strategy:running:{strategy.pk}")  # as if its TTL ran out while no node was up
+    workers(1)
+    # Without a status hash the supervisor cannot see the engine is stale: it waits for the lease (5 s) to lapse.
+    wait_until(
+        lambda: resumed_elsewhere(private_redis, strategy.pk, first["task_id"]), 30, "another worker to resume", 0.5
+    )
+    [failover] = StrategyEvent.objects.filter(strategy=strategy, kind="failed_over")
+    assert failover.data["from_job"] == first["task_id"] and failover.data["from_node"] == first["worker_hostname"]
+    assert failover.data["to_node"] and failover.data["gap_seconds"] is None  # no sign of life left to measure from
 
 
 def test_an_engine_that_loses_its_lease_places_no_further_order(alice, private_redis, workers):

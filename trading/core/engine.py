@@ -52,7 +52,7 @@ from exchanges.base import (
 )
 from exchanges.clock import Clock
 from trading.core.book import OrderBook
-from trading.core.events import Event, EventKind, event
+from trading.core.events import Event, EventKind, RepeatThrottle, event
 from trading.core.gate import OrderGate, open_orders_problem
 from trading.core.grid import GridStrategy
 from trading.core.positions import PositionTracker
@@ -124,6 +124,8 @@ class TradingEngine:
         # Events (trading.core.events) not yet journaled, and what the last tick's pause and skip events said: those
         # are written when they change, not every tick.
         self._events: list[Event] = []
+        self._repeats = RepeatThrottle()
+        self._unsaved: list[Event] = []  # through the throttle, not yet written (the database was away)
         self._pauses: dict[str, str] = {}
         self._skips: tuple[str, ...] = ()
         self.gate = OrderGate(self.rules, config.loop_interval, self._read_balances)
@@ -532,21 +534,24 @@ class TradingEngine:
             return self.risk.day_start(now) + timedelta(days=1)
         return None
 
-    def _flush_events(self) -> None:
-        """Journal the events of the tick that no state change carried. A failed write (the database away) keeps
-        them for the next tick; it never fails the tick."""
-        if not self._events:
+    def _flush_events(self, now: datetime) -> None:
+        """Journal the events of the tick that no state change carried, their repeats throttled (an error every tick
+        is written once per REPEAT_FLUSH, with its count). A failed write (the database away) keeps them for the
+        next tick; it never fails the tick. A stop or a fatal error writes every held repeat: no tick may follow."""
+        self._unsaved += self._repeats.admit(self._events, now, flush=self.state is not EngineState.RUNNING)
+        self._events = []
+        if not self._unsaved:
             return
         try:
-            self.journal.save(events=self._events)
+            self.journal.save(events=self._unsaved)
         except Exception as exc:
             log.warning("strategy %s: events not written yet: %s", self.config.strategy_id, exc)
-            del self._events[:-100]  # a long outage keeps the latest, not an unbounded backlog
+            del self._unsaved[:-100]  # a long outage keeps the latest, not an unbounded backlog
             return
-        self._events = []
+        self._unsaved = []
 
     def publish(self, now: datetime) -> EngineStatus:
-        self._flush_events()
+        self._flush_events(now)
         notes = tuple(dict.fromkeys(self._notes)) + self.positions.notes()
         if self._cap_note:
             notes += (self._cap_note,)

@@ -7,14 +7,16 @@ values are plain decimal strings.
 
 A repeating event (the same error, pause or skip reason tick after tick) carries a `key`: the writer adds it to the
 newest event of its strategy with that key when that one is recent (trading.events.REPEAT_WINDOW), as one record
-with a count, not one per tick.
+with a count, not one per tick. So that an error raised every tick does not cost an UPDATE every tick, the engine
+passes its events through a RepeatThrottle, which holds the repeats of a key back and hands them on as one event
+with their count at most once per REPEAT_FLUSH.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -75,6 +77,7 @@ class Event:
     at: datetime
     data: Mapping[str, Any] = field(default_factory=dict)
     key: str = ""  # repeats with the same key are counted on one record; empty: never merged
+    count: int = 1  # how many times it happened (a RepeatThrottle's held-back repeats, handed on as one)
 
     @property
     def severity(self) -> Severity:
@@ -84,3 +87,69 @@ class Event:
 def event(kind: EventKind, at: datetime, *, key: str = "", **data: Any) -> Event:
     """An Event with its data made JSON-safe: Decimals as plain strings, datetimes as ISO 8601, None left out."""
     return Event(kind, at, {name: _plain(value) for name, value in data.items() if value is not None}, key)
+
+
+# How often the repeats of one key are handed on at most (an error raised every second: one write per this).
+REPEAT_FLUSH = timedelta(seconds=30)
+
+# Keys whose events take turns: a pause and the resume of the same cause. A repeat is counted on the last record
+# only while nothing of its family came in between: pause, resume, pause is three records (merged into the first,
+# the timeline would end on "resumed" while the strategy is paused, and the second pause would never be notified).
+_TURNS = ("paused:", "resumed:")
+
+
+def repeat_family(key: str) -> tuple[str, ...]:
+    """The keys whose newest record decides whether an event of `key` is a repeat (`key` itself first)."""
+    for prefix in _TURNS:
+        if key.startswith(prefix):
+            cause = key.removeprefix(prefix)
+            return (key, *(other + cause for other in _TURNS if other != prefix))
+    return (key,)
+
+
+class RepeatThrottle:
+    """Hands on the first event of a key at once, then its repeats at most once per `every`, as one event with their
+    count and the latest one's time and data; events without a key pass straight through.
+
+    The held-back repeats live in memory only until the next hand-on: a crash loses at most `every`'s worth of a
+    repeat's count (never an event of its own: the first of a key always goes at once).
+    """
+
+    def __init__(self, every: timedelta = REPEAT_FLUSH) -> None:
+        self.every = every
+        self._handed_on: dict[str, datetime] = {}  # key → when its last event was handed on
+        self._held: dict[str, Event] = {}  # key → its repeats since, as one event with their count
+        self._last_of_family: dict[str, str] = {}  # a family's first key → the key of its latest event
+
+    def admit(self, events: Sequence[Event], now: datetime, *, flush: bool = False) -> list[Event]:
+        """What to write now: `events` with their repeats held back, and the held repeats that are due (all of them
+        with `flush`, at a stop or a fatal error: the engine may not tick again)."""
+        out: list[Event] = []
+        for ev in events:
+            if not ev.key:
+                out.append(ev)
+                continue
+            family = repeat_family(ev.key)
+            turn = min(family)
+            if self._last_of_family.get(turn, ev.key) != ev.key:
+                # a turn (a resume after a pause): what the other key holds goes first, and this one at once
+                for other in family[1:]:
+                    if other in self._held:
+                        out.append(self._held.pop(other))
+                    self._handed_on.pop(other, None)
+                self._handed_on.pop(ev.key, None)
+            self._last_of_family[turn] = ev.key
+            held = self._held.pop(ev.key, None)
+            if held is not None:
+                ev = replace(ev, count=held.count + ev.count)
+            last = self._handed_on.get(ev.key)
+            if last is not None and ev.at - last < self.every:
+                self._held[ev.key] = ev
+            else:
+                out.append(ev)
+                self._handed_on[ev.key] = ev.at
+        for key in list(self._held):
+            if flush or now - self._handed_on[key] >= self.every:
+                out.append(self._held.pop(key))
+                self._handed_on[key] = now
+        return out

@@ -21,6 +21,7 @@ from trading.runtime.build import build_engine
 from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
 from trading.runtime.queues import enqueue_run
 from trading.runtime.runner import (
+    STOPPED_BY_UNKNOWN,
     FencedExchange,
     LeasedStatusBoard,
     RunOutcome,
@@ -92,7 +93,11 @@ def stop_without_engine(strategy_id: int, cancel_all: bool = False) -> str:
         engine.start(first_tick=False)
         engine.stop(cancel_all=cancel_all)
         stopped = event(
-            EventKind.STOPPED, timezone.now(), by="owner", cancel_mode="all" if cancel_all else "buys", node=None
+            EventKind.STOPPED,
+            timezone.now(),
+            by=spec.stopped_by or STOPPED_BY_UNKNOWN,
+            cancel_mode="all" if cancel_all else "buys",
+            node=None,
         )
         strategy_source().record_events(strategy_id, [stopped])
         co.delete_status(client, strategy_id)

@@ -23,7 +23,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 # How often the runner reads the strategy row: to notice a stop the Redis signal missed, and edits.
 DB_CHECK_SECONDS = 5.0
 NODE_HEARTBEAT_SECONDS = 5.0
+# A stopped event's `by` beside the strategies app's own values (owner, admin, system): the stop came with the
+# strategy's deletion, or who stopped it cannot be read (the database away).
+STOPPED_BY_SYSTEM = "system"
+STOPPED_BY_UNKNOWN = "unknown"
 
 
 # Set by SIGTERM in the work-horse (the worker is shutting down): engines hand their strategies over.
@@ -274,12 +278,14 @@ class StrategyRunner:
             # Not "stopped": the stop signal and the status hash may already belong to the new holder.
             result = RunResult(RunOutcome.LEASE_LOST, str(exc))
         except FatalExchangeError as exc:
+            self._ended_on_error()
             retry = self._record_failure(str(exc))
             self._safe_touch(board, status=EngineState.ERROR, last_error=f"fatal: {exc}")
             log.error("strategy %s: %s; %s", self.strategy_id, exc, retry)
             result = RunResult(RunOutcome.ERROR, str(exc))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
+            self._ended_on_error()
             retry = self._record_failure(error)
             self._safe_touch(board, status=EngineState.ERROR, last_error=error)
             # One line here; the traceback is the job's (RQ logs it with the failed job, or the command prints it).
@@ -294,8 +300,10 @@ class StrategyRunner:
     def _loop(
         self, spec: StrategySpec, engine: TradingEngine, board: LeasedStatusBoard, previous: dict[str, str]
     ) -> RunResult:
-        engine.start()
+        # Recorded before the engine's first tick, whose events (the ladder placed, a fill found by reconcile, a
+        # balance gap) follow it on the timeline; a start that fails shows as started, then the error.
         self._record(self._start_events(previous))
+        engine.start()
         try:
             co.clear_failures(self.client, self.strategy_id)
         except redis.RedisError:
@@ -309,6 +317,7 @@ class StrategyRunner:
         while True:
             self._progress = now = self.clock.monotonic()
             stop = self._stop_signal()
+            row: StrategySettings | _Unknown | None = UNKNOWN
             if now >= next_db_check:
                 next_db_check = now + DB_CHECK_SECONDS
                 row = self._read_settings()
@@ -336,9 +345,9 @@ class StrategyRunner:
                 engine.stop(cancel_all=cancel_all)
                 cancelled = "every open order" if cancel_all else "its open buys"
                 log.info("strategy %s: stopped, %s cancelled", self.strategy_id, cancelled)
-                # Stops come from the strategy's owner (the API, the admin) through the signal or desired_state.
                 cancel_mode = "all" if cancel_all else "buys"
-                self._record([self._event(EventKind.STOPPED, by="owner", cancel_mode=cancel_mode, node=self.hostname)])
+                by = self._stopped_by(row)
+                self._record([self._event(EventKind.STOPPED, by=by, cancel_mode=cancel_mode, node=self.hostname)])
                 return RunResult(RunOutcome.STOPPED)
             if now >= next_tick:
                 next_tick = max(next_tick + interval, now)  # a slow tick delays the next, never a burst
@@ -358,24 +367,67 @@ class StrategyRunner:
 
     def _start_events(self, previous: dict[str, str]) -> list[Event]:
         events = [self._event(EventKind.STARTED, node=self.hostname, ip=self.ip, job=self.holder)]
-        died = previous.get("status") in (EngineState.RUNNING, EngineState.STOPPING)
-        if died and previous.get("task_id") not in (None, self.holder):
+        dead = self._dead_run(previous)
+        if dead is not None:
             try:
                 gap: float | None = round(self.clock.time() - float(previous.get("updated_at", "")), 3)
             except ValueError:
-                gap = None
-            events.append(
-                self._event(
-                    EventKind.FAILED_OVER,
-                    from_node=previous.get("worker_hostname", ""),
-                    from_ip=previous.get("worker_ip", ""),
-                    from_job=previous.get("task_id", ""),
-                    to_node=self.hostname,
-                    to_ip=self.ip,
-                    gap_seconds=gap,
-                )
-            )
+                gap = None  # no sign of life is left (the hash expired): the web app and messages say "unknown"
+            failed_over = self._event(EventKind.FAILED_OVER, **dead, to_node=self.hostname, to_ip=self.ip)
+            events.append(replace(failed_over, data={**failed_over.data, "gap_seconds": gap}))
         return events
+
+    def _dead_run(self, previous: dict[str, str]) -> dict[str, str] | None:
+        """The node, address and job of a previous run that died (no clean end), or None.
+
+        The status hash it left says so while it lasts. Once it has expired (every node down for longer than its
+        TTL, or Redis restarted empty) the database still does: the strategy's latest run event is a start by
+        another job with no stop or handover after it, and no note that it ended on an error (a run that failed
+        fatally is retried after a backoff; that is no failover).
+        """
+        if previous.get("status"):
+            if previous["status"] in (EngineState.RUNNING, EngineState.STOPPING) and previous.get("task_id") not in (
+                None,
+                self.holder,
+            ):
+                return {
+                    "from_node": previous.get("worker_hostname", ""),
+                    "from_ip": previous.get("worker_ip", ""),
+                    "from_job": previous.get("task_id", ""),
+                }
+            return None
+        try:
+            last = self.source.last_run_event(self.strategy_id)
+        except DatabaseError as exc:
+            log.warning("strategy %s: last run not read: %s", self.strategy_id, exc)
+            return None
+        if last is None or last.kind != EventKind.STARTED or last.data.get("ended"):
+            return None
+        if last.data.get("job") in (None, "", self.holder):
+            return None
+        return {
+            "from_node": str(last.data.get("node", "")),
+            "from_ip": str(last.data.get("ip", "")),
+            "from_job": str(last.data["job"]),
+        }
+
+    def _ended_on_error(self) -> None:
+        try:
+            self.source.run_ended_on_error(self.strategy_id, self.holder)
+        except DatabaseError as exc:
+            # The next start may then call the restart a failover: a wrong word, never a wrong action.
+            log.warning("strategy %s: failed run not noted: %s", self.strategy_id, exc)
+
+    def _stopped_by(self, row: StrategySettings | _Unknown | None) -> str:
+        """Who stopped the strategy, for its stopped event. The Redis signal usually arrives before the next database
+        check, so the row is read once more unless this pass just read it."""
+        if isinstance(row, _Unknown):
+            row = self._read_settings()
+        if row is None:
+            return STOPPED_BY_SYSTEM  # deleted: nobody's stop, the strategy is gone
+        if isinstance(row, _Unknown) or not row.stopped_by:
+            return STOPPED_BY_UNKNOWN  # the database is away (or a stop recorded before stopped_by existed)
+        return row.stopped_by
 
     def _event(self, kind: EventKind, **data: Any) -> Event:
         return event(kind, datetime.fromtimestamp(self.clock.time(), UTC), **data)

@@ -68,6 +68,8 @@ class StrategySettings:
     config: EngineConfig
     # Once stopped: whether the stop also cancels the take-profits, as the Redis stop signal would have said.
     cancel_all_on_stop: bool = field(default=False, kw_only=True)
+    # Once stopped: who stopped it (owner, admin, system), for the stopped event; empty while it should run.
+    stopped_by: str = field(default="", kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,15 @@ class StrategySource(Protocol):
 
     def record_events(self, strategy_id: int, events: Sequence[Event]) -> None:
         """Write the runtime's own events (started, stopped, handed over, failed over) in a transaction."""
+        ...
+
+    def last_run_event(self, strategy_id: int) -> Event | None:
+        """The latest started, stopped or handed-over event (one cheap query): how the last run ended, if it did."""
+        ...
+
+    def run_ended_on_error(self, strategy_id: int, job: str) -> None:
+        """Note that the run `job` (its started event) ended on an error: a restart after the backoff is no
+        failover."""
         ...
 
 

@@ -5,12 +5,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from aresbot.errors import DomainError
+from strategies.choices import StoppedBy
 from strategies.models import Strategy
 from strategies.services import stop_strategy
 
 
 class Command(BaseCommand):
-    help = "Stop strategies (the same as POST /api/strategies/{id}/stop); idempotent."
+    help = "Stop strategies (as POST /api/strategies/{id}/stop does, recorded as stopped by an admin); idempotent."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("strategy_ids", type=int, nargs="+")
@@ -24,7 +25,7 @@ class Command(BaseCommand):
                 missing.append(sid)
                 continue
             try:
-                stop_strategy(strategy, cancel_all=cancel_all)
+                stop_strategy(strategy, cancel_all=cancel_all, by=StoppedBy.ADMIN)
             except DomainError as exc:
                 raise CommandError(f"strategy {sid} ({strategy.name}): {exc.message}") from None
             self.stdout.write(f"strategy {sid} ({strategy.name}): stop requested")
