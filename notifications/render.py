@@ -109,6 +109,19 @@ class EventFacts:
     data: Mapping[str, Any]
 
 
+# The longest a value from the event (an exchange's error message, a list of skip reasons) runs in a message.
+MAX_VALUE = 300
+
+
+def _clip(text: str) -> str:
+    """At most MAX_VALUE characters, cut at a word where there is one, with an ellipsis that says it was cut."""
+    if len(text) <= MAX_VALUE:
+        return text
+    head = text[: MAX_VALUE - 1]
+    space = head.rfind(" ")
+    return (head[:space] if space > MAX_VALUE // 2 else head).rstrip(" ,;:") + "…"
+
+
 def _text(value: Any) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
@@ -137,7 +150,7 @@ def event_line(language: str, facts: EventFacts) -> str:
     """One line: the strategy, what happened, the repeat count, and the event's id (`(#123)`) to tell them apart."""
     texts = _EVENT.get(language, _EVENT["en"])
     template = texts.get(facts.kind, facts.kind)
-    values = _Facts({k: redact(_text(v))[:300] for k, v in facts.data.items()})
+    values = _Facts({k: _clip(redact(_text(v))) for k, v in facts.data.items()})
     if "lot_pnl" in facts.data:
         places_of = facts.data.get("tick") or facts.data.get("price", "")
         values["lot_pnl"] = at_price_precision(str(facts.data["lot_pnl"]), str(places_of))
@@ -159,11 +172,16 @@ def _in_words(language: str, kind: str, data: Mapping[str, Any]) -> dict[str, st
         values["cancel_mode"] = words["cancel_mode"].get(mode, mode)
     if kind in ("paused", "resumed", "handed_over") and data.get("reason"):
         reason = str(data["reason"])
-        values["reason"] = redact(words["reason"].get(reason, reason))[:300]
+        values["reason"] = _clip(redact(words["reason"].get(reason, reason)))
     if kind == "failed_over":
         # null when the dead run left no sign of life to measure from (its status hash had expired)
         gap = data.get("gap_seconds")
         values["gap"] = words["gap"]["unknown"] if gap is None else words["gap"]["seconds"].format(seconds=gap)
+        # two workers on one machine share a hostname: their addresses tell them apart
+        source, target = str(data.get("from_node") or "?"), str(data.get("to_node") or "?")
+        if source == target and data.get("from_ip") != data.get("to_ip"):
+            source, target = f"{source} ({data.get('from_ip') or '?'})", f"{target} ({data.get('to_ip') or '?'})"
+        values["from_node"], values["to_node"] = _clip(redact(source)), _clip(redact(target))
     return values
 
 

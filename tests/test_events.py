@@ -89,6 +89,25 @@ def test_a_repeat_after_the_window_or_with_another_key_is_a_new_row(strategy):
     ]
 
 
+def test_a_pause_after_its_resume_is_a_new_row_so_the_timeline_ends_on_what_is_true(strategy):
+    def turn(kind, prefix, second):
+        return event(kind, T0 + timedelta(seconds=second), key=f"{prefix}:cooldown", reason="cooldown")
+
+    record_events(strategy.pk, [turn(EventKind.PAUSED, "paused", 0)])
+    record_events(strategy.pk, [turn(EventKind.PAUSED, "paused", 1)])  # a repeat: counted
+    record_events(strategy.pk, [turn(EventKind.RESUMED, "resumed", 2)])
+    record_events(strategy.pk, [turn(EventKind.PAUSED, "paused", 3)])  # after its resume: a new row
+    # another cause's records are not in the way of this one's repeats
+    record_events(strategy.pk, [event(EventKind.PAUSED, T0, key="paused:max_positions")])
+    record_events(strategy.pk, [turn(EventKind.PAUSED, "paused", 4)])
+    assert list(StrategyEvent.objects.order_by("id").values_list("kind", "count")) == [
+        ("paused", 2),
+        ("resumed", 1),
+        ("paused", 2),
+        ("paused", 1),
+    ]
+
+
 def test_events_without_a_key_are_never_merged_and_ids_follow_their_order(strategy):
     fills = [event(EventKind.BUY_FILLED, T0, price=D("29700.00"), amount=D("0.001")) for _ in range(3)]
     write_events(strategy.pk, [*fills, event(EventKind.STOPPED, T0, by="alice")])

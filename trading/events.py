@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from trading.core.events import SEVERITY, Event, EventKind, Severity, event
+from trading.core.events import SEVERITY, Event, EventKind, Severity, event, repeat_family
 from trading.models import StrategyEvent
 
 __all__ = [
@@ -54,13 +54,14 @@ def write_events(strategy_id: int, events: Sequence[Event]) -> None:
     new = []
     for ev in events:
         if ev.key:
+            family = repeat_family(ev.key)
             newest = (
-                StrategyEvent.objects.filter(strategy_id=strategy_id, dedupe_key=ev.key)
+                StrategyEvent.objects.filter(strategy_id=strategy_id, dedupe_key__in=family)
                 .order_by("-id")
-                .values_list("pk", "at")
+                .values_list("pk", "at", "dedupe_key")
                 .first()
             )
-            if newest is not None and ev.at - newest[1] <= REPEAT_WINDOW:
+            if newest is not None and newest[2] == ev.key and ev.at - newest[1] <= REPEAT_WINDOW:
                 StrategyEvent.objects.filter(pk=newest[0]).update(
                     count=F("count") + ev.count, at=ev.at, data=dict(ev.data)
                 )

@@ -118,6 +118,35 @@ def test_the_throttle_hands_on_the_first_at_once_and_the_repeats_as_one_count():
     assert throttle.admit([error(100)], t0 + timedelta(seconds=100)) == [error(100)]  # quiet long enough: at once
 
 
+def test_a_pause_that_comes_back_after_its_resume_is_handed_on_at_once_not_held_as_a_repeat():
+    throttle = RepeatThrottle(timedelta(seconds=30))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def turn(kind: EventKind, second: float) -> Event:
+        prefix = "paused" if kind is EventKind.PAUSED else "resumed"
+        return event(kind, t0 + timedelta(seconds=second), key=f"{prefix}:max_positions", reason="max_positions")
+
+    handed = [
+        ev
+        for second, kind in enumerate([EventKind.PAUSED, EventKind.RESUMED, EventKind.PAUSED, EventKind.RESUMED])
+        for ev in throttle.admit([turn(kind, second)], t0 + timedelta(seconds=second))
+    ]
+    # in order, each at once: the timeline ends on what is true now
+    assert [(ev.kind, ev.count) for ev in handed] == [
+        (EventKind.PAUSED, 1),
+        (EventKind.RESUMED, 1),
+        (EventKind.PAUSED, 1),
+        (EventKind.RESUMED, 1),
+    ]
+    # the same key again without a turn is a repeat as before
+    assert throttle.admit([turn(EventKind.RESUMED, 5)], t0 + timedelta(seconds=5)) == []
+    # and a turn hands on what was held first, then itself
+    assert [(ev.kind, ev.count) for ev in throttle.admit([turn(EventKind.PAUSED, 6)], t0 + timedelta(seconds=6))] == [
+        (EventKind.RESUMED, 1),
+        (EventKind.PAUSED, 1),
+    ]
+
+
 def test_coins_sold_behind_the_engines_back_raise_one_balance_gap_event():
     h = Harness("30000")
     h.start()

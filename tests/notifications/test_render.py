@@ -72,3 +72,21 @@ def test_a_failover_with_a_gap_says_its_seconds():
 
 def test_an_unknown_reason_code_is_printed_as_it_is():
     assert line("en", "paused", reason="new_rule", detail="x") == "grid (BTC/USDT): buys paused: new_rule (x) (#5)"
+
+
+def test_a_failover_between_two_workers_of_one_machine_names_their_addresses():
+    data = {"from_node": "vm", "from_ip": "10.0.0.5", "to_node": "vm", "to_ip": "10.0.0.6", "gap_seconds": 4}
+    assert line("en", "failed_over", **data) == (
+        "grid (BTC/USDT): failed over from vm (10.0.0.5) to vm (10.0.0.6) (gap: 4 s) (#5)"
+    )
+    # different machines: their names say enough
+    assert "from a to b" in line("en", "failed_over", from_node="a", from_ip="1", to_node="b", to_ip="2")
+
+
+def test_a_long_value_is_cut_at_a_word_with_an_ellipsis():
+    message = "the exchange said " + "very " * 100 + "much"
+    text = line("en", "error", error_class="ExchangeError", message=message)
+    said = text.split("ExchangeError: ", 1)[1].removesuffix(" (#5)")
+    assert said.endswith("very…")
+    assert len(said) <= 300
+    assert line("en", "error", error_class="E", message="short").endswith("E: short (#5)")

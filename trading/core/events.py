@@ -92,6 +92,20 @@ def event(kind: EventKind, at: datetime, *, key: str = "", **data: Any) -> Event
 # How often the repeats of one key are handed on at most (an error raised every second: one write per this).
 REPEAT_FLUSH = timedelta(seconds=30)
 
+# Keys whose events take turns: a pause and the resume of the same cause. A repeat is counted on the last record
+# only while nothing of its family came in between: pause, resume, pause is three records (merged into the first,
+# the timeline would end on "resumed" while the strategy is paused, and the second pause would never be notified).
+_TURNS = ("paused:", "resumed:")
+
+
+def repeat_family(key: str) -> tuple[str, ...]:
+    """The keys whose newest record decides whether an event of `key` is a repeat (`key` itself first)."""
+    for prefix in _TURNS:
+        if key.startswith(prefix):
+            cause = key.removeprefix(prefix)
+            return (key, *(other + cause for other in _TURNS if other != prefix))
+    return (key,)
+
 
 class RepeatThrottle:
     """Hands on the first event of a key at once, then its repeats at most once per `every`, as one event with their
@@ -105,6 +119,7 @@ class RepeatThrottle:
         self.every = every
         self._handed_on: dict[str, datetime] = {}  # key → when its last event was handed on
         self._held: dict[str, Event] = {}  # key → its repeats since, as one event with their count
+        self._last_of_family: dict[str, str] = {}  # a family's first key → the key of its latest event
 
     def admit(self, events: Sequence[Event], now: datetime, *, flush: bool = False) -> list[Event]:
         """What to write now: `events` with their repeats held back, and the held repeats that are due (all of them
@@ -114,6 +129,16 @@ class RepeatThrottle:
             if not ev.key:
                 out.append(ev)
                 continue
+            family = repeat_family(ev.key)
+            turn = min(family)
+            if self._last_of_family.get(turn, ev.key) != ev.key:
+                # a turn (a resume after a pause): what the other key holds goes first, and this one at once
+                for other in family[1:]:
+                    if other in self._held:
+                        out.append(self._held.pop(other))
+                    self._handed_on.pop(other, None)
+                self._handed_on.pop(ev.key, None)
+            self._last_of_family[turn] = ev.key
             held = self._held.pop(ev.key, None)
             if held is not None:
                 ev = replace(ev, count=held.count + ev.count)
