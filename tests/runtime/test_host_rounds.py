@@ -5,6 +5,7 @@ the test database, real Redis; the host's threads are the ones a worker runs."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -79,8 +80,17 @@ def test_a_rounds_round_trips_do_not_grow_with_its_engines(alice, redis_client, 
             host.admit(strategy.pk, f"job-{strategy.pk}")
         wait_until(lambda: all_running(host, count), 30, f"{count} engines to start")  # noqa: B023
         host.round()  # the first round also beats the node's heartbeat
-        rounds = [trips.of(host.round) for _ in range(3)]
+        rounds = []
+        for _ in range(3):
+            # A round that steps every engine (each has a tick due), then the round measured: it renews every
+            # lease, reads every stop signal and writes every status those ticks published.
+            time.sleep(0.6)
+            host.round()
+            wait_until(lambda: not any(e.busy for e in host.engines.values()), 20, "the ticks")  # noqa: B023
+            assert all(e.runner.board.pending for e in host.engines.values())
+            rounds.append(trips.of(host.round))
         per_round[count] = max(rounds)
+        assert min(rounds) == max(rounds), rounds
         # Every engine's lease was renewed and its status written by these rounds.
         for strategy in strategies:
             assert redis_client.get(co.LOCK_KEY.format(id=strategy.pk)) == f"job-{strategy.pk}"
