@@ -178,7 +178,8 @@ def _all_in_engine(levels: int, moving: bool, name: str) -> tuple[Any, ManualClo
     )
     strategy.full_clean()
     strategy.save()
-    runner = StrategyRunner(strategy.pk, f"bench-{strategy.pk}", client=get_redis())
+    # No pulse thread renews the lease here: one that outlives the run keeps every status write accepted.
+    runner = StrategyRunner(strategy.pk, f"bench-{strategy.pk}", client=get_redis(), lock_ttl=3600)
     if not runner.lease.acquire():
         raise RuntimeError("the strategy's lease is taken")
     board = LeasedStatusBoard(runner.lease, {"task_id": runner.holder, "status": "running"}, runner.status_ttl)
