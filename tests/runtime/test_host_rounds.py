@@ -151,7 +151,9 @@ def test_a_hung_engine_is_dropped_alone_and_the_others_keep_ticking(alice, redis
             10,
             "the other engines to tick on",
         )
-        wait_until(lambda: admitted[hung.pk].phase is Phase.HUNG, 10, "the host to drop the hung engine")
+        # Dropped: its job ends at once and frees its slot, while its tick still holds a thread.
+        wait_until(lambda: any(e.strategy_id == hung.pk for e in ended), 10, "the host to drop the hung engine")
+        assert len(host) == 4 and admitted[hung.pk].busy
         successor = co.Lease(redis_client, hung.pk, "job-next", ttl_seconds=30)
         wait_until(successor.acquire, 40, "the hung engine's lease to lapse")
         assert host.pool.threads == 3  # a thread in place of the one the hung tick holds
@@ -159,9 +161,9 @@ def test_a_hung_engine_is_dropped_alone_and_the_others_keep_ticking(alice, redis
             assert redis_client.get(co.LOCK_KEY.format(id=strategy.pk)) == f"job-{strategy.pk}"
     finally:
         engines.release.set()
-    wait_until(lambda: any(e.strategy_id == hung.pk for e in ended), 10, "the hung engine's run to end")
+    wait_until(lambda: host.pool.threads == 2, 10, "the hung tick's thread to come back and the extra one to retire")
     [result] = [str(e.result) for e in ended if e.strategy_id == hung.pk]
-    assert result.startswith("lease lost")
+    assert result == "lease lost: the engine hung; its lease was left to lapse"
     assert redis_client.get(co.LOCK_KEY.format(id=hung.pk)) == "job-next"  # its successor's lease is left alone
 
 
