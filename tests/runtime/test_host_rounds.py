@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 import redis
 
+from exchanges.paper.store import DbPaperStore, book_key
+from strategies.models import Strategy
 from tests.processes import RedisServer, wait_until
 from tests.runtime.threaded import book_orders, still_strategy
 from trading.runtime import coordination as co
 from trading.runtime import runner as runtime
-from trading.runtime.host import EngineHost, HostedEngine, Phase
+from trading.runtime.host import EngineHost, HostedEngine, Phase, limit_keys
+from trading.runtime.spec import strategy_source
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -191,3 +194,18 @@ def test_a_host_that_loses_redis_sends_nothing_and_ends_every_engine_after_a_lea
         assert len(host) == 0
     finally:
         server.stop()
+
+
+def test_an_engine_counts_against_its_account_and_the_exchange_it_waits_on(alice, redis_client):
+    still = still_strategy(alice, "still", name="still")
+    live = still_strategy(alice, "live", name="live")
+    DbPaperStore(book_key(live.account_id)).ensure_feed_spec("ETH/USDT", {"kind": "ticker", "exchange": "binance"})
+    Strategy.objects.filter(pk=live.pk).update(symbol="ETH/USDT")
+
+    def keys(strategy: Strategy) -> tuple[str, ...]:
+        runner = runtime.StrategyRunner(strategy.pk, "job", client=redis_client)
+        runner.spec = strategy_source().load(strategy.pk)
+        return limit_keys(runner)
+
+    assert keys(still) == (f"account:{still.account_id}",)  # a paper book on a simulated feed waits on nobody
+    assert keys(live) == (f"account:{live.account_id}", "exchange:binance")

@@ -58,6 +58,7 @@ from rq.utils import now
 from rq.worker.base import WorkerStatus
 
 from aresbot.redis import get_redis
+from exchanges.paper.store import book_key, stored_feed_spec
 from trading.runtime import coordination as co
 from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
 from trading.runtime.prices import RoundPrices
@@ -216,11 +217,16 @@ class Limits:
 
 
 def limit_keys(runner: StrategyRunner) -> tuple[str, ...]:
+    """The bounds an engine's steps count against: its account's, and the exchange's it waits on (its own, or for a
+    paper account the one whose live ticker prices its book)."""
     spec = runner.spec
     if spec is None:
         return ()
     account = f"account:{spec.account.pk}"
-    return (account,) if spec.account.is_paper else (account, f"exchange:{spec.account.exchange}")
+    if not spec.account.is_paper:
+        return (account, f"exchange:{spec.account.exchange}")
+    feed = stored_feed_spec(book_key(spec.account.pk), spec.symbol) or {}
+    return (account, f"exchange:{feed.get('exchange', 'binance')}") if feed.get("kind") == "ticker" else (account,)
 
 
 class EngineHost:
