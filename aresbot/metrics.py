@@ -96,6 +96,12 @@ REJECT_REASONS = frozenset(
     for name, value in vars(exchange_errors).items()
     if isinstance(value, type) and issubclass(value, exchange_errors.ExchangeError)
 )
+# Who may scrape without a token: loopback and the RFC 1918 / unique-local ranges a private network uses. Not
+# ipaddress's is_private, which also counts the documentation and benchmarking ranges, and 0.0.0.0.
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7")
+)
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _host = socket.gethostname()
 
@@ -214,7 +220,7 @@ def scrape_refusal(authorization: str, address: str | None, token: str) -> tuple
         return 403, "metrics: set METRICS_TOKEN to scrape from an address that is not loopback or private"
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    if ip.is_loopback or ip.is_private:
+    if any(ip in network for network in _PRIVATE_NETWORKS):
         return None
     return 403, "metrics: set METRICS_TOKEN to scrape from an address that is not loopback or private"
 
