@@ -145,7 +145,9 @@ def test_redis_commands_and_pipelines_are_timed_by_name(redis_client):
     pipelines = value("aresbot_redis_command_duration_seconds_count", command="PIPELINE")
     get_redis().set(key, "1")
     with get_redis().pipeline() as pipe:
-        pipe.incr(key).expire(key, 10).execute()
+        pipe.incr(key)
+        pipe.expire(key, 10)
+        pipe.execute()
     assert value("aresbot_redis_command_duration_seconds_count", command="SET") == sets + 1
     assert value("aresbot_redis_command_duration_seconds_count", command="PIPELINE") == pipelines + 1
     assert value("aresbot_redis_command_duration_seconds_sum", command="SET") > 0
