@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal as D
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +36,7 @@ from exchanges.base import (
     Side,
 )
 from exchanges.ccxt.ratelimit import Bucket, SharedRateLimiter
+from tests.processes import free_port, wait_until
 from trading.runtime.metered import MeteredExchange
 
 TOKEN = "scrape-token-0123456789abcdef"
@@ -228,19 +236,21 @@ def test_an_order_answered_rejected_counts_as_rejected():
 
 
 # --- a worker's metrics server --------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get(url: str, token: str | None = None) -> tuple[int, str]:
+def get(url: str, token: str | None = None, timeout: float = 30) -> tuple[int, str]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as response:  # noqa: S310
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+def listens(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 @pytest.fixture
@@ -280,3 +290,60 @@ def test_the_workers_server_without_a_token_answers_loopback():
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- the Grafana dashboard -----------------------------------------------------------------------------------------
+def test_the_grafana_dashboard_is_json_over_a_datasource_variable_and_only_metrics_that_exist():
+    root = Path(__file__).resolve().parent.parent
+    dashboard = json.loads((root / "docs" / "grafana" / "aresbot.json").read_text())
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    exposed = {
+        sample
+        for family in REGISTRY.collect()
+        if family.name.startswith("aresbot_")
+        for sample in (family.name, f"{family.name}_total", f"{family.name}_bucket", f"{family.name}_count")
+    }
+    used = set()
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        for target in panel["targets"]:
+            used |= set(re.findall(r"\baresbot_[a-z_]+", target["expr"]))
+    assert used, "the scan found no metrics: it is broken"
+    assert used <= exposed, used - exposed
+    families = {name.removesuffix("_total") for name in used}
+    for wanted in ("aresbot_engines_running", "aresbot_tick_lag_seconds_bucket", "aresbot_ticks", "aresbot_failovers"):
+        assert wanted in families
+
+
+# --- gunicorn ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow  # a real gunicorn with three workers
+def test_under_gunicorn_one_scrape_sums_every_workers_figures(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    port = free_port()
+    stale = tmp_path / "histogram_999999.db"
+    stale.write_bytes(b"an earlier run's figures")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "METRICS_TOKEN": ""}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "aresbot.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "3"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: listens(port), 60, "gunicorn to listen")
+        assert not stale.exists()
+        with ThreadPoolExecutor(6) as pool:  # at once, so that several workers take some
+            statuses = list(pool.map(lambda _: get(f"http://127.0.0.1:{port}/health/redis")[0], range(30)))
+        assert statuses == [200] * 30
+        workers = {path.stem.split("_")[-1] for path in tmp_path.glob("histogram_*.db")}
+        assert len(workers) > 1, "one worker took every request: the test proves nothing"
+        status, text = get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200
+        [count] = re.findall(r'^aresbot_redis_command_duration_seconds_count\{command="PING"\} (\S+)$', text, re.M)
+        assert float(count) == 30  # every /health/redis sent one PING, whichever worker took it
+    finally:
+        server.terminate()
+        server.wait(30)
