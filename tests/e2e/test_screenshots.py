@@ -53,6 +53,26 @@ PAGES = [
         wait_for="main [data-test=trades-table]",
         steps=({"waitFor": "main [data-test=daily-pnl-chart] canvas"},),
     ),
+    Page(
+        "strategy-events-filter",
+        "/strategies/{running}",
+        wait_for="main [data-test=events]",
+        # Two kinds from two groups picked, the grouped list left open over the filtered timeline.
+        steps=(
+            {"click": "main [data-test=events-kind]"},
+            {"click": ".el-select-dropdown__item:has-text('Buys paused')"},
+            {"click": ".el-select-dropdown__item:has-text('Error')"},
+            {"waitFor": "main [data-test=events][data-filtered]"},
+        ),
+        text_of="body",
+    ),
+    Page(
+        "bell",
+        "/",
+        wait_for="main .dash-table",
+        steps=({"click": "[data-test=events-bell]"}, {"waitFor": "[data-test=events-feed]"}),
+        text_of="body",
+    ),
     Page("notifications", "/notifications", wait_for="main [data-test=channels]"),
     Page(
         "notifications-form",
@@ -144,12 +164,25 @@ def a_trading_day(alice, redis_client: redis.Redis) -> Strategy:
     held = make_order(stopped, "buy", "29000", "0.001")
     make_fill(held, now - timedelta(hours=3), fee=D("0.000001"), fee_currency="BTC")
     make_position(held)
-    # Its timeline: started, a ladder placed and trailed, a pause for the loss streak, and an error seen 3 times.
+    # The idle grid stopped by an administrator, hours ago (the feed lists events newest written first).
+    record_events(
+        stopped.pk,
+        [event(EventKind.STOPPED, now - timedelta(hours=2, minutes=50), by="admin", cancel_mode="buys")],
+    )
+    # The running grid's timeline: started, a ladder placed, a failover of unknown length, the ladder trailed, a
+    # pause for the loss streak, and an error seen 3 times.
     record_events(
         running.pk,
         [
             event(EventKind.STARTED, now - timedelta(minutes=40), node="node-7", ip="10.0.0.7", job="j-1"),
             event(EventKind.LADDER_PLACED, now - timedelta(minutes=39), symbol="BTC/USDT", anchor="39480", levels=5),
+            event(
+                EventKind.FAILED_OVER,
+                now - timedelta(minutes=30),
+                from_node="node-6",
+                to_node="node-7",
+                gap_seconds=None,
+            ),
             event(
                 EventKind.LADDER_TRAILED,
                 now - timedelta(minutes=25),
@@ -196,6 +229,8 @@ def a_trading_day(alice, redis_client: redis.Redis) -> Strategy:
     return running
 
 
+# Every page × 2 widths × 2 themes (+ zh-CN), each with axe: some 5 minutes on a busy 2-core machine.
+@pytest.mark.timeout(900)
 def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp], alice, redis_client):
     running = a_trading_day(alice, redis_client)
     app = web_apps()
@@ -250,6 +285,17 @@ def test_every_page_at_both_widths_in_both_themes(web_apps: Callable[..., WebApp
         for seen in ("Started on node-7", "Ladder of 5 levels placed below 39480", "Buys paused: loss-streak cooldown"):
             assert seen in detail, (width, seen)
         assert "NetworkError: binance GET /api/v3/ticker timed out (×3)" in detail, width
+        assert "Failed over from node-6 to node-7 after an unknown gap" in detail, width
+        # Two kinds at once: the pause and the error, nothing else.
+        filtered = shots[f"strategy-events-filter-{width}-light"].text
+        assert "Buys paused: loss-streak cooldown" in filtered and "NetworkError: binance" in filtered, width
+        assert "Started on node-7" not in filtered and "Ladder trailed up" not in filtered, width
+        assert "2 events" in filtered, width
+        # The bell's list across strategies, opened (its unread count is in the picture).
+        bell = shots[f"bell-{width}-light"].text
+        for seen in ("Mark all read", "Stopped by an administrator, cancelling the buys", "Idle grid", "BTC grid"):
+            assert seen in bell, (width, seen)
+        assert "after an unknown gap" in bell, width
         assert re.search(r"Events shown\s*[1-9]", detail), (width, detail[detail.find("Events shown") :][:40])
         notifications = shots[f"notifications-{width}-light"].text
         for seen in ("Phone (Telegram)", "Team webhook", "Failing", "HTTP 502 from hooks.example.com", "Send test"):
@@ -268,7 +314,7 @@ def test_the_language_switch_reaches_every_word(web_apps: Callable[..., WebApp],
     pages = [
         replace(page, path=page.path.format(running=running.pk))
         for page in PAGES
-        if page.name in ("dashboard", "workers", "trades", "strategy")
+        if page.name in ("dashboard", "workers", "trades", "strategy", "bell")
     ]
     shots = shoot(app, pages, alice, widths=["desktop"], themes=["light"], locale="zh-CN")
 
@@ -280,6 +326,9 @@ def test_the_language_switch_reaches_every_word(web_apps: Callable[..., WebApp],
     for seen in ("8 笔成交", "每日盈亏", "胜率", "止盈", "导出 CSV"):
         assert seen in trades, seen
     detail = shots["strategy-desktop-light-zh-CN"].text
+    bell = shots["bell-desktop-light-zh-CN"].text
+    for seen in ("全部标为已读", "由管理员停止，撤销买单", "中断时长未知"):
+        assert seen in bell, seen
     for seen in ("当前挂单", "4 个挂单", "持仓", "风控", "当日亏损已用", "7 笔成交", "图上成交：", "在 node-7 上启动"):
         assert seen in detail, seen
 

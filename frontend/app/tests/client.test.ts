@@ -68,6 +68,22 @@ describe('the API client', () => {
     expect((init.headers as Record<string, string>)['Content-Type']).toBe('application/json')
   })
 
+  it('sends a list as the parameter repeated, in order, leaving out empty items and empty lists', async () => {
+    const fetch = vi.fn(async () => answer(200, {}))
+    const api = createApiClient({}, fetch)
+
+    await api.get('/api/events', { query: { kind: ['buy_filled', '', 'error', null], page_size: 10 } })
+    await api.delete('/api/x', { query: { id: [3, 1, 3], none: [] } })
+    await api.post('/api/y', undefined, { query: { q: ['a&b', 'c d'] } })
+
+    const urls = fetch.mock.calls.map((call) => (call as unknown as [string])[0])
+    expect(urls).toEqual([
+      '/api/events?kind=buy_filled&kind=error&page_size=10',
+      '/api/x?id=3&id=1&id=3',
+      '/api/y?q=a%26b&q=c+d',
+    ])
+  })
+
   it('keeps decimals the strings the API sent', async () => {
     const api = createApiClient({}, async () => answer(200, '{"price": "29650.120000000000000001"}'))
     expect(await api.get('/api/x')).toEqual({ price: '29650.120000000000000001' })

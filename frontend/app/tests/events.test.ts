@@ -1,10 +1,14 @@
-import { describe, expect, it } from 'vitest'
+import { flushPromises, mount } from '@vue/test-utils'
+import { ElSelect } from 'element-plus'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createI18n } from 'vue-i18n'
-import { EVENT_KINDS, type StrategyEvent } from '@/api/events'
+import { EVENT_KIND_GROUPS, EVENT_KINDS, type StrategyEvent } from '@/api/events'
 import { priceChartOption, type ChartEvent } from '@/charts/detail'
 import { eventMessage, type Translate } from '@/events/messages'
 import en from '@/i18n/locales/en.json'
 import zhCN from '@/i18n/locales/zh-CN.json'
+import { i18n } from '@/i18n'
+import EventsPanel from '@/pages/detail/EventsPanel.vue'
 
 function translator(locale: 'en' | 'zh-CN'): Translate {
   const i18n = createI18n({ legacy: false, locale, messages: { en, 'zh-CN': zhCN } })
@@ -56,7 +60,7 @@ describe('event messages', () => {
     const lines = Object.fromEntries(EVENT_KINDS.map((k) => [k, eventMessage(event(k, DATA[k]!), en_)]))
     expect(lines).toEqual({
       started: 'Started on node-a',
-      stopped: 'Stopped by owner, cancelling all orders',
+      stopped: 'Stopped by you, cancelling all orders',
       handed_over: 'Handed over by node-a: shutdown',
       failed_over: 'Failed over from node-a to node-b after 42 s',
       buy_filled: 'Bought 0.00100 BTC/USDT at 30123.45',
@@ -91,6 +95,96 @@ describe('event messages', () => {
     )
     expect(eventMessage(event('margin_call', {}), en_)).toBe('server: margin_call')
     expect(eventMessage(event('started', {}), en_)).toBe('Started on ?')
+  })
+})
+
+describe('who stopped it, and a failover of unknown length', () => {
+  const stopped = (by: unknown) => event('stopped', { by, cancel_mode: 'buys' })
+
+  it('names who stopped it in English', () => {
+    expect(['owner', 'admin', 'system', 'unknown'].map((by) => eventMessage(stopped(by), en_))).toEqual([
+      'Stopped by you, cancelling the buys',
+      'Stopped by an administrator, cancelling the buys',
+      'Stopped by the system, cancelling the buys',
+      'Stopped, cancelling the buys',
+    ])
+    // A stopper this app does not know yet, or none, is not shown as a raw word.
+    expect(eventMessage(stopped('cron'), en_)).toBe('Stopped, cancelling the buys')
+    expect(eventMessage(event('stopped', { cancel_mode: 'all' }), en_)).toBe('Stopped, cancelling all orders')
+  })
+
+  it('names who stopped it in Chinese', () => {
+    expect(['owner', 'admin', 'system', 'unknown'].map((by) => eventMessage(stopped(by), zh))).toEqual([
+      '由你停止，撤销买单',
+      '由管理员停止，撤销买单',
+      '由系统停止，撤销买单',
+      '已停止，撤销买单',
+    ])
+  })
+
+  it('says the gap is unknown when the runtime could not measure it, in both languages', () => {
+    const unknown = event('failed_over', { from_node: 'node-a', to_node: 'node-b', gap_seconds: null })
+    expect(eventMessage(unknown, en_)).toBe('Failed over from node-a to node-b after an unknown gap')
+    expect(eventMessage(unknown, zh)).toBe('从 node-a 故障转移到 node-b，中断时长未知')
+    const none = event('failed_over', { from_node: 'node-a', to_node: 'node-b' })
+    expect(eventMessage(none, en_)).toBe('Failed over from node-a to node-b after an unknown gap')
+    // Zero is a gap that was measured, not an unknown one.
+    const zero = event('failed_over', { from_node: 'node-a', to_node: 'node-b', gap_seconds: 0 })
+    expect(eventMessage(zero, en_)).toBe('Failed over from node-a to node-b after 0 s')
+    expect(eventMessage(zero, zh)).toBe('从 node-a 故障转移到 node-b，中断 0 秒')
+  })
+
+  it('names the addresses of a failover between two workers of one machine', () => {
+    const data = { from_node: 'vm', from_ip: '10.0.0.5', to_node: 'vm', to_ip: '10.0.0.6', gap_seconds: 4 }
+    expect(eventMessage(event('failed_over', data), en_)).toBe(
+      'Failed over from vm (10.0.0.5) to vm (10.0.0.6) after 4 s',
+    )
+    const apart = { from_node: 'a', from_ip: '1', to_node: 'b', to_ip: '2', gap_seconds: 4 }
+    expect(eventMessage(event('failed_over', apart), en_)).toBe('Failed over from a to b after 4 s')
+  })
+})
+
+describe("the timeline's kind filter", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals()
+    document.body.innerHTML = ''
+  })
+
+  it('asks for several kinds at once as a repeated parameter, and for all of them once cleared', async () => {
+    const fetch = vi.fn(
+      async () => new Response(JSON.stringify({ count: 0, next: null, previous: null, results: [] })),
+    )
+    vi.stubGlobal('fetch', fetch)
+    const wrapper = mount(EventsPanel, {
+      props: { strategyId: 7 },
+      global: { plugins: [i18n] },
+      attachTo: document.body,
+    })
+    await flushPromises()
+    const select = wrapper.findComponent(ElSelect)
+
+    select.vm.$emit('update:modelValue', ['buy_filled', 'error'])
+    await flushPromises()
+    select.vm.$emit('update:modelValue', [])
+    await flushPromises()
+
+    const urls = fetch.mock.calls.map((call) => (call as unknown as [string])[0])
+    expect(urls).toEqual([
+      '/api/strategies/7/events?page_size=20',
+      '/api/strategies/7/events?kind=buy_filled&kind=error&page_size=20',
+      '/api/strategies/7/events?page_size=20',
+    ])
+    expect(select.props('multiple')).toBe(true)
+    wrapper.unmount()
+  })
+
+  it('groups every kind exactly once, each group named in both languages', () => {
+    const grouped = EVENT_KIND_GROUPS.flatMap((group) => group.kinds)
+    expect([...grouped].sort()).toEqual([...EVENT_KINDS].sort())
+    for (const group of EVENT_KIND_GROUPS) {
+      expect(en_(`events.group.${group.name}`)).not.toMatch(/events\./)
+      expect(zh(`events.group.${group.name}`)).not.toMatch(/events\./)
+    }
   })
 })
 

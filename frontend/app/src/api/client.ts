@@ -40,8 +40,12 @@ export interface ApiHooks {
   onTwoFactorRequired?: () => void
 }
 
+export type QueryScalar = string | number | boolean | null | undefined
+/** A list goes as the parameter repeated (`kind=a&kind=b`), as Django's `QueryDict.getlist` reads it. */
+export type QueryValue = QueryScalar | readonly QueryScalar[]
+
 export interface RequestOptions {
-  query?: Record<string, string | number | boolean | null | undefined>
+  query?: Record<string, QueryValue>
   body?: unknown
   signal?: AbortSignal
 }
@@ -100,7 +104,9 @@ export function createApiClient(
   async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const url = new URL(path, globalThis.location?.origin ?? 'http://localhost')
     for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, String(value))
+      for (const one of Array.isArray(value) ? value : [value]) {
+        if (one !== undefined && one !== null && one !== '') url.searchParams.append(key, String(one))
+      }
     }
     const headers: Record<string, string> = { Accept: 'application/json' }
     const language = globalThis.document?.documentElement.lang

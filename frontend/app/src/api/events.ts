@@ -50,6 +50,24 @@ export interface EventFeed extends Paginated<StrategyEvent> {
   unread: number
 }
 
+/** The kinds by what a trader looks for: the timeline's filter offers them in these groups. */
+export const EVENT_KIND_GROUPS: readonly { name: string; kinds: readonly EventKind[] }[] = [
+  {
+    name: 'trades',
+    kinds: [
+      'buy_filled',
+      'take_profit_filled',
+      'stop_loss_sold',
+      'time_stop_sold',
+      'ladder_placed',
+      'ladder_trailed',
+    ],
+  },
+  { name: 'runtime', kinds: ['started', 'stopped', 'handed_over', 'failed_over'] },
+  { name: 'risk', kinds: ['paused', 'resumed', 'level_skipped'] },
+  { name: 'problems', kinds: ['error', 'balance_gap'] },
+]
+
 export const CHANNEL_KINDS = [...EVENT_KINDS, 'daily_summary'] as const
 export type ChannelKind = (typeof CHANNEL_KINDS)[number]
 export type ChannelLanguage = 'en' | 'zh-hans'
@@ -87,11 +105,12 @@ export interface ChannelTestResult {
 export const eventsApi = {
   ofStrategy: (
     id: number,
-    filter: { kind?: string; since?: string; page?: number; pageSize?: number },
+    /** `kinds` empty or left out: every kind. */
+    filter: { kinds?: readonly string[]; since?: string; page?: number; pageSize?: number },
     signal?: AbortSignal,
   ) =>
     api.get<Paginated<StrategyEvent>>(`/api/strategies/${id}/events`, {
-      query: { kind: filter.kind, since: filter.since, page: filter.page, page_size: filter.pageSize },
+      query: { kind: filter.kinds, since: filter.since, page: filter.page, page_size: filter.pageSize },
       signal,
     }),
   feed: (pageSize: number, signal?: AbortSignal) =>

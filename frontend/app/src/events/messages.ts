@@ -21,6 +21,9 @@ function text(value: unknown): string {
   return Array.isArray(value) ? value.map(text).join('; ') : String(value)
 }
 
+// Who stopped it (the `stopped` event's `by`); anything else reads as unknown rather than as a raw word.
+const STOPPERS = new Set(['owner', 'admin', 'system', 'unknown'])
+
 type Params = (data: Record<string, unknown>, t: Translate) => Record<string, string>
 
 const trade: Params = (d) => ({
@@ -36,14 +39,29 @@ function reason(d: Record<string, unknown>, t: Translate): string {
   return REASONS.has(cause) ? t(`events.reason.${cause}`) : text(d.detail ?? d.reason)
 }
 
+/** The two nodes of a failover; two workers of one machine share its name, so their addresses tell them apart. */
+function nodes(d: Record<string, unknown>): { from: string; to: string } {
+  const from = text(d.from_node)
+  const to = text(d.to_node)
+  if (from !== to || !d.from_ip || !d.to_ip || d.from_ip === d.to_ip) return { from, to }
+  return { from: `${from} (${text(d.from_ip)})`, to: `${to} (${text(d.to_ip)})` }
+}
+
 const PARAMS: Record<string, Params> = {
   started: (d) => ({ node: text(d.node), job: text(d.job) }),
   stopped: (d, t) => ({
-    by: text(d.by),
+    who: t(`events.stoppedBy.${STOPPERS.has(String(d.by)) ? String(d.by) : 'unknown'}`),
     mode: t(d.cancel_mode === 'all' ? 'events.cancelAll' : 'events.cancelBuys'),
   }),
   handed_over: (d) => ({ node: text(d.node), reason: text(d.reason) }),
-  failed_over: (d) => ({ from: text(d.from_node), to: text(d.to_node), gap: text(d.gap_seconds) }),
+  failed_over: (d, t) => ({
+    ...nodes(d),
+    // null: the runtime could not tell how long the strategy went unattended.
+    gap:
+      d.gap_seconds === null || d.gap_seconds === undefined
+        ? t('events.gapUnknown')
+        : t('events.gapSeconds', { seconds: text(d.gap_seconds) }),
+  }),
   buy_filled: trade,
   take_profit_filled: trade,
   stop_loss_sold: trade,
