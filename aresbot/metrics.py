@@ -131,8 +131,19 @@ def tick_done(lag_seconds: float) -> None:
     TICK_LAG.observe(max(lag_seconds, 0.0))
 
 
-def lease_renew_failed() -> None:
-    LEASE_RENEW_FAILURES.inc()
+def lease_renew_failed(count: int = 1) -> None:
+    if count > 0:
+        LEASE_RENEW_FAILURES.inc(count)
+
+
+def round_done(*, engines: int, capacity: int, tick_lags: Iterable[float], renew_failures: int) -> None:
+    """An engine host's round: the engines it holds and may hold, each tick it stepped (with how late it was), and
+    the leases its renew found lost."""
+    engines_running(engines)
+    engine_capacity(capacity)
+    for lag in tick_lags:
+        tick_done(lag)
+    lease_renew_failed(renew_failures)
 
 
 def failed_over() -> None:

@@ -126,6 +126,24 @@ def test_the_output_has_the_families_after_activity(client, settings, redis_clie
         assert sample in text, sample
 
 
+def test_a_hosts_round_sets_its_gauges_and_counts_its_ticks_and_renew_failures():
+    metrics.set_host("round-host")
+    try:
+        ticks, failures = value("aresbot_ticks_total"), value("aresbot_lease_renew_failures_total")
+        late = value("aresbot_tick_lag_seconds_bucket", le="1.0") - value("aresbot_tick_lag_seconds_bucket", le="0.5")
+        metrics.round_done(engines=12, capacity=200, tick_lags=[0.01, 0.7, 0.02], renew_failures=2)
+        assert value("aresbot_engines_running", host="round-host") == 12
+        assert value("aresbot_engine_capacity", host="round-host") == 200
+        assert value("aresbot_ticks_total") == ticks + 3
+        assert value("aresbot_lease_renew_failures_total") == failures + 2
+        now_late = value("aresbot_tick_lag_seconds_bucket", le="1.0") - value(
+            "aresbot_tick_lag_seconds_bucket", le="0.5"
+        )
+        assert now_late == late + 1  # the 0.7 s tick
+    finally:
+        metrics.set_host(socket.gethostname())
+
+
 # --- latency instrumentation ----------------------------------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
 def test_every_database_query_is_timed_once_even_after_a_reconnect():
