@@ -12,7 +12,7 @@ from exchanges.models import PaperBookRecord, PaperOrderRecord
 class PaperBookAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("key", "balances", "updated_at")
     search_fields = ("key",)
-    readonly_fields = ("key", "balances", "matched_until", "feeds", "next_seq", "created_at", "updated_at")
+    readonly_fields = ("key", "balances", "matched_until", "feeds", "next_seq", "version", "created_at", "updated_at")
 
 
 @admin.register(PaperOrderRecord)

@@ -17,6 +17,11 @@ class PaperBookRecord(models.Model):
     matched_until = models.JSONField(default=dict, help_text="symbol → ISO time up to which orders were matched")
     feeds = models.JSONField(default=dict, help_text="symbol → price feed spec, shared by every process")
     next_seq = models.PositiveBigIntegerField(default=1)
+    version = models.PositiveBigIntegerField(
+        default=0,
+        help_text="Raised by every write of the balances or orders: a process whose copy of the book has this "
+        "version may answer reads from it without loading or locking the book.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -165,11 +165,14 @@ class OrmJournal:
                 write_events(self.strategy_id, events)
         self._ids = ids  # only after commit: a rolled-back insert's pk must not be remembered
         if booked:
-            self._log_fills(booked)
+            self._log_fills(booked, {ids[o.client_order_id]: o.symbol for o in orders})
 
-    def _log_fills(self, booked: Sequence[Fill]) -> None:
-        """One line per fill, after it is committed: a fill booked again on a later reconcile is not logged twice."""
-        symbols = dict(Order.objects.filter(pk__in={f.order_id for f in booked}).values_list("pk", "symbol"))
+    def _log_fills(self, booked: Sequence[Fill], symbols: dict[int, str]) -> None:
+        """One line per fill, after it is committed: a fill booked again on a later reconcile is not logged twice.
+        `symbols`: order pk → symbol of the orders saved with the fills (the others are read)."""
+        unknown = {f.order_id for f in booked} - symbols.keys()
+        if unknown:
+            symbols = {**symbols, **dict(Order.objects.filter(pk__in=unknown).values_list("pk", "symbol"))}
         for fill in booked:
             fee = f", fee {plain_number(fill.fee)} {fill.fee_currency}" if fill.fee else ""
             log.info(
@@ -217,11 +220,10 @@ class OrmJournal:
             )
         if new:
             Order.objects.bulk_create(new)
-            ids.update(
-                Order.objects.filter(client_order_id__in=[o.client_order_id for o in new]).values_list(
-                    "client_order_id", "pk"
-                )
-            )
+            ids.update((o.client_order_id, o.pk) for o in new if o.pk is not None)  # MariaDB, SQLite: RETURNING
+            unnumbered = [o.client_order_id for o in new if o.pk is None]
+            if unnumbered:
+                ids.update(Order.objects.filter(client_order_id__in=unnumbered).values_list("client_order_id", "pk"))
 
     def _save_fills(self, fills: Sequence[FillRecord], ids: dict[str, int]) -> list[Fill]:
         order_pks = {ids[f.client_order_id] for f in fills}
@@ -263,4 +265,8 @@ class OrmJournal:
             # The exit order is the position's only once it closed it; a resting take-profit is found by parent.
             "exit_order_id": ids[lot.exit_client_order_id] if lot.closed_at and lot.exit_client_order_id else None,
         }
-        Position.objects.update_or_create(entry_order_id=ids[lot.entry_client_order_id], defaults=values)
+        # One engine writes a strategy's positions (its lease), so an UPDATE that finds no row means a new lot:
+        # cheaper than update_or_create's savepoint, locking read and write.
+        entry_order_id = ids[lot.entry_client_order_id]
+        if not Position.objects.filter(entry_order_id=entry_order_id).update(**values):
+            Position.objects.create(entry_order_id=entry_order_id, **values)

@@ -137,6 +137,16 @@ class PaperStore(Protocol):
         """The book, for one operation: changes made to it are kept atomically when the block ends."""
         ...
 
+    def peek(self, *, current: bool = True) -> PaperBook | None:
+        """The book as last committed (`current`; else as this process last saw it), for a read that changes
+        nothing but its matched_until, without a session; None when the store cannot tell cheaply (the read then
+        takes a session)."""
+        ...
+
+    def matched(self, book: PaperBook) -> None:
+        """A `peek`ed book's matched_until moved on with no fill: the store may keep that progress."""
+        ...
+
 
 class InMemoryPaperStore:
     """A book in this process's memory. The lock serialises threads, as the database row lock does processes."""
@@ -168,6 +178,12 @@ class InMemoryPaperStore:
 
     def session(self) -> AbstractContextManager[PaperBook]:
         return self._session()
+
+    def peek(self, *, current: bool = True) -> None:
+        return None  # a lock in memory costs next to nothing: every operation takes its session
+
+    def matched(self, book: PaperBook) -> None:
+        pass
 
     def all_orders(self) -> list[PaperOrder]:
         """Every order the book has seen (tests compare books with it)."""

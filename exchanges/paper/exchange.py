@@ -93,7 +93,10 @@ class PaperExchange:
 
     def fetch_price(self, symbol: str) -> Decimal:
         feed = self._feed(symbol)
-        return self._call("fetch_price", lambda book, now: feed.price_at(now))
+        # The price comes from the feed, not the book: the book is only brought up to now on the way. A copy that
+        # another process has changed since can only delay that matching (to the next read that checks the book's
+        # version, over the same stretch of the path), never change what fills, at what price or time.
+        return self._call("fetch_price", lambda book, now: feed.price_at(now), read=True, current=False)
 
     def place_order(self, request: OrderRequest) -> OrderState:
         return self._call("place_order", lambda book, now: self._place(book, now, request))
@@ -116,14 +119,16 @@ class PaperExchange:
                 raise OrderNotFound(f"order {client_order_id or exchange_order_id} does not exist")
             return order.state()
 
-        return self._call("fetch_order", find)
+        return self._call("fetch_order", find, read=True)
 
     def fetch_open_orders(self, symbol: str) -> list[OrderState]:
-        return self._call("fetch_open_orders", lambda book, now: list(book.open_states(symbol)))
+        return self._call("fetch_open_orders", lambda book, now: list(book.open_states(symbol)), read=True)
 
     def fetch_balance(self) -> dict[str, Balance]:
         return self._call(
-            "fetch_balance", lambda book, now: {a: Balance(b.free, b.locked) for a, b in book.balances.items()}
+            "fetch_balance",
+            lambda book, now: {a: Balance(b.free, b.locked) for a, b in book.balances.items()},
+            read=True,
         )
 
     # --- machinery ---
@@ -133,7 +138,13 @@ class PaperExchange:
         except KeyError:
             raise InvalidOrder(f"paper exchange has no price feed for {symbol!r}") from None
 
-    def _call(self, operation: str, action: Callable[[PaperBook, datetime], T]) -> T:
+    def _call(
+        self, operation: str, action: Callable[[PaperBook, datetime], T], *, read: bool = False, current: bool = True
+    ) -> T:
+        """`action` on the book brought up to now. A `read` changes nothing itself: when the store has a current
+        copy of the book (`current`: checked, see fetch_price) and no resting order crossed the price since it was
+        last matched, it is answered from that copy without a session (no lock, no write); otherwise it takes a
+        session like any other operation."""
         fault = self.faults.next(operation) if self.faults is not None else None
         if fault is Fault.NETWORK:
             raise NetworkError(f"injected network error on {operation}")
@@ -142,12 +153,36 @@ class PaperExchange:
         now = self.clock.now()
         for feed in self.feeds.values():
             feed.observe(now)  # any I/O and waiting happens here, before the book's transaction and row lock
-        with self.store.session() as book:
-            self._advance(book, now)
+        book = self.store.peek(current=current) if read else None
+        if book is not None and self._advance_quietly(book, now):
             result = action(book, now)
+            self.store.matched(book)
+        else:
+            with self.store.session() as book:
+                self._advance(book, now)
+                result = action(book, now)
         if fault is Fault.TIMEOUT_AFTER:
             raise RequestTimeout(f"injected timeout on {operation}, after the exchange carried it out")
         return result
+
+    def _advance_quietly(self, book: PaperBook, now: datetime) -> bool:
+        """What `_advance` does when no resting order crosses the price path: move matched_until to now. False,
+        leaving the book as it was, when some order would fill (the caller then matches under the lock)."""
+        for symbol, feed in self.feeds.items():
+            since = book.matched_until.get(symbol)
+            if since is None or now <= since:
+                continue
+            low, high = book.bounds(symbol)
+            if low is None and high is None:
+                continue
+            for _, price in feed.path(since, now):
+                if (low is not None and price < low) or (high is not None and price > high):
+                    return False
+        for symbol in self.feeds:
+            since = book.matched_until.get(symbol)
+            if since is None or now > since:
+                book.matched_until[symbol] = now
+        return True
 
     def _advance(self, book: PaperBook, now: datetime) -> None:
         """Match resting orders over each feed's path since the book last matched that symbol."""
