@@ -249,7 +249,14 @@ CACHES = {
     }
 }
 
-WORKER_CONCURRENCY = envint("WORKER_CONCURRENCY", 4, minimum=1, maximum=256)
+# Engine hosts per node (manage.py runworker, bin/run): each is one process running up to ENGINE_HOST_CAPACITY
+# strategies' engines (trading/runtime/host.py). Python runs one thread at a time per process: about one host per
+# CPU core.
+WORKER_CONCURRENCY = envint("WORKER_CONCURRENCY", 2, minimum=1, maximum=256)
+# The most engines one host runs; a full host takes no job, so another host or node does.
+ENGINE_HOST_CAPACITY = envint("ENGINE_HOST_CAPACITY", 500, minimum=1, maximum=10000)
+# The threads that step a host's engines, and with them its database connections (one per thread, plus one).
+ENGINE_HOST_THREADS = envint("ENGINE_HOST_THREADS", 8, minimum=1, maximum=64)
 # Backtest workers per node (manage.py runworker, bin/run); 0: this node runs no backtests.
 BACKTEST_WORKERS = envint("BACKTEST_WORKERS", 1, minimum=0, maximum=256)
 # Candle uploads for backtests: all the files of one upload together (a month of Binance 1-minute CSV is ~7 MB).

@@ -111,17 +111,9 @@ def log_lines(text: str) -> list[tuple[str, str, str]]:
     return [(m[1], m[2], m[3]) for m in map(pattern.match, text.splitlines()) if m]
 
 
-def work_horses(root: int) -> list[int]:
-    """The work-horses below `root`, each running one engine: RQ forks each into a process group of its own inside
-    its worker's session (every process the quick start starts leads a session of its own)."""
-    horses = []
-    for pid in descendants(root):
-        try:
-            if os.getpgid(pid) == pid and os.getsid(pid) != pid:
-                horses.append(pid)
-        except ProcessLookupError:
-            pass
-    return horses
+def engine_hosts() -> list[int]:
+    """The engine hosts (trading/runtime/host.py): the workers of the `strategies` queue, which run the engines."""
+    return [w.pid for w in Worker.all(connection=get_rq_redis()) if w.queue_names() == ["strategies"] and w.pid]
 
 
 # --- item 13: up when it is, and the same Redis from a second shell ------------------------------------------
@@ -212,18 +204,20 @@ def test_stopping_waits_for_a_stuck_engine_to_hand_over_before_redis_and_leaves_
     run = quick_start()
     run.console.wait_for("AresBot is up", STARTUP)
     wait_until(lambda: running_on(run.redis, strategy.pk), 60, "the strategy to run")
-    (horse,) = wait_until(lambda: work_horses(run.pid), 10, "the work-horse running the engine")
+    hosts = wait_until(engine_hosts, 10, "the engine hosts")
     family = [run.pid, *descendants(run.pid)]
 
-    # An engine stuck in a slow exchange call: it can hand over only when the call returns.
-    os.kill(horse, signal.SIGSTOP)
+    # Engine hosts stuck (a slow exchange call, a machine out of CPU): they can hand over only once they run again.
+    for host in hosts:
+        os.kill(host, signal.SIGSTOP)
     run.interrupt(signum)
     held = time.monotonic()
     while time.monotonic() - held < HOLD:
         assert run.redis.ping(), "Redis stopped while an engine was still handing over"
         assert run.console.proc.poll() is None
         time.sleep(0.5)
-    os.kill(horse, signal.SIGCONT)
+    for host in hosts:
+        os.kill(host, signal.SIGCONT)
     assert run.console.finish(90) == 0
 
     assert [pid for pid in family if alive(pid)] == []

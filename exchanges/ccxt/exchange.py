@@ -138,6 +138,21 @@ class CcxtExchange:
 
         return self._retry(read)
 
+    def fetch_prices(self, symbols: Sequence[str]) -> dict[str, Decimal]:
+        """The last price of each symbol, in one request where the exchange lists many tickers at once (an engine
+        host's engines share it, trading/runtime/prices.py); a symbol without a price is left out."""
+        wanted = list(symbols)
+        if len(wanted) == 1 or not self.client.has.get("fetchTickers"):
+            return {symbol: self.fetch_price(symbol) for symbol in wanted}
+        tickers = self._retry(lambda: self.call(lambda: self.client.fetch_tickers(wanted)))
+        prices = {}
+        for symbol in wanted:
+            ticker = tickers.get(symbol) or {}
+            price = dec(ticker.get("last")) or dec(ticker.get("close"))
+            if price is not None and price > 0:
+                prices[symbol] = price
+        return prices
+
     def fetch_balance(self) -> dict[str, Balance]:
         """Non-zero balances only: Binance lists every asset it has, almost all at zero."""
         raw = self._retry(lambda: self.call(lambda: self.client.fetch_balance()))

@@ -303,6 +303,8 @@ class FakeBinance(BaseAdapter):
         return route()
 
     def _ticker(self, p: dict[str, str]) -> Reply:
+        if "symbols" in p:  # many tickers in one request: a JSON list of symbols
+            return Reply(200, [self._ticker({"symbol": symbol}).body for symbol in json.loads(p["symbols"])])
         body = fixture("ticker_24hr.json")
         price = format(self.prices[p["symbol"]], "f")
         body.update(symbol=p["symbol"], lastPrice=price, bidPrice=price, askPrice=price, closeTime=self.now_ms)

@@ -62,7 +62,8 @@ PAGES = [
             {"click": "main [data-test=events-kind]"},
             {"click": ".el-select-dropdown__item:has-text('Buys paused')"},
             {"click": ".el-select-dropdown__item:has-text('Error')"},
-            {"waitFor": "main [data-test=events][data-filtered]"},
+            # the list loaded for both kinds, not the one the first pick loaded
+            {"waitFor": "main [data-test=events][data-filtered='error,paused']"},
         ),
         text_of="body",
     ),

@@ -44,9 +44,13 @@ def worker_env(redis_url: str, **extra: str) -> dict[str, str]:
 
 
 class Worker:
-    """`manage.py rqworker` in a process group of its own, so that kill -9 takes the work-horse down with it."""
+    """`manage.py rqworker` in a process group of its own, so that kill -9 takes any work-horse down with it. On the
+    `strategies` queue it is an engine host (trading/runtime/host.py): every engine runs inside it."""
 
-    def __init__(self, env: dict[str, str], queue: str = "strategies", worker_class: str = "StrategyWorker") -> None:
+    def __init__(self, env: dict[str, str], queue: str = "strategies", worker_class: str = "") -> None:
+        worker_class = worker_class or ("host.EngineHostWorker" if queue == "strategies" else "")
+        if "." not in worker_class:
+            worker_class = f"worker.{worker_class}"
         self.log = open(os.environ.get("ARESBOT_TEST_WORKER_LOG", os.devnull), "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [
@@ -55,7 +59,7 @@ class Worker:
                 "rqworker",
                 queue,
                 "--worker-class",
-                f"trading.runtime.worker.{worker_class}",
+                f"trading.runtime.{worker_class}",
             ],
             cwd=ROOT,
             env=env,

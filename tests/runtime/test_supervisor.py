@@ -71,13 +71,26 @@ def test_it_breaks_the_lease_of_an_engine_that_went_silent(wanted, redis_client,
     settings.STRATEGY_STALE_AFTER = 5
     lease = co.Lease(redis_client, wanted.pk, "job-1", ttl_seconds=30)
     assert lease.acquire()
-    lease.write_status({"status": "running"}, 60)
+    lease.write_status({"status": "running", "task_id": "job-1"}, 60)
     redis_client.hset(f"strategy:running:{wanted.pk}", "updated_at", f"{time.time() - 6:.3f}")
     counts = supervise()
     assert (counts["broken"], counts["enqueued"]) == (1, 1)  # broken and queued again in the same pass
     assert redis_client.get(f"strategy:lock:{wanted.pk}") is None
     assert not lease.renew()  # the silent engine, should it wake up, is fenced off
     assert len(queued()) == 1
+
+
+def test_a_starting_engine_is_not_judged_by_the_silence_of_the_run_before_it(wanted, redis_client, settings):
+    """Between taking the lease and its first status write, a new engine (on a busy host, many start at once) sits
+    beside the dead run's stale hash: that silence is not the new engine's."""
+    settings.STRATEGY_STALE_AFTER = 5
+    dead = f"{time.time() - 60:.3f}"
+    redis_client.hset(
+        f"strategy:running:{wanted.pk}", mapping={"status": "running", "task_id": "job-dead", "updated_at": dead}
+    )
+    assert co.Lease(redis_client, wanted.pk, "job-new", ttl_seconds=30).acquire()
+    assert supervise()["broken"] == 0
+    assert redis_client.get(f"strategy:lock:{wanted.pk}") == "job-new"
 
 
 def test_it_does_not_restart_a_failing_strategy_in_a_tight_loop(wanted, redis_client):

@@ -45,9 +45,10 @@ def still_feed() -> dict[str, str]:
     }
 
 
-def still_strategy(owner: User, **kwargs: Any) -> Strategy:
-    """A paper strategy that should run (desired state running), 3 buys 1 % apart under a price of 30000."""
-    account = make_paper_account(owner)
+def still_strategy(owner: User, account_name: str = "paper", **kwargs: Any) -> Strategy:
+    """A paper strategy that should run (desired state running), 3 buys 1 % apart under a price of 30000, on a paper
+    account of its own named `account_name`."""
+    account = make_paper_account(owner, name=account_name)
     DbPaperStore(book_key(account.pk), account.paper_balances).ensure_feed_spec(SYMBOL, still_feed())
     values: dict[str, Any] = {"grid_levels": 3, "loop_interval": Decimal("0.5")}
     values.update(kwargs)

@@ -23,7 +23,7 @@ The key names and hash fields are a contract that operators check with `redis-cl
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, cast
 
@@ -152,15 +152,17 @@ class Lease:
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._write_status = client.register_script(_WRITE_STATUS)
+        self._end = client.register_script(_END)
         self.strategy_id = strategy_id
 
     def acquire(self) -> bool:
         return bool(self.client.set(self.key, self.holder, nx=True, px=self.ttl_ms))
 
-    def renew(self) -> bool:
-        """False means the lease expired or was taken: the caller no longer owns the strategy."""
+    def renew(self, pipeline: Any = None) -> bool:
+        """False means the lease expired or was taken: the caller no longer owns the strategy. With a pipeline the
+        renew is queued in it instead (renew_many), and its answer comes with the pipeline's."""
         args: list[str | int] = [self.holder, self.ttl_ms, f"{self.clock.time():.3f}", self.status_ttl]
-        return bool(self._renew(keys=[self.key, self.status_key], args=args))
+        return bool(self._renew(keys=[self.key, self.status_key], args=args, client=pipeline))
 
     def release(self) -> bool:
         return bool(self._release(keys=[self.key], args=[self.holder]))
@@ -168,15 +170,78 @@ class Lease:
     def holder_now(self) -> str | None:
         return cast("str | None", self.client.get(self.key))
 
-    def write_status(self, fields: Mapping[str, object], ttl_seconds: float) -> bool:
-        """Write the strategy's status hash if (and only if) this lease is still held; False when it is not."""
+    def write_status(self, fields: Mapping[str, object], ttl_seconds: float, pipeline: Any = None) -> bool:
+        """Write the strategy's status hash if (and only if) this lease is still held; False when it is not. With a
+        pipeline the write is queued in it (write_statuses)."""
         values = {k: "" if v is None else str(v) for k, v in fields.items()}
         values["updated_at"] = f"{self.clock.time():.3f}"
         flat: list[str | int | float] = [self.holder, str(max(1, int(ttl_seconds)))]
         for key, value in values.items():
             flat.extend((key, value))
         keys = [self.key, RUNNING_KEY.format(id=self.strategy_id)]
-        return bool(self._write_status(keys=keys, args=flat))
+        return bool(self._write_status(keys=keys, args=flat, client=pipeline))
+
+    def end(self, pipeline: Any, *, delete_status: bool, clear_stop: bool) -> None:
+        """Queue this run's clean-up in `pipeline` (end_runs): the status hash removed when the run ended cleanly
+        and the lease is still this holder's, the stop signal consumed by a stop, the lease released."""
+        keys = [self.key, self.status_key, STOP_KEY.format(id=self.strategy_id)]
+        args: list[str | int] = [self.holder, int(delete_status), int(clear_stop)]
+        self._end(keys=keys, args=args, client=pipeline)
+
+
+# KEYS[1] lock key, KEYS[2] status hash, KEYS[3] stop signal; ARGV[1] holder, ARGV[2] 1: delete the status hash
+# (a clean end), ARGV[3] 1: consume the stop signal. The release of StrategyRunner, as one script for a pipeline.
+_END = """
+if ARGV[3] == '1' then
+  redis.call('DEL', KEYS[3])
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if ARGV[2] == '1' then
+    redis.call('DEL', KEYS[2])
+  end
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+# --- many leases in one round trip (the engine host, trading/runtime/host.py) --------------------------------------
+def renew_many(client: redis.Redis, leases: Sequence[Lease]) -> list[bool]:
+    """Renew every lease in one pipeline (EVALSHA of the compare-and-set per lease); True where it is still held."""
+    if not leases:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for lease in leases:
+        lease.renew(pipeline=pipe)
+    return [bool(answer) for answer in pipe.execute()]
+
+
+def stop_signals(client: redis.Redis, strategy_ids: Sequence[int]) -> list[StopMode | None]:
+    """The stop signals of many strategies in one command (None where none is raised)."""
+    if not strategy_ids:
+        return []
+    values = cast("list[Any]", client.mget([STOP_KEY.format(id=sid) for sid in strategy_ids]))
+    return [_stop_mode(value) for value in values]
+
+
+def write_statuses(client: redis.Redis, writes: Sequence[tuple[Lease, Mapping[str, object], float]]) -> list[bool]:
+    """Write many status hashes in one pipeline, each only while its lease is held (as Lease.write_status)."""
+    if not writes:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for lease, fields, ttl in writes:
+        lease.write_status(fields, ttl, pipeline=pipe)
+    return [bool(answer) for answer in pipe.execute()]
+
+
+def end_runs(client: redis.Redis, ends: Sequence[tuple[Lease, bool, bool]]) -> None:
+    """Release many leases in one pipeline: (lease, delete its status hash, consume its stop signal) each."""
+    if not ends:
+        return
+    pipe = client.pipeline(transaction=False)
+    for lease, delete_status, clear_stop in ends:
+        lease.end(pipe, delete_status=delete_status, clear_stop=clear_stop)
+    pipe.execute()
 
 
 def break_stale_lease(client: redis.Redis, strategy_id: int, holder: str) -> bool:
@@ -247,7 +312,10 @@ def raise_stop(client: redis.Redis, strategy_id: int, ttl_seconds: float, *, can
 
 def stop_requested(client: redis.Redis, strategy_id: int) -> StopMode | None:
     """None, or the raised signal. An unknown value (written by hand) stops and cancels the buys only."""
-    value = client.get(STOP_KEY.format(id=strategy_id))
+    return _stop_mode(client.get(STOP_KEY.format(id=strategy_id)))
+
+
+def _stop_mode(value: Any) -> StopMode | None:
     if value is None:
         return None
     text = value.decode() if isinstance(value, bytes) else str(value)

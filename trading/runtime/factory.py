@@ -2,6 +2,9 @@
 accounts. The Django side of the exchanges package: it reads settings and Redis, and is handed the account as an
 AccountSpec whose credentials are already revealed (ExchangeAccount.exchange_spec()).
 
+In an engine host, the prices of CCXT exchanges (and of the live feeds of paper accounts) are shared by its engines
+within a round (trading/runtime/prices.py).
+
 Outbound IP: Binance limits request weight per IP. `settings.EXCHANGE_OUTBOUND_IP` names the address this worker's
 requests leave from; unset, every worker sharing the Redis counts against one bucket, "shared" — the safe
 assumption (nodes behind one NAT do share an IP; nodes that do not merely get less than they could).
@@ -30,6 +33,7 @@ from exchanges.paper.exchange import PaperExchange
 from exchanges.paper.feeds import PriceFeed, feed_from_spec
 from exchanges.paper.sources import PriceSource
 from exchanges.paper.store import DbPaperStore, book_key
+from trading.runtime.prices import shared
 from trading.runtime.spec import AccountSpec
 
 PUBLIC = "public"  # the account label of unsigned market-data clients (their limits are per IP anyway)
@@ -69,7 +73,7 @@ def ccxt_exchange_for(
         ip=outbound_ip(),
         rate_limit_ms=float(client.rateLimit),
     )
-    return CcxtExchange(client, testnet=account.testnet, backoff=backoff)
+    return shared(CcxtExchange(client, testnet=account.testnet, backoff=backoff))
 
 
 def public_exchange(
@@ -85,7 +89,7 @@ def public_exchange(
     client.aresbot_plan = plan_for(
         exchange_id, testnet=testnet, account=PUBLIC, ip=outbound_ip(), rate_limit_ms=float(client.rateLimit)
     )
-    return CcxtExchange(client, testnet=testnet, backoff=backoff)
+    return shared(CcxtExchange(client, testnet=testnet, backoff=backoff))
 
 
 def paper_feed(spec: Mapping[str, Any]) -> PriceFeed:

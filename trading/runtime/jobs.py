@@ -120,19 +120,20 @@ def supervise(*, clock: RuntimeClock = SYSTEM_CLOCK) -> dict[str, int]:
     pipe = client.pipeline(transaction=False)
     for sid in wanted:
         pipe.get(co.LOCK_KEY.format(id=sid))
-        pipe.hget(co.RUNNING_KEY.format(id=sid), "updated_at")
+        pipe.hmget(co.RUNNING_KEY.format(id=sid), ["updated_at", "task_id"])
         pipe.exists(co.ENQUEUED_KEY.format(id=sid))
         pipe.exists(co.BACKOFF_KEY.format(id=sid))
     answers = pipe.execute()
     now = clock.time()
     counts = {"wanted": len(wanted), "enqueued": 0, "broken": 0, "backing_off": 0}
     for index, sid in enumerate(wanted):
-        holder, updated_at, enqueued, backing_off = answers[4 * index : 4 * index + 4]
+        holder, (updated_at, task_id), enqueued, backing_off = answers[4 * index : 4 * index + 4]
         if holder is not None:
             # An engine that has written nothing for STRATEGY_STALE_AFTER: its node is gone (or hung, and its
             # fence will stop it at its next send). Break the lease instead of waiting out its TTL, and queue
-            # the strategy again in this same pass.
-            if not (_is_stale(updated_at, now) and co.break_stale_lease(client, sid, holder)):
+            # the strategy again in this same pass. A hash another job wrote is the previous run's: the holder is
+            # starting (its first write replaces it), and only its lease's TTL can say it died meanwhile.
+            if not (task_id == holder and _is_stale(updated_at, now) and co.break_stale_lease(client, sid, holder)):
                 continue
             log.warning("strategy %s: lease of %s broken (no status for a while)", sid, holder)
             counts["broken"] += 1

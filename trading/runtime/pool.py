@@ -1,4 +1,5 @@
-"""WorkerPool: a node's RQ worker processes — started, replaced when one dies, and stopped so engines hand over.
+"""WorkerPool: a node's RQ worker processes (engine hosts, control, backtest and notify workers) — started, replaced
+when one dies, and stopped so engines hand over.
 
 `manage.py runworker` runs one on every worker node, `manage.py runlocal` one in the quick start. Each worker is
 `manage.py rqworker` in a session of its own, so a Ctrl-C at the terminal reaches only the pool's process, which
@@ -69,8 +70,8 @@ class WorkerPool:
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "rqworker"]
         self.slots = [
             _Slot(
-                f"strategy worker {n}",
-                [*manage, STRATEGY_QUEUE, "--worker-class", "trading.runtime.worker.StrategyWorker"],
+                f"engine host {n}",
+                [*manage, STRATEGY_QUEUE, "--worker-class", "trading.runtime.host.EngineHostWorker"],
             )
             for n in range(1, strategy_workers + 1)
         ]
@@ -80,7 +81,7 @@ class WorkerPool:
                     "control worker", [*manage, CONTROL_QUEUE, "--worker-class", "trading.runtime.worker.ControlWorker"]
                 )
             )
-        # Backtests on workers of their own: a strategy worker never takes one, so a long backtest cannot keep a
+        # Backtests on workers of their own: an engine host never takes one, so a long backtest cannot keep a
         # strategy waiting for an engine.
         self.slots.extend(
             _Slot(
@@ -105,7 +106,7 @@ class WorkerPool:
         self.say = say
 
     def __str__(self) -> str:
-        parts = [f"{self.strategy_workers} strategy worker{'s' if self.strategy_workers != 1 else ''}"]
+        parts = [f"{self.strategy_workers} engine host{'s' if self.strategy_workers != 1 else ''}"]
         if self.backtest_workers:
             parts.append(f"{self.backtest_workers} backtest worker{'s' if self.backtest_workers != 1 else ''}")
         if self.notify_workers:

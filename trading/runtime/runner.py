@@ -133,16 +133,24 @@ class FencedExchange:
 
 
 class LeasedStatusBoard:
-    """Publishes each EngineStatus into `strategy:running:{id}`, fenced by the lease."""
+    """Publishes each EngineStatus into `strategy:running:{id}`, fenced by the lease.
 
-    def __init__(self, lease: co.Lease, base: dict[str, str], ttl_seconds: float) -> None:
+    `buffered`: a publish is only kept (`pending`), for the engine host to write with all its engines' statuses in
+    one pipeline per round; the runner's own touches (running, stopping, error) are still written at once."""
+
+    def __init__(self, lease: co.Lease, base: dict[str, str], ttl_seconds: float, *, buffered: bool = False) -> None:
         self.lease = lease
         self.base = base
         self.ttl_seconds = ttl_seconds
+        self.buffered = buffered
         self.last: EngineStatus | None = None
+        self.pending: dict[str, object] | None = None
 
     def publish(self, status: EngineStatus) -> None:
         self.last = status
+        if self.buffered:
+            self.pending = {**self.base, **status.redis_fields()}
+            return
         try:
             self.lease.write_status({**self.base, **status.redis_fields()}, self.ttl_seconds)
         except redis.RedisError as exc:  # a status write is never worth failing a tick over
@@ -165,7 +173,12 @@ class StrategyRunner:
         poll_interval: float | None = None,
         stale_after: float | None = None,
         worker_ip: str = "",
+        handover: Callable[[], str | None] | None = None,
+        hosted: bool = False,
     ) -> None:
+        """`hosted`: driven by an engine host (trading/runtime/host.py), which renews the lease, reads the stop
+        signal, writes the published status and keeps the node's heartbeat for all its engines at once, and asks
+        `handover` whether the strategy should move. Otherwise `run()` does all of that for this one engine."""
         self.strategy_id = strategy_id
         self.holder = holder
         self.client = client
@@ -183,6 +196,16 @@ class StrategyRunner:
         self._lost = threading.Event()
         self._progress = clock.monotonic()
         self.hang_after = 120.0
+        self.hosted = hosted
+        self.handover_reason = handover or _handover_reason
+        self.board: LeasedStatusBoard | None = None
+        self.spec: StrategySpec | None = None
+        self.engine: TradingEngine | None = None
+        self._previous: dict[str, str] = {}
+        self.interval = 1.0
+        self.next_tick = 0.0
+        self.next_db_check = 0.0
+        self._edited_at: datetime | None = None
 
     # --- the fence and the pulse -------------------------------------------------------------------------------------
     def fence(self) -> None:
@@ -229,6 +252,17 @@ class StrategyRunner:
             pass  # the engine's thread decides what lasting Redis trouble means (check_lease)
         return True
 
+    def renewed(self, held: bool) -> None:
+        """The host's pipelined renew answered for this lease (as a beat of the pulse would have)."""
+        if held:
+            self._last_renew = self.clock.monotonic()
+        else:
+            self._lost.set()
+
+    def unconfirmed_too_long(self) -> bool:
+        """The lease is lost, or Redis could not confirm it for a whole TTL: the next step ends the run."""
+        return self._lost.is_set() or self.clock.monotonic() - self._last_renew > self.lock_ttl
+
     def check_lease(self) -> None:
         """Between ticks: raise LeaseLost when the pulse lost the lease, or could not confirm it for a whole TTL."""
         if self._lost.is_set():
@@ -236,8 +270,27 @@ class StrategyRunner:
         if self.clock.monotonic() - self._last_renew > self.lock_ttl:
             raise LeaseLost("Redis unreachable for longer than the lease")
 
-    # --- the job -----------------------------------------------------------------------------------------------------
+    # --- the run, as steps: begin, open, step … step, release (run() drives them for one engine; a host for many) ---
     def run(self) -> RunResult:
+        early = self.begin()
+        if early is not None:
+            return early
+        result = RunResult(RunOutcome.STOPPED)
+        done = threading.Event()
+        threading.Thread(target=self._pulse, args=(done,), name=f"pulse-{self.strategy_id}", daemon=True).start()
+        try:
+            result = self.open() or self._loop()
+        except Exception as exc:
+            result = self.ended_by(exc)
+            if not isinstance(exc, LeaseLost | FatalExchangeError):
+                raise
+        finally:
+            done.set()
+            self._release(result)
+        return result
+
+    def begin(self) -> RunResult | None:
+        """Take the lease; a result when the run ends here (the strategy is gone, stopped, or held by another job)."""
         current = self.source.settings(self.strategy_id)
         if current is None:
             return RunResult(RunOutcome.GONE, "the strategy was deleted")
@@ -245,10 +298,10 @@ class StrategyRunner:
             return RunResult(RunOutcome.NOT_STARTED, "the strategy is stopped")
         if not self.lease.acquire():
             return RunResult(RunOutcome.NOT_STARTED, f"held by {self.lease.holder_now()}")
-        self._last_renew = self.clock.monotonic()
-        previous = self._previous_run()
+        self._last_renew = self._progress = self.clock.monotonic()
+        self._previous = self._previous_run()
         co.clear_enqueued(self.client, self.strategy_id)
-        board = LeasedStatusBoard(
+        self.board = LeasedStatusBoard(
             self.lease,
             {
                 "task_id": self.holder,
@@ -257,104 +310,128 @@ class StrategyRunner:
                 "started_at": f"{self.clock.time():.3f}",
             },
             self.status_ttl,
+            buffered=self.hosted,
         )
-        result = RunResult(RunOutcome.STOPPED)
-        done = threading.Event()
-        threading.Thread(target=self._pulse, args=(done,), name=f"pulse-{self.strategy_id}", daemon=True).start()
-        try:
-            # The account is read here, inside the try: credentials that cannot be decrypted (a missing key) are
-            # a failure shown in the status and backed off from, like an exchange refusing them.
-            spec = self.source.load(self.strategy_id)
-            if spec is None:
-                result = RunResult(RunOutcome.GONE, "the strategy was deleted")
-            else:
-                board.touch(status=EngineState.RUNNING, last_error="")
-                engine = build_engine(
-                    spec, status_board=board, wrap_exchange=lambda inner: FencedExchange(inner, self.fence)
-                )
-                result = self._loop(spec, engine, board, previous)
-        except LeaseLost as exc:
-            log.warning("strategy %s: %s; this job stops without touching the exchange", self.strategy_id, exc)
-            # Not "stopped": the stop signal and the status hash may already belong to the new holder.
-            result = RunResult(RunOutcome.LEASE_LOST, str(exc))
-        except FatalExchangeError as exc:
-            self._ended_on_error()
-            retry = self._record_failure(str(exc))
-            self._safe_touch(board, status=EngineState.ERROR, last_error=f"fatal: {exc}")
-            log.error("strategy %s: %s; %s", self.strategy_id, exc, retry)
-            result = RunResult(RunOutcome.ERROR, str(exc))
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            self._ended_on_error()
-            retry = self._record_failure(error)
-            self._safe_touch(board, status=EngineState.ERROR, last_error=error)
-            # One line here; the traceback is the job's (RQ logs it with the failed job, or the command prints it).
-            log.error("strategy %s: engine failed: %s; %s", self.strategy_id, error, retry)
-            result = RunResult(RunOutcome.ERROR, error)
-            raise
-        finally:
-            done.set()
-            self._release(result)
-        return result
+        return None
 
-    def _loop(
-        self, spec: StrategySpec, engine: TradingEngine, board: LeasedStatusBoard, previous: dict[str, str]
-    ) -> RunResult:
+    def open(self) -> RunResult | None:
+        """Build and start the engine (under the lease); a result when the strategy was deleted meanwhile."""
+        assert self.board is not None
+        # The account is read here, after the lease: credentials that cannot be decrypted (a missing key) are a
+        # failure shown in the status and backed off from, like an exchange refusing them.
+        spec = self.source.load(self.strategy_id)
+        if spec is None:
+            return RunResult(RunOutcome.GONE, "the strategy was deleted")
+        self.spec = spec
+        self.board.touch(status=EngineState.RUNNING, last_error="")
+        engine = self.engine = build_engine(
+            spec, status_board=self.board, wrap_exchange=lambda inner: FencedExchange(inner, self.fence)
+        )
         # Recorded before the engine's first tick, whose events (the ladder placed, a fill found by reconcile, a
         # balance gap) follow it on the timeline; a start that fails shows as started, then the error.
-        self._record(self._start_events(previous))
+        self._record(self._start_events(self._previous))
         engine.start()
         try:
             co.clear_failures(self.client, self.strategy_id)
         except redis.RedisError:
             pass  # a failure count left over only lengthens a later backoff; check_lease judges Redis trouble
         log.info("strategy %s: %s engine started on %s (%s)", self.strategy_id, spec.symbol, self.hostname, self.ip)
-        interval = float(spec.config.loop_interval)
-        self.hang_after = max(120.0, 10 * interval)
-        next_tick = self.clock.monotonic() + interval
-        next_db_check = self.clock.monotonic() + DB_CHECK_SECONDS
-        edited_at = spec.version
+        self.interval = float(spec.config.loop_interval)
+        self.hang_after = max(120.0, 10 * self.interval)
+        self._progress = now = self.clock.monotonic()
+        self.next_tick = now + self.interval
+        self.next_db_check = now + DB_CHECK_SECONDS
+        self._edited_at = spec.version
+        return None
+
+    def _loop(self) -> RunResult:
         while True:
-            self._progress = now = self.clock.monotonic()
-            stop = self._stop_signal()
-            row: StrategySettings | _Unknown | None = UNKNOWN
-            if now >= next_db_check:
-                next_db_check = now + DB_CHECK_SECONDS
-                row = self._read_settings()
-                if isinstance(row, _Unknown):
-                    pass  # the database is away: keep the current settings, the stop signal still works
-                elif row is None:
-                    stop = stop or co.StopMode.CANCEL_BUYS
-                elif not row.running:
-                    # The stop as recorded with desired_state: the signal may never have reached Redis.
-                    stop = stop or (co.StopMode.CANCEL_ALL if row.cancel_all_on_stop else co.StopMode.CANCEL_BUYS)
-                elif row.version != edited_at:
-                    edited_at = row.version
-                    engine.reconfigure(row.config)
-                    interval = float(row.config.loop_interval)
-            handover = _handover_reason()
-            if handover:
-                # Not a stop: the strategy should keep running, elsewhere. Orders stay as they are; the next
-                # engine reconciles them. Releasing the lease now lets the supervisor move it at once.
-                log.info("strategy %s: %s, handing the strategy over", self.strategy_id, handover)
-                self._record([self._event(EventKind.HANDED_OVER, node=self.hostname, reason=handover)])
-                return RunResult(RunOutcome.HANDED_OVER, handover)
-            if stop:
-                board.touch(status=EngineState.STOPPING)
-                cancel_all = stop is co.StopMode.CANCEL_ALL
-                engine.stop(cancel_all=cancel_all)
-                cancelled = "every open order" if cancel_all else "its open buys"
-                log.info("strategy %s: stopped, %s cancelled", self.strategy_id, cancelled)
-                cancel_mode = "all" if cancel_all else "buys"
-                by = self._stopped_by(row)
-                self._record([self._event(EventKind.STOPPED, by=by, cancel_mode=cancel_mode, node=self.hostname)])
-                return RunResult(RunOutcome.STOPPED)
-            if now >= next_tick:
-                next_tick = max(next_tick + interval, now)  # a slow tick delays the next, never a burst
-                self._tick(engine)
-            self.check_lease()
+            result = self.step(self._stop_signal())
+            if result is not None:
+                return result
+            self.clock.sleep(max(0.0, min(self.poll, self.next_tick - self.clock.monotonic())))
+
+    def due(self, stop: co.StopMode | None) -> bool:
+        """Whether a step now would do anything (a host steps only the engines that have something to do)."""
+        now = self.clock.monotonic()
+        return bool(
+            stop
+            or now >= self.next_tick
+            or now >= self.next_db_check
+            or self.handover_reason()
+            or self.unconfirmed_too_long()
+        )
+
+    def step(self, stop: co.StopMode | None) -> RunResult | None:
+        """One pass of the run: the database check, a handover or a stop, the tick when it is due, the lease check.
+        `stop` is the stop signal as just read. A result when the run ends."""
+        engine = self.engine
+        assert engine is not None
+        self._progress = now = self.clock.monotonic()
+        row: StrategySettings | _Unknown | None = UNKNOWN
+        if now >= self.next_db_check:
+            self.next_db_check = now + DB_CHECK_SECONDS
+            row = self._read_settings()
+            if isinstance(row, _Unknown):
+                pass  # the database is away: keep the current settings, the stop signal still works
+            elif row is None:
+                stop = stop or co.StopMode.CANCEL_BUYS
+            elif not row.running:
+                # The stop as recorded with desired_state: the signal may never have reached Redis.
+                stop = stop or (co.StopMode.CANCEL_ALL if row.cancel_all_on_stop else co.StopMode.CANCEL_BUYS)
+            elif row.version != self._edited_at:
+                self._edited_at = row.version
+                engine.reconfigure(row.config)
+                self.interval = float(row.config.loop_interval)
+        handover = self.handover_reason()
+        if handover:
+            # Not a stop: the strategy should keep running, elsewhere. Orders stay as they are; the next
+            # engine reconciles them. Releasing the lease now lets the supervisor move it at once.
+            log.info("strategy %s: %s, handing the strategy over", self.strategy_id, handover)
+            self._record([self._event(EventKind.HANDED_OVER, node=self.hostname, reason=handover)])
+            return RunResult(RunOutcome.HANDED_OVER, handover)
+        if stop:
+            assert self.board is not None
+            self.board.touch(status=EngineState.STOPPING)
+            cancel_all = stop is co.StopMode.CANCEL_ALL
+            engine.stop(cancel_all=cancel_all)
+            cancelled = "every open order" if cancel_all else "its open buys"
+            log.info("strategy %s: stopped, %s cancelled", self.strategy_id, cancelled)
+            cancel_mode = "all" if cancel_all else "buys"
+            by = self._stopped_by(row)
+            self._record([self._event(EventKind.STOPPED, by=by, cancel_mode=cancel_mode, node=self.hostname)])
+            return RunResult(RunOutcome.STOPPED)
+        if now >= self.next_tick:
+            self.next_tick = max(self.next_tick + self.interval, now)  # a slow tick delays the next, never a burst
+            self._tick(engine)
+        self.check_lease()
+        if not self.hosted:
             self._heartbeat()
-            self.clock.sleep(max(0.0, min(self.poll, next_tick - self.clock.monotonic())))
+        return None
+
+    def ended_by(self, exc: BaseException) -> RunResult:
+        """The result of a run that `exc` ended (after begin): the status and the backoff say why."""
+        if isinstance(exc, LeaseLost):
+            log.warning("strategy %s: %s; this job stops without touching the exchange", self.strategy_id, exc)
+            # Not "stopped": the stop signal and the status hash may already belong to the new holder.
+            return RunResult(RunOutcome.LEASE_LOST, str(exc))
+        self._ended_on_error()
+        if isinstance(exc, FatalExchangeError):
+            retry = self._record_failure(str(exc))
+            self._safe_touch(status=EngineState.ERROR, last_error=f"fatal: {exc}")
+            log.error("strategy %s: %s; %s", self.strategy_id, exc, retry)
+            return RunResult(RunOutcome.ERROR, str(exc))
+        error = f"{type(exc).__name__}: {exc}"
+        retry = self._record_failure(error)
+        self._safe_touch(status=EngineState.ERROR, last_error=error)
+        # One line here; the traceback is the job's (RQ logs it with the failed job, or the command prints it).
+        log.error("strategy %s: engine failed: %s; %s", self.strategy_id, error, retry)
+        return RunResult(RunOutcome.ERROR, error)
+
+    def end(self, result: RunResult) -> tuple[bool, bool]:
+        """How a host releases this run in its pipeline (coordination.end_runs): (delete the status hash, consume
+        the stop signal), as _release does for one."""
+        return result.outcome in (RunOutcome.STOPPED, RunOutcome.HANDED_OVER), result.outcome is RunOutcome.STOPPED
 
     # --- the runtime's events ----------------------------------------------------------------------------------------
     def _previous_run(self) -> dict[str, str]:
@@ -481,20 +558,17 @@ class StrategyRunner:
             log.warning("strategy %s: failure not recorded for the backoff: %s", self.strategy_id, exc)
             return "retrying once Redis answers"
 
-    def _safe_touch(self, board: LeasedStatusBoard, **fields: object) -> None:
+    def _safe_touch(self, **fields: object) -> None:
+        if self.board is None:
+            return
         try:
-            board.touch(**fields)
+            self.board.touch(**fields)
         except redis.RedisError:
             pass
 
     def _release(self, result: RunResult) -> None:
         try:
-            # Only the holder may remove its status: a cleanly ended run shows no stale hash.
-            ended_cleanly = result.outcome in (RunOutcome.STOPPED, RunOutcome.HANDED_OVER)
-            if ended_cleanly and self.lease.holder_now() == self.holder:
-                co.delete_status(self.client, self.strategy_id)
-            if result.outcome is RunOutcome.STOPPED:
-                co.clear_stop(self.client, self.strategy_id)
-            self.lease.release()
+            # Only the holder may remove its status (checked in the script): a cleanly ended run shows no stale hash.
+            co.end_runs(self.client, [(self.lease, *self.end(result))])
         except redis.RedisError as exc:
             log.warning("strategy %s: lease not released (it will expire): %s", self.strategy_id, exc)

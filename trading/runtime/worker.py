@@ -41,7 +41,8 @@ class _NodeHeartbeat:
 
 
 class StrategyWorker(_NodeHeartbeat, Worker):
-    """Runs one engine per job in a forked work-horse, so a crashing engine never takes the worker down.
+    """The former design, one engine per job in a forked work-horse (about 140 MB and a database connection per
+    strategy): nodes run engine hosts instead; bench/scale.py still measures this one to compare.
 
     RQ's warm shutdown waits for the current job to end, and an engine's job ends only when its strategy stops.
     So the first SIGTERM is passed on to the work-horse, whose engine hands the strategy over: it releases its

@@ -1,5 +1,5 @@
 """Run the whole app on one machine: a Redis server of its own (unless REDIS_URL or REDIS_HOST names another), the
-web server, this node's RQ workers (WORKER_CONCURRENCY strategy workers and a control worker) and the cron scheduler.
+web server, this node's RQ workers (WORKER_CONCURRENCY engine hosts and a control worker) and the cron scheduler.
 
 Each part runs as a child process in a session of its own, so a Ctrl-C reaches only this process, which stops them
 in order: the scheduler and the web server, then the workers, waiting for their engines to hand the strategies over

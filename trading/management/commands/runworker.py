@@ -1,11 +1,11 @@
-"""manage.py runworker: this node's workers — WORKER_CONCURRENCY strategy workers, BACKTEST_WORKERS backtest workers
-(the `backtests` queue) and one control worker.
+"""manage.py runworker: this node's workers — WORKER_CONCURRENCY engine hosts, BACKTEST_WORKERS backtest workers
+(the `backtests` queue), NOTIFY_WORKERS notify workers and one control worker.
 
-Each strategy worker runs one engine at a time (one RQ job per running strategy), so WORKER_CONCURRENCY is the
-number of strategies this node runs at once. A worker that dies is replaced (at once when it had run a while, with
-a growing delay when it keeps dying young); its strategy resumes through the supervisor. SIGTERM/SIGINT stop every
-worker: each engine hands its strategy over at its next poll, with its status written and its lease released; a
-second signal, or HANDOVER_GRACE seconds without the engines done, stops the workers hard.
+Each engine host runs up to ENGINE_HOST_CAPACITY strategies' engines in its own process (trading/runtime/host.py),
+so this node runs up to WORKER_CONCURRENCY × ENGINE_HOST_CAPACITY strategies. A worker that dies is replaced (at
+once when it had run a while, with a growing delay when it keeps dying young); its strategies resume through the
+supervisor. SIGTERM/SIGINT stop every worker: each host hands all its strategies over, with their leases released;
+a second signal, or HANDOVER_GRACE seconds without the engines done, stops the workers hard.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from trading.runtime.pool import HANDOVER_GRACE, WorkerPool
 
 class Command(BaseCommand):
     help = (
-        "Run this node's RQ workers: WORKER_CONCURRENCY strategy, BACKTEST_WORKERS backtest, NOTIFY_WORKERS notify "
-        "and one control worker."
+        "Run this node's RQ workers: WORKER_CONCURRENCY engine hosts, BACKTEST_WORKERS backtest, NOTIFY_WORKERS "
+        "notify and one control worker."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
