@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 import redis
 
+from exchanges.paper.store import DbPaperStore, book_key
+from strategies.models import Strategy
 from tests.processes import RedisServer, wait_until
 from tests.runtime.threaded import book_orders, still_strategy
 from trading.runtime import coordination as co
 from trading.runtime import runner as runtime
-from trading.runtime.host import EngineHost, HostedEngine, Phase
+from trading.runtime.host import EngineHost, HostedEngine, Phase, limit_keys
+from trading.runtime.spec import strategy_source
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -151,7 +154,9 @@ def test_a_hung_engine_is_dropped_alone_and_the_others_keep_ticking(alice, redis
             10,
             "the other engines to tick on",
         )
-        wait_until(lambda: admitted[hung.pk].phase is Phase.HUNG, 10, "the host to drop the hung engine")
+        # Dropped: its job ends at once and frees its slot, while its tick still holds a thread.
+        wait_until(lambda: any(e.strategy_id == hung.pk for e in ended), 10, "the host to drop the hung engine")
+        assert len(host) == 4 and admitted[hung.pk].busy
         successor = co.Lease(redis_client, hung.pk, "job-next", ttl_seconds=30)
         wait_until(successor.acquire, 40, "the hung engine's lease to lapse")
         assert host.pool.threads == 3  # a thread in place of the one the hung tick holds
@@ -159,9 +164,9 @@ def test_a_hung_engine_is_dropped_alone_and_the_others_keep_ticking(alice, redis
             assert redis_client.get(co.LOCK_KEY.format(id=strategy.pk)) == f"job-{strategy.pk}"
     finally:
         engines.release.set()
-    wait_until(lambda: any(e.strategy_id == hung.pk for e in ended), 10, "the hung engine's run to end")
+    wait_until(lambda: host.pool.threads == 2, 10, "the hung tick's thread to come back and the extra one to retire")
     [result] = [str(e.result) for e in ended if e.strategy_id == hung.pk]
-    assert result.startswith("lease lost")
+    assert result == "lease lost: the engine hung; its lease was left to lapse"
     assert redis_client.get(co.LOCK_KEY.format(id=hung.pk)) == "job-next"  # its successor's lease is left alone
 
 
@@ -189,3 +194,18 @@ def test_a_host_that_loses_redis_sends_nothing_and_ends_every_engine_after_a_lea
         assert len(host) == 0
     finally:
         server.stop()
+
+
+def test_an_engine_counts_against_its_account_and_the_exchange_it_waits_on(alice, redis_client):
+    still = still_strategy(alice, "still", name="still")
+    live = still_strategy(alice, "live", name="live")
+    DbPaperStore(book_key(live.account_id)).ensure_feed_spec("ETH/USDT", {"kind": "ticker", "exchange": "binance"})
+    Strategy.objects.filter(pk=live.pk).update(symbol="ETH/USDT")
+
+    def keys(strategy: Strategy) -> tuple[str, ...]:
+        runner = runtime.StrategyRunner(strategy.pk, "job", client=redis_client)
+        runner.spec = strategy_source().load(strategy.pk)
+        return limit_keys(runner)
+
+    assert keys(still) == (f"account:{still.account_id}",)  # a paper book on a simulated feed waits on nobody
+    assert keys(live) == (f"account:{live.account_id}", "exchange:binance")

@@ -58,6 +58,7 @@ from rq.utils import now
 from rq.worker.base import WorkerStatus
 
 from aresbot.redis import get_redis
+from exchanges.paper.store import book_key, stored_feed_spec
 from trading.runtime import coordination as co
 from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
 from trading.runtime.prices import RoundPrices
@@ -82,7 +83,6 @@ class Phase(StrEnum):
     NEW = "new"  # admitted, the lease not taken yet
     OPENING = "opening"  # lease held, the engine being built and started
     RUNNING = "running"
-    HUNG = "hung"  # no progress for hang_after: dropped, its lease left to lapse
     ENDED = "ended"  # the run has a result; the host releases it and finishes its job
 
 
@@ -100,6 +100,7 @@ class HostedEngine:
     result: RunResult | None = None
     exc_info: ExcInfo | None = None
     released: bool = False  # its lease needs no release (never taken, or let lapse)
+    hung: bool = False  # dropped for making no progress: its step still holds a thread, its run is over
 
     @property
     def strategy_id(self) -> int:
@@ -119,6 +120,7 @@ class HostRound:
     renew_failures: int = 0  # leases found lost by the renew
     redis_errors: int = 0
     hung: list[int] = field(default_factory=list)  # strategies dropped as hung this round
+    failovers: int = 0  # engines started since the last round that took over from a run that died
     ended: list[tuple[int, str]] = field(default_factory=list)  # (strategy, outcome) of the runs released
     seconds: float = 0.0
 
@@ -215,11 +217,16 @@ class Limits:
 
 
 def limit_keys(runner: StrategyRunner) -> tuple[str, ...]:
+    """The bounds an engine's steps count against: its account's, and the exchange's it waits on (its own, or for a
+    paper account the one whose live ticker prices its book)."""
     spec = runner.spec
     if spec is None:
         return ()
     account = f"account:{spec.account.pk}"
-    return (account,) if spec.account.is_paper else (account, f"exchange:{spec.account.exchange}")
+    if not spec.account.is_paper:
+        return (account, f"exchange:{spec.account.exchange}")
+    feed = stored_feed_spec(book_key(spec.account.pk), spec.symbol) or {}
+    return (account, f"exchange:{feed.get('exchange', 'binance')}") if feed.get("kind") == "ticker" else (account,)
 
 
 class EngineHost:
@@ -262,6 +269,7 @@ class EngineHost:
         self._last_node_beat = 0.0
         self._last_job_beat = 0.0
         self._redis_down = False
+        self._failovers = 0
 
     # --- admission ---------------------------------------------------------------------------------------------------
     def free_slots(self) -> int:
@@ -320,7 +328,8 @@ class EngineHost:
         self._release_ended(engines, stats)
         live = [e for e in engines if e.phase in (Phase.OPENING, Phase.RUNNING)]
         self._find_hung(live, stats)
-        live = [e for e in live if e.phase is not Phase.HUNG]
+        live = [e for e in live if not e.hung]
+        stats.failovers, self._failovers = self._failovers, 0
         try:
             held = co.renew_many(self.client, [e.runner.lease for e in live])
             for engine, ok in zip(live, held, strict=True):
@@ -349,15 +358,23 @@ class EngineHost:
         now = self.clock.monotonic()
         for engine in live:
             runner = engine.runner
-            if engine.busy and now - max(engine.busy_since, runner._progress) > runner.hang_after:
-                log.error(
-                    "strategy %s: engine made no progress for %.0f s; letting the lease lapse",
-                    engine.strategy_id,
-                    runner.hang_after,
-                )
-                engine.phase = Phase.HUNG
-                stats.hung.append(engine.strategy_id)
-                self.pool.replace_hung()
+            if not (engine.busy and now - max(engine.busy_since, runner._progress) > runner.hang_after):
+                continue
+            with self.status_lock:
+                if not engine.busy:
+                    continue  # its step returned just now
+                # Its run is over: the lease is no longer renewed (another host takes the strategy once it lapses),
+                # the job ends now and frees its slot; should the step ever return, it touches nothing.
+                engine.hung = engine.released = True
+                engine.result = RunResult(RunOutcome.LEASE_LOST, "the engine hung; its lease was left to lapse")
+                engine.phase = Phase.ENDED
+            log.error(
+                "strategy %s: engine made no progress for %.0f s; letting the lease lapse",
+                engine.strategy_id,
+                runner.hang_after,
+            )
+            stats.hung.append(engine.strategy_id)
+            self.pool.replace_hung()
 
     def _write_statuses(self, running: list[HostedEngine]) -> None:
         with self.status_lock:
@@ -427,25 +444,31 @@ class EngineHost:
         finally:
             self.limits.give_back(engine.limits)
 
+    def _woke_after_hanging(self, engine: HostedEngine) -> bool:
+        """A step of an engine dropped as hung returned: its thread is free again, and its run was already ended."""
+        with self.status_lock:
+            if not engine.hung:
+                return False
+            engine.busy = False
+        self.pool.hung_step_returned()
+        return True
+
     def _settle(self, engine: HostedEngine, result: RunResult | None) -> None:
-        was_hung = engine.phase is Phase.HUNG
+        if self._woke_after_hanging(engine):
+            return
         if result is not None:
             with self.status_lock:
                 engine.result = result
                 engine.phase = Phase.ENDED
-        elif was_hung:
-            # It woke after its lease was given up: it ends without touching the exchange or the hash.
-            engine.result = RunResult(RunOutcome.LEASE_LOST, "the engine hung; its lease was left to lapse")
-            engine.released = True
-            engine.phase = Phase.ENDED
         elif engine.phase is Phase.OPENING:
             engine.phase = Phase.RUNNING
-        if was_hung:
-            self.pool.hung_step_returned()
+            if engine.runner.failed_over_from:
+                self._failovers += 1
         engine.busy = False
 
     def _ended(self, engine: HostedEngine, exc: BaseException) -> None:
-        was_hung = engine.phase is Phase.HUNG
+        if self._woke_after_hanging(engine):
+            return
         if engine.phase is Phase.NEW:
             # begin() failed (Redis or the database away): no lease taken; the job fails with the error.
             engine.released = True
@@ -464,13 +487,11 @@ class EngineHost:
                     engine.result = RunResult(RunOutcome.ERROR, f"{type(exc).__name__}: {exc}")
                     engine.exc_info = sys.exc_info()  # type: ignore[assignment]
         engine.phase = Phase.ENDED
-        if was_hung:
-            self.pool.hung_step_returned()
         engine.busy = False
 
     # --- the end of runs ---------------------------------------------------------------------------------------------
     def _release_ended(self, engines: list[HostedEngine], stats: HostRound) -> None:
-        ended = [e for e in engines if e.phase is Phase.ENDED and not e.busy]
+        ended = [e for e in engines if e.phase is Phase.ENDED and (e.hung or not e.busy)]
         if not ended:
             return
         to_release = [e for e in ended if not e.released]

@@ -206,6 +206,7 @@ class StrategyRunner:
         self.next_tick = 0.0
         self.next_db_check = 0.0
         self._edited_at: datetime | None = None
+        self.failed_over_from: dict[str, str] | None = None  # the run that died before this one, if one did
 
     # --- the fence and the pulse -------------------------------------------------------------------------------------
     def fence(self) -> None:
@@ -444,7 +445,7 @@ class StrategyRunner:
 
     def _start_events(self, previous: dict[str, str]) -> list[Event]:
         events = [self._event(EventKind.STARTED, node=self.hostname, ip=self.ip, job=self.holder)]
-        dead = self._dead_run(previous)
+        dead = self.failed_over_from = self._dead_run(previous)
         if dead is not None:
             try:
                 gap: float | None = round(self.clock.time() - float(previous.get("updated_at", "")), 3)
