@@ -1,13 +1,17 @@
-"""The console's two filters: routine library chatter is DEBUG, and records are scrubbed of credentials.
+"""The console's two filters (routine library chatter is DEBUG, records are scrubbed of credentials) and its JSON
+formatter (LOG_FORMAT=json).
 
 Code never logs secrets on purpose; the redaction filter catches the accidents (an exception message that echoes
-a request, a CCXT debug line with a signed URL) before they reach a log file.
+a request, a CCXT debug line with a signed URL) before they reach a log file. Error reports to Sentry pass through
+the same `redact` (aresbot/sentry.py).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 _PATTERNS = [
     # key=value and "key": "value" pairs whose key names a credential; a quoted value is scrubbed whole
@@ -60,3 +64,32 @@ class RoutineLibraryLinesAreDebug(logging.Filter):
             # The logger's own level let the record through as INFO; the configured level decides as DEBUG.
             return logging.getLogger().isEnabledFor(logging.DEBUG)
         return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line for log shippers: time (ISO 8601, UTC), level, logger, message, `strategy_id` when
+    the record carries one (`extra={"strategy_id": …}`), and the exception's traceback as `exception`.
+
+    The console handler's RedactSecretsFilter has scrubbed the message and rendered the traceback scrubbed into
+    exc_text before this runs; a traceback still unrendered (a handler without the filter) is scrubbed here."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        strategy_id = getattr(record, "strategy_id", None)
+        if strategy_id is not None:
+            line["strategy_id"] = strategy_id
+        exception = record.exc_text
+        if record.exc_info and record.exc_info[1] is not None:
+            exception = redact(self.formatException(record.exc_info))
+        if exception:
+            line["exception"] = exception
+        if record.stack_info:
+            line["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(line, ensure_ascii=False, default=str)

@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
 import redis
 from django.conf import settings
 from redis.backoff import NoBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 from rq import Queue
 
+from aresbot import metrics
+
+
+class TimedRedis(redis.Redis):
+    """A client that records each command's latency (aresbot_redis_command_duration_seconds), by command name."""
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return super().execute_command(*args, **options)
+        finally:
+            name = args[0] if args and isinstance(args[0], str) else metrics.OTHER
+            metrics.redis_command_done(name, time.perf_counter() - started)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Pipeline:
+        return TimedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+
+
+class TimedPipeline(Pipeline):
+    """A pipeline is one round trip, so one observation: the runtime's per-round pipelines show as PIPELINE."""
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        started = time.perf_counter()
+        try:
+            return super().execute(raise_on_error)
+        finally:
+            metrics.redis_command_done("PIPELINE", time.perf_counter() - started)
+
 
 def _client(*, decode: bool) -> redis.Redis:
-    return redis.Redis.from_url(
+    return TimedRedis.from_url(
         settings.REDIS_URL,
         socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
         socket_timeout=settings.REDIS_SOCKET_TIMEOUT,

@@ -73,9 +73,9 @@ if envbool("SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
 # HTTPS only: redirect plain HTTP (behind a proxy, as X-Forwarded-Proto tells it: SECURE_PROXY_SSL) and tell
-# browsers to use HTTPS for this long. The health checks stay on HTTP for the container's own probes.
+# browsers to use HTTPS for this long. The health checks and /metrics stay on HTTP for probes and scrapers inside.
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
-SECURE_REDIRECT_EXEMPT = [r"^health(/redis)?$"]
+SECURE_REDIRECT_EXEMPT = [r"^health(/redis)?$", r"^metrics$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0, minimum=0, maximum=2 * 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
@@ -467,10 +467,32 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- metrics and error reporting -------------------------------------------------------------------------------
+# /metrics (every web process) and each worker's metrics server (METRICS_PORT + its index; 0: none) answer only
+# `Authorization: Bearer <METRICS_TOKEN>` when it is set, and only loopback/private addresses when it is not.
+METRICS_TOKEN = envstr("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long (or empty: private addresses only)")
+METRICS_PORT = envint("METRICS_PORT", 0, minimum=0, maximum=65535)
+METRICS_ADDR = envstr("METRICS_ADDR", "0.0.0.0")  # noqa: S104 - scrapes from outside are refused without the token
+# Opt-in error reporting to Sentry (or a compatible service such as GlitchTip); every event is scrubbed of secrets
+# by the same redaction as the logs (aresbot/sentry.py) before it leaves the process.
+SENTRY_DSN = envstr("SENTRY_DSN")
+SENTRY_ENVIRONMENT = envstr("SENTRY_ENVIRONMENT", "production")
+SENTRY_TRACES_SAMPLE_RATE = envfloat("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0.0, maximum=1.0)
+if SENTRY_DSN:
+    from aresbot.sentry import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
+
 # --- logging --------------------------------------------------------------------------------
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}")
+# json: one JSON object per line for log shippers (aresbot.logging.JsonFormatter), scrubbed like the text lines.
+LOG_FORMAT = envstr("LOG_FORMAT", "text").lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -478,9 +500,12 @@ LOGGING = {
         "routine": {"()": "aresbot.logging.RoutineLibraryLinesAreDebug"},
         "redact": {"()": "aresbot.logging.RedactSecretsFilter"},
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "aresbot.logging.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["routine", "redact"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["routine", "redact"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -8,6 +8,7 @@ from accounts import views as account_views
 from accounts.api.views import ApiTokenViewSet, ExchangeAccountViewSet
 from aresbot import health
 from aresbot.api import api_not_found
+from aresbot.metrics_view import metrics_view
 from frontend.views import spa
 from notifications.api import NotificationChannelViewSet
 from strategies.api.backtests import BacktestViewSet
@@ -39,6 +40,7 @@ admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-a
 urlpatterns = [
     path("health", health.health, name="health"),
     path("health/redis", health.health_redis, name="health-redis"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/auth/login/", account_views.api_login),

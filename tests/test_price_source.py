@@ -26,6 +26,7 @@ from tests.ccxt.fake_binance import Timeout
 from tests.factories import make_paper_account, make_strategy
 from trading.core.memory import InMemoryStatusBoard
 from trading.runtime.build import build_engine
+from trading.runtime.metered import MeteredExchange
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 DAY = "BTCUSDT-1m-2022-05-05"
@@ -46,8 +47,8 @@ def replay_account(owner, name: str = "replay", **fields: Any) -> ExchangeAccoun
 def paper_exchange(strategy: Strategy, clock: ManualClock) -> PaperExchange:
     """The exchange of the strategy's engine, as a worker builds it."""
     engine = build_engine(spec_of(strategy), status_board=InMemoryStatusBoard(), clock=clock)
-    assert isinstance(engine.exchange, PaperExchange)
-    return engine.exchange
+    assert isinstance(engine.exchange, MeteredExchange) and isinstance(engine.exchange.inner, PaperExchange)
+    return engine.exchange.inner
 
 
 def price_of(strategy: Strategy, clock: ManualClock) -> D:

@@ -61,6 +61,22 @@ def test_it_starts_with_real_secrets(tmp_path):
             "REDIS_SOCKET_TIMEOUT must be a number",
         ),
         ({"DJANGO_SECRET_KEY": GOOD_SECRET, "ENCRYPTION_KEY": GOOD_KEY, "DEBUG": "maybe"}, "DEBUG must be one of"),
+        (
+            {"DJANGO_SECRET_KEY": GOOD_SECRET, "ENCRYPTION_KEY": GOOD_KEY, "LOG_FORMAT": "xml"},
+            "LOG_FORMAT must be text or json",
+        ),
+        (
+            {"DJANGO_SECRET_KEY": GOOD_SECRET, "ENCRYPTION_KEY": GOOD_KEY, "METRICS_TOKEN": "short"},
+            "METRICS_TOKEN must be at least 16 characters",
+        ),
+        (
+            {"DJANGO_SECRET_KEY": GOOD_SECRET, "ENCRYPTION_KEY": GOOD_KEY, "METRICS_PORT": "70000"},
+            "METRICS_PORT must be between 0 and 65535",
+        ),
+        (
+            {"DJANGO_SECRET_KEY": GOOD_SECRET, "ENCRYPTION_KEY": GOOD_KEY, "SENTRY_TRACES_SAMPLE_RATE": "2"},
+            "SENTRY_TRACES_SAMPLE_RATE must be between 0.0 and 1.0",
+        ),
     ],
 )
 def test_it_refuses_to_start_with_bad_settings(tmp_path, env, needle):

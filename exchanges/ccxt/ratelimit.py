@@ -23,11 +23,12 @@ from typing import Any
 
 import redis
 
+from aresbot import metrics
 from exchanges.base import RateLimitExceeded
 
 _ACQUIRE = """
 -- KEYS: ban key, then per bucket its log (zset) and its sum; ARGV: member prefix, then per bucket limit,
--- window (us), weight. Returns {granted 0|1, wait (us), now (us)}.
+-- window (us), weight. Returns {granted 0|1, wait (us), now (us)}, and when granted each bucket's weight after it.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local ban = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -63,16 +64,17 @@ for i = 1, n do
   end
 end
 if wait > 0 then return {0, wait, now} end
+local granted = {1, 0, now}
 for i = 1, n do
   local log, sum = KEYS[2 * i], KEYS[2 * i + 1]
   local window, weight = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
   redis.call('ZADD', log, now, string.format('%s:%.0f:%d', ARGV[1], now, weight))
-  redis.call('INCRBY', sum, weight)
+  granted[3 + i] = redis.call('INCRBY', sum, weight)
   local ttl = math.floor(window / 1000) + 1000
   redis.call('PEXPIRE', log, ttl)
   redis.call('PEXPIRE', sum, ttl)
 end
-return {1, 0, now}
+return granted
 """
 
 _BAN = """
@@ -139,9 +141,13 @@ class SharedRateLimiter:
         started = self._monotonic()
         while True:
             args[0] = f"{self._prefix}.{next(self._ids)}"
-            granted, wait_us, now_us = self._acquire(keys=keys, args=args)
+            granted, wait_us, now_us, *used = self._acquire(keys=keys, args=args)
             waited = self._monotonic() - started
             if granted:
+                metrics.rate_limit_granted(
+                    [(bucket.key, int(after), bucket.limit) for (bucket, _), after in zip(charges, used, strict=True)],
+                    waited,
+                )
                 return Grant(int(now_us), waited)
             wait = int(wait_us) / 1_000_000
             if waited + wait > budget:

@@ -18,6 +18,7 @@ from trading.core.engine import TradingEngine
 from trading.core.types import StatusBoard
 from trading.journal import OrmJournal
 from trading.runtime.factory import build_exchange, price_feed_spec
+from trading.runtime.metered import MeteredExchange
 from trading.runtime.spec import StrategySpec
 
 
@@ -33,10 +34,13 @@ def build_engine(
 
     A paper book prices the symbol from the account's price source unless it already names a feed for it, or
     `feed_spec` names another (manage.py run_strategy --feed). `wrap_exchange` lets the runtime put its lease
-    fence between the engine and the exchange."""
+    fence between the engine and the exchange; the orders are counted for /metrics inside the fence, so an order
+    the fence stops is not counted as sent."""
     clock = clock or SystemClock()
     wanted = feed_spec or price_feed_spec(spec.account, spec.symbol, clock.now())
-    exchange = build_exchange(spec.account, clock=clock, feed_specs={spec.symbol: wanted})
+    exchange: Exchange = MeteredExchange(
+        build_exchange(spec.account, clock=clock, feed_specs={spec.symbol: wanted}), spec.account.exchange
+    )
     return TradingEngine(
         spec.config,
         exchange=wrap_exchange(exchange) if wrap_exchange else exchange,
