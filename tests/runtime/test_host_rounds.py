@@ -4,6 +4,7 @@ the test database, real Redis; the host's threads are the ones a worker runs."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import Counter
@@ -18,6 +19,7 @@ from exchanges.paper.store import DbPaperStore, book_key
 from strategies.models import Strategy
 from tests.processes import RedisServer, wait_until
 from tests.runtime.threaded import book_orders, still_strategy
+from tests.test_metrics import value
 from trading.runtime import coordination as co
 from trading.runtime import runner as runtime
 from trading.runtime.host import EngineHost, HostedEngine, Phase, limit_keys
@@ -83,6 +85,7 @@ def test_a_rounds_round_trips_do_not_grow_with_its_engines(alice, redis_client, 
             host.admit(strategy.pk, f"job-{strategy.pk}")
         wait_until(lambda: all_running(host, count), 30, f"{count} engines to start")  # noqa: B023
         host.round()  # the first round also beats the node's heartbeat
+        ticks = value("aresbot_ticks_total")
         rounds = []
         for _ in range(3):
             # A round that steps every engine (each has a tick due), then the round measured: it renews every
@@ -94,6 +97,9 @@ def test_a_rounds_round_trips_do_not_grow_with_its_engines(alice, redis_client, 
             rounds.append(trips.of(host.round))
         per_round[count] = max(rounds)
         assert min(rounds) == max(rounds), rounds
+        # Each round reports to /metrics: the engines it holds, and every tick it stepped.
+        assert value("aresbot_engines_running", host=socket.gethostname()) == count
+        assert value("aresbot_ticks_total") >= ticks + 3 * count
         # Every engine's lease was renewed and its status written by these rounds.
         for strategy in strategies:
             assert redis_client.get(co.LOCK_KEY.format(id=strategy.pk)) == f"job-{strategy.pk}"

@@ -30,7 +30,8 @@ then the worker exits; lost Redis fences every engine (no send while its lease i
 lease TTL without confirmation each ends as lease lost).
 
 `HostRound` is the one place per round where the figures an operator wants are known (engines, ticks stepped,
-tick lag, lease renew failures, hung engines): metrics hang off `EngineHost.observe`.
+tick lag, lease renew failures, failovers, hung engines): each round reports them to /metrics (aresbot.metrics),
+and `EngineHost.observe` gets them all.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from rq.queue import Queue
 from rq.utils import now
 from rq.worker.base import WorkerStatus
 
+from aresbot import metrics
 from aresbot.redis import get_redis
 from exchanges.paper.store import book_key, stored_feed_spec
 from trading.runtime import coordination as co
@@ -350,6 +352,11 @@ class EngineHost:
             self._redis_down = True
         self._dispatch([e for e in live if e.phase is Phase.RUNNING], stats)
         stats.seconds = self.clock.monotonic() - now
+        metrics.round_done(
+            engines=len(self), capacity=self.capacity, tick_lags=stats.tick_lag, renew_failures=stats.renew_failures
+        )
+        for _ in range(stats.failovers):
+            metrics.failed_over()
         if self.observe is not None:
             self.observe(stats)
         return stats
