@@ -1,6 +1,9 @@
 """Scale of the one-work-horse-per-strategy design: N paper strategies at a 1 s loop on this machine.
 
-    .venv/bin/python bench/scale.py [--counts 20,50,100] [--seconds 60] [--settle 10] [--max-minutes 14]
+    .venv/bin/python bench/scale.py [--counts 20,50,100] [--seconds 60] [--settle 10] [--max-minutes 14] [--hosts 2]
+
+With --hosts N the strategies run on N engine hosts (trading/runtime/host.py, many engines per process) instead;
+the figures keep their names ("strategy workers" are then the hosts, and there are no work-horses).
 
 Each strategy has its own paper account and its own random-walk feed (so engines do not serialize on one paper
 book row), a 1 s loop_interval, 5 grid levels 0.2 % apart. One `manage.py rqworker strategies --worker-class
@@ -424,6 +427,12 @@ def main() -> int:
     parser.add_argument("--max-minutes", type=float, default=14)
     parser.add_argument("--no-host-estimate", dest="host_estimate", action="store_false")
     parser.add_argument(
+        "--hosts",
+        type=int,
+        default=0,
+        help="run the strategies on this many engine hosts (trading/runtime/host.py) instead of a worker each",
+    )
+    parser.add_argument(
         "--preload",
         action="store_true",
         help="experiment: workers import the engine's modules (and ccxt) before forking (bench/_preload.py)",
@@ -439,7 +448,11 @@ def main() -> int:
 
         env = bench.env()
         worker_class = (
-            "bench._preload.PreloadStrategyWorker" if args.preload else "trading.runtime.worker.StrategyWorker"
+            "trading.runtime.host.EngineHostWorker"
+            if args.hosts
+            else "bench._preload.PreloadStrategyWorker"
+            if args.preload
+            else "trading.runtime.worker.StrategyWorker"
         )
         strategies = create_strategies(counts[-1])
         control = bench.control_worker("control-worker", env)
@@ -449,10 +462,12 @@ def main() -> int:
         baseline_connections = mysql_connections(bench.database)[0]
         for count in counts:
             began = time.monotonic()
-            log(f"--- N={count}: adding {count - len(workers)} strategy workers")
-            while len(workers) < count:
-                workers.append(bench.strategy_worker(f"strategy-worker-{len(workers):03d}", env, worker_class))
-            wait_until(partial(workers_at_least, count), 240, f"{count} RQ strategy workers", 1.0)
+            wanted = args.hosts or count
+            log(f"--- N={count}: adding {max(0, wanted - len(workers))} strategy workers")
+            while len(workers) < wanted:
+                name = f"{'engine-host' if args.hosts else 'strategy-worker'}-{len(workers):03d}"
+                workers.append(bench.strategy_worker(name, env, worker_class))
+            wait_until(partial(workers_at_least, wanted), 240, f"{wanted} RQ strategy workers", 1.0)
             log(f"N={count}: workers up after {time.monotonic() - began:.0f} s; starting strategies")
             for strategy in strategies[:count]:
                 if strategy.desired_state != "running":
