@@ -66,9 +66,14 @@ class RoutineLibraryLinesAreDebug(logging.Filter):
         return True
 
 
+# The runtime's lines about one strategy start "strategy 12: …"; the JSON line gives shippers that id as a field.
+_STRATEGY_LINE = re.compile(r"^strategy (\d+):")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line for log shippers: time (ISO 8601, UTC), level, logger, message, `strategy_id` when
-    the record carries one (`extra={"strategy_id": …}`), and the exception's traceback as `exception`.
+    the record carries one (`extra={"strategy_id": …}`, or a message that starts "strategy <id>:"), and the
+    exception's traceback as `exception`.
 
     The console handler's RedactSecretsFilter has scrubbed the message and rendered the traceback scrubbed into
     exc_text before this runs; a traceback still unrendered (a handler without the filter) is scrubbed here."""
@@ -83,6 +88,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         strategy_id = getattr(record, "strategy_id", None)
+        if strategy_id is None and (named := _STRATEGY_LINE.match(str(line["message"]))):
+            strategy_id = int(named.group(1))
         if strategy_id is not None:
             line["strategy_id"] = strategy_id
         exception = record.exc_text

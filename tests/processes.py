@@ -116,10 +116,11 @@ class RedisServer:
     """A redis-server of its own on a free loopback port, so that it can be killed and restarted at will and never
     touches the shared server on 6379."""
 
-    def __init__(self, directory: Path, *extra_args: str) -> None:
+    def __init__(self, directory: Path, *extra_args: str, binary: str = "redis-server") -> None:
         self.port = free_port()
         self.directory = directory
         self.extra_args = extra_args
+        self.binary = binary
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -129,7 +130,7 @@ class RedisServer:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [
-                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+                *(self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
                 *("--dir", str(self.directory), *self.extra_args),
             ],
             stdout=subprocess.DEVNULL,

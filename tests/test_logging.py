@@ -99,6 +99,11 @@ def test_json_lines_carry_time_in_utc_level_logger_message_and_the_strategy_id()
     assert line["time"].endswith("Z")
 
 
+def test_a_runtime_line_about_one_strategy_gives_its_id_as_a_field():
+    lines = json_lines(lambda log: (log.info("strategy %s: handed over", 42), log.info("strategies: %s", 3)))
+    assert [line.get("strategy_id") for line in lines] == [42, None]
+
+
 def test_a_secret_in_a_json_message_and_in_its_traceback_is_scrubbed():
     def emit(log: logging.Logger) -> None:
         try:

@@ -27,6 +27,8 @@ from rq import Worker
 from rq.cron import CronScheduler
 from rq.registry import FinishedJobRegistry
 
+from aresbot.management.commands.runlocal import Command as RunLocal
+from aresbot.management.commands.runlocal import choose_redis_server
 from aresbot.redis import get_rq_redis, reset_clients
 from strategies.models import Strategy
 from strategies.services import stop_strategy
@@ -225,7 +227,10 @@ def test_stopping_waits_for_a_stuck_engine_to_hand_over_before_redis_and_leaves_
     assert f"strategy {strategy.pk}: worker shutting down, handing the strategy over" in run.console.text
     # Redis saved its data on the way out; read it back: the lease was released and the status removed before
     # Redis stopped, and the strategy still wants to run (a handover is not a stop).
-    saved = RedisServer(run.var, "--dbfilename", "redis.rdb")
+    # With the same redis-server the quick start chose: with .venv activated, PATH's first one is the bundled 6.2,
+    # which cannot read the RDB a machine's Redis 7 wrote.
+    chosen, _ = choose_redis_server(*RunLocal()._find_redis_servers())
+    saved = RedisServer(run.var, "--dbfilename", "redis.rdb", binary=chosen.path)
     saved.start()
     try:
         client = redis.Redis.from_url(saved.url, decode_responses=True)
