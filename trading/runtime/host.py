@@ -37,6 +37,7 @@ and `EngineHost.observe` gets them all.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import sys
 import threading
@@ -63,6 +64,7 @@ from aresbot.redis import get_redis
 from exchanges.paper.store import book_key, stored_feed_spec
 from trading.runtime import coordination as co
 from trading.runtime.clock import SYSTEM_CLOCK, RuntimeClock
+from trading.runtime.pool import WORKER_INDEX_ENV
 from trading.runtime.prices import RoundPrices
 from trading.runtime.prices import install as install_prices
 from trading.runtime.queues import RUN_STRATEGY
@@ -568,6 +570,10 @@ class EngineHostWorker(_NodeHeartbeat, SimpleWorker):
 
     # --- RQ's loop ---------------------------------------------------------------------------------------------------
     def work(self, *args: Any, **kwargs: Any) -> bool:
+        # Its own metrics server (METRICS_PORT + its index on the node; none by default), its gauges named after it.
+        index = os.environ.get(WORKER_INDEX_ENV, "0")
+        _ip, hostname = co.node_identity(settings.WORKER_IP)
+        metrics.serve_worker(int(index) if index.isdigit() else 0, host=f"{hostname}:{index}")
         self.host.start()
         return bool(super().work(*args, **kwargs))
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -36,10 +36,15 @@ HANDOVER_GRACE = 50.0
 _RQ_SIGNAL_DEBOUNCE = 1.1
 
 
+# The environment variable that tells a node's engine host its 0-based index (its metrics port: METRICS_PORT + it).
+WORKER_INDEX_ENV = "ARESBOT_WORKER_INDEX"
+
+
 @dataclass
 class _Slot:
     label: str
     argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     quick_deaths: int = 0
@@ -72,6 +77,7 @@ class WorkerPool:
             _Slot(
                 f"engine host {n}",
                 [*manage, STRATEGY_QUEUE, "--worker-class", "trading.runtime.host.EngineHostWorker"],
+                {WORKER_INDEX_ENV: str(n - 1)},
             )
             for n in range(1, strategy_workers + 1)
         ]
@@ -121,7 +127,8 @@ class WorkerPool:
             self._spawn(slot)
 
     def _spawn(self, slot: _Slot) -> None:
-        slot.proc = subprocess.Popen(slot.argv, env=self.env, start_new_session=True)  # noqa: S603
+        env = {**(os.environ if self.env is None else self.env), **slot.env}
+        slot.proc = subprocess.Popen(slot.argv, env=env, start_new_session=True)  # noqa: S603
         slot.started_at = time.monotonic()
 
     def replace_dead(self) -> None:
